@@ -1,0 +1,34 @@
+namespace Sunaiva.AppHost.Infrastructure;
+
+/// <summary>The bash script that initialises (once) and runs Postgres as the postgres user.</summary>
+internal static class PostgresLauncher
+{
+    // Args: $1 data folder, $2 port, $3 postgres bin folder, $4 fast|durable.
+    // The superuser password comes from the environment and is set again at every start (single-user
+    // mode), so a kept data folder follows a changed AppHost parameter instead of refusing logins.
+    public const string Script = """
+        set -euo pipefail
+        data="$1"; port="$2"; bin="$3"; durability="$4"
+        as_pg() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
+        mkdir -p "$data"
+        chown postgres:postgres "$data"
+        chmod 700 "$data"
+        if [ ! -s "$data/PG_VERSION" ]; then
+          pwfile="$(mktemp)"
+          printf '%s' "$PG_SUPERUSER_PASSWORD" > "$pwfile"
+          chown postgres "$pwfile"
+          as_pg "$bin/initdb" -D "$data" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >/dev/null
+          rm -f "$pwfile"
+        else
+          escaped="${PG_SUPERUSER_PASSWORD//\'/\'\'}"
+          printf "ALTER USER postgres PASSWORD '%s';\n" "$escaped" | as_pg "$bin/postgres" --single -D "$data" -j postgres >/dev/null
+        fi
+        extra=()
+        if [ "$durability" = "fast" ]; then
+          extra=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+        fi
+        unset PG_SUPERUSER_PASSWORD
+        exec setpriv --reuid=postgres --regid=postgres --init-groups "$bin/postgres" -D "$data" -p "$port" \
+          -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300 "${extra[@]}"
+        """;
+}

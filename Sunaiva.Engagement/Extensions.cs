@@ -1,0 +1,30 @@
+using Sunaiva.Engagement.Internal;
+using Sunaiva.Engagement.Welcome;
+using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.Mail;
+
+namespace Sunaiva.Engagement;
+
+public static class Extensions
+{
+    public static IHostApplicationBuilder AddEngagementServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddSunaivaDatabase(ResourceNames.EngagementDb);
+        builder.AddSunaivaRedis();
+        builder.AddSunaivaEventBus();
+        builder.AddSunaivaSmtp();
+        builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
+        builder.Services.AddSingleton(email);
+        builder.Services.AddEventHandler<WelcomeEmailHandler>();
+        return builder;
+    }
+
+    public static WebApplication MapEngagementApi(this WebApplication app)
+    {
+        app.MapInternalEventsApi();
+        app.MapTestEmailApi();
+        return app;
+    }
+}

@@ -1,0 +1,31 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using MimeKit;
+using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Mail;
+
+namespace Sunaiva.Engagement.Welcome;
+
+public sealed record TestEmailRequest(string? To, string? Subject);
+
+public static class TestEmailApi
+{
+    /// <summary><c>POST /ops/email/test</c>: ops check that mail leaves through the configured SMTP server.</summary>
+    public static RouteHandlerBuilder MapTestEmailApi(this IEndpointRouteBuilder app) =>
+        app.MapPost("/ops/email/test", SendAsync).RequireOps().WithTags("Ops");
+
+    private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, SmtpSender smtp, EmailSettings settings, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(request.To) || !MailboxAddress.TryParse(request.To, out var to))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid recipient", detail: "to must be an email address.");
+        }
+
+        var message = new MimeMessage();
+        message.From.Add(new MailboxAddress(settings.FromName, settings.FromAddress));
+        message.To.Add(to);
+        message.Subject = string.IsNullOrWhiteSpace(request.Subject) ? "Sunaiva SMTP test" : request.Subject[..Math.Min(request.Subject.Length, 200)];
+        message.Body = new TextPart("plain") { Text = "This message proves that Sunaiva can send mail." };
+        await smtp.SendAsync(message, ct);
+        return TypedResults.Accepted((string?)null);
+    }
+}

@@ -1,0 +1,29 @@
+using Sunaiva.Media.Files;
+using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.Storage;
+
+namespace Sunaiva.Media;
+
+public static class Extensions
+{
+    public const string FilesBucket = "sunaiva-files";
+    public const string VideosBucket = "sunaiva-videos";
+
+    public static IHostApplicationBuilder AddMediaServices(this IHostApplicationBuilder builder)
+    {
+        builder.AddSunaivaDatabase(ResourceNames.MediaDb);
+        builder.AddSunaivaRedis();
+        builder.AddSunaivaEventBus();
+        builder.AddSunaivaStorage(FilesBucket, VideosBucket);
+        builder.Services.AddOptions<FileVaultOptions>().BindConfiguration(FileVaultOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<FileVault>();
+        return builder;
+    }
+
+    public static WebApplication MapMediaApi(this WebApplication app)
+    {
+        app.MapFilesApi();
+        return app;
+    }
+}

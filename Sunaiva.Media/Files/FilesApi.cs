@@ -1,0 +1,96 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Sunaiva.ServiceDefaults.Auth;
+
+namespace Sunaiva.Media.Files;
+
+public static class FilesApi
+{
+    public static RouteGroupBuilder MapFilesApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/files").RequireAuthorization().WithTags("Files");
+        group.MapPost("/", UploadAsync).DisableAntiforgery();
+        group.MapGet("/", ListAsync);
+        group.MapGet("/{id}", GetAsync);
+        group.MapGet("/{id}/content", DownloadAsync);
+        group.MapDelete("/{id}", DeleteAsync);
+        return group;
+    }
+
+    private static async Task<Results<Created<StoredFile>, Ok<StoredFile>, ProblemHttpResult>> UploadAsync(
+        HttpRequest request,
+        [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
+        FileVault vault,
+        IOptions<FileVaultOptions> options,
+        CancellationToken ct)
+    {
+        if (!request.HasFormContentType)
+        {
+            return TypedResults.Problem(statusCode: 415, title: "Expected multipart/form-data", detail: "Send the file as the form field 'file'.");
+        }
+
+        if (idempotencyKey is { Length: > 200 })
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "The key may have at most 200 characters.");
+        }
+
+        var limit = options.Value.MaxUploadBytes;
+        if (request.ContentLength > limit + 64 * 1024)
+        {
+            return TooLarge(limit);
+        }
+
+        var form = await request.ReadFormAsync(ct);
+        var file = form.Files.GetFile("file");
+        if (file is null || file.Length == 0)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "No file", detail: "The form field 'file' is missing or empty.");
+        }
+
+        if (file.Length > limit)
+        {
+            return TooLarge(limit);
+        }
+
+        var contentType = (file.ContentType ?? string.Empty).Split(';')[0].Trim().ToLowerInvariant();
+        if (!options.Value.AllowedContentTypes.Contains(contentType, StringComparer.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem(statusCode: 415, title: "File type not accepted", detail: $"'{contentType}' is not one of the accepted types.");
+        }
+
+        var name = Path.GetFileName(file.FileName);
+        if (string.IsNullOrWhiteSpace(name) || name.Length > 255)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid file name", detail: "The file needs a name of at most 255 characters.");
+        }
+
+        await using var stream = file.OpenReadStream();
+        var (stored, created) = await vault.SaveAsync(request.HttpContext.User.UserId(), name, contentType, stream, idempotencyKey, ct);
+        return created ? TypedResults.Created($"/files/{stored.Id}", stored) : TypedResults.Ok(stored);
+    }
+
+    private static async Task<Ok<IReadOnlyList<StoredFile>>> ListAsync(HttpContext http, FileVault vault, CancellationToken ct, int limit = 50) =>
+        TypedResults.Ok(await vault.ListAsync(http.User.UserId(), Math.Clamp(limit, 1, 200), ct));
+
+    private static async Task<Results<Ok<StoredFile>, ProblemHttpResult>> GetAsync(string id, HttpContext http, FileVault vault, CancellationToken ct) =>
+        await vault.GetAsync(http.User.UserId(), id, ct) is { } file ? TypedResults.Ok(file) : NotFound();
+
+    private static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> DownloadAsync(string id, HttpContext http, FileVault vault, CancellationToken ct)
+    {
+        var userId = http.User.UserId();
+        var file = await vault.GetAsync(userId, id, ct);
+        var stream = file is null ? null : await vault.OpenAsync(userId, id, ct);
+        return stream is null ? NotFound() : TypedResults.Stream(stream, file!.ContentType, file.Name);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, HttpContext http, FileVault vault, CancellationToken ct) =>
+        await vault.DeleteAsync(http.User.UserId(), id, ct) ? TypedResults.NoContent() : NotFound();
+
+    // Another user's file and a missing file look the same, so ids reveal nothing.
+    private static ProblemHttpResult NotFound() =>
+        TypedResults.Problem(statusCode: 404, title: "File not found");
+
+    private static ProblemHttpResult TooLarge(long limit) =>
+        TypedResults.Problem(statusCode: 413, title: "File too large", detail: $"Files may have at most {limit} bytes.");
+}

@@ -1,0 +1,59 @@
+using System.Security.Claims;
+using System.Text;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Sunaiva.ServiceDefaults.Auth;
+
+public static class AuthenticationExtensions
+{
+    public const string OpsPolicy = "ops";
+    public const string OpsRole = "ops";
+
+    public static IHostApplicationBuilder AddSunaivaAuthentication(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<JwtOptions>()
+            .BindConfiguration(JwtOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        builder.Services.AddAuthentication(JwtBearerDefaults.AuthenticationScheme).AddJwtBearer();
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .Configure<IOptions<JwtOptions>>((bearer, jwt) =>
+            {
+                var options = jwt.Value;
+                bearer.MapInboundClaims = false;
+                bearer.RequireHttpsMetadata = false;
+                bearer.TokenValidationParameters = new TokenValidationParameters
+                {
+                    ValidIssuer = options.Issuer,
+                    ValidAudience = options.Audience,
+                    IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(options.SigningKey)),
+                    ValidAlgorithms = [SecurityAlgorithms.HmacSha256],
+                    NameClaimType = "sub",
+                    RoleClaimType = "role",
+                    ClockSkew = TimeSpan.FromSeconds(30),
+                };
+            });
+
+        builder.Services.AddAuthorizationBuilder()
+            .SetFallbackPolicy(null)
+            .AddPolicy(OpsPolicy, p => p.RequireAuthenticatedUser().RequireRole(OpsRole));
+        return builder;
+    }
+
+    /// <summary>The caller's user id (the token's <c>sub</c>).</summary>
+    public static string UserId(this ClaimsPrincipal user) =>
+        user.FindFirstValue("sub") ?? throw new InvalidOperationException("The token carries no sub claim.");
+
+    public static bool IsOps(this ClaimsPrincipal user) => user.IsInRole(OpsRole);
+
+    public static TBuilder RequireOps<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder => builder.RequireAuthorization(OpsPolicy);
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Sunaiva.ServiceDefaults.Data;
+
+public static class DatabaseExtensions
+{
+    /// <summary>Registers the service's own Postgres database and the migrator that runs before traffic.</summary>
+    public static IHostApplicationBuilder AddSunaivaDatabase(this IHostApplicationBuilder builder, string connectionName)
+    {
+        builder.AddNpgsqlDataSource(connectionName, settings =>
+        {
+            if (string.IsNullOrEmpty(settings.ConnectionString))
+            {
+                throw new InvalidOperationException($"ConnectionStrings:{connectionName} is not configured; the AppHost passes it.");
+            }
+        });
+        builder.Services.AddSingleton(new DatabaseName(connectionName));
+        builder.Services.AddSingleton<DatabaseMigrator>();
+        builder.Services.AddSingleton<IStartupTask>(sp => sp.GetRequiredService<DatabaseMigrator>());
+        return builder;
+    }
+}
+
+/// <summary>The connection name of the service's database.</summary>
+public sealed record DatabaseName(string ConnectionName);
+
+/// <summary>Work that must finish before the service takes traffic (migrations, buckets).</summary>
+public interface IStartupTask
+{
+    int Order { get; }
+
+    Task RunAsync(CancellationToken cancellationToken);
+}

@@ -1,0 +1,127 @@
+using System.Reflection;
+using Dapper;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace Sunaiva.ServiceDefaults.Data;
+
+/// <summary>
+/// Applies versioned SQL scripts: the kernel's (embedded in ServiceDefaults as <c>kernel/NNNN_x.sql</c>)
+/// then the service's own (embedded as <c>Migrations/NNNN_x.sql</c>), each once, in order, in a transaction,
+/// under an advisory lock so replicas starting together do not race. Creates the database if missing.
+/// </summary>
+public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger, TimeProvider time) : IStartupTask
+{
+    private const long LockKey = 0x5375_6e61_6976_61;
+
+    public int Order => 0;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        await EnsureDatabaseExistsAsync(cancellationToken);
+        var scripts = LoadScripts();
+
+        await using var connection = await OpenWithRetryAsync(dataSource, cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, cancellationToken: cancellationToken));
+        try
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL)",
+                cancellationToken: cancellationToken));
+            var applied = (await connection.QueryAsync<string>(new CommandDefinition("SELECT id FROM schema_migrations", cancellationToken: cancellationToken))).ToHashSet();
+            foreach (var (id, sql) in scripts)
+            {
+                if (applied.Contains(id))
+                {
+                    continue;
+                }
+
+                await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: cancellationToken));
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @at)",
+                    new { id, at = time.GetUtcNow() }, tx, cancellationToken: cancellationToken));
+                await tx.CommitAsync(cancellationToken);
+                LogApplied(logger, id);
+            }
+        }
+        finally
+        {
+            await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_unlock(@k)", new { k = LockKey }, cancellationToken: CancellationToken.None));
+        }
+    }
+
+    internal static IReadOnlyList<(string Id, string Sql)> LoadScripts()
+    {
+        var result = new List<(string, string)>();
+        foreach (var (assembly, prefix) in new[] { (typeof(DatabaseMigrator).Assembly, "kernel/"), (Assembly.GetEntryAssembly(), "service/") })
+        {
+            if (assembly is null)
+            {
+                continue;
+            }
+
+            var names = assembly.GetManifestResourceNames()
+                .Where(n => n.EndsWith(".sql", StringComparison.OrdinalIgnoreCase) && (prefix == "kernel/" ? n.StartsWith("kernel/", StringComparison.Ordinal) : n.StartsWith("migrations/", StringComparison.Ordinal)))
+                .Order(StringComparer.Ordinal);
+            foreach (var name in names)
+            {
+                using var stream = assembly.GetManifestResourceStream(name)!;
+                using var reader = new StreamReader(stream);
+                result.Add((prefix + name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..], reader.ReadToEnd()));
+            }
+        }
+
+        return result;
+    }
+
+    private async Task EnsureDatabaseExistsAsync(CancellationToken cancellationToken)
+    {
+        var target = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        var database = target.Database ?? throw new InvalidOperationException("The database connection string names no Database.");
+        var admin = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString) { Database = "postgres", Pooling = false };
+        if (string.IsNullOrEmpty(admin.Password) && target.Password is { } password)
+        {
+            admin.Password = password;
+        }
+
+        await using var adminSource = NpgsqlDataSource.Create(admin.ConnectionString);
+        await using var connection = await OpenWithRetryAsync(adminSource, cancellationToken);
+        var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @database)", new { database }, cancellationToken: cancellationToken));
+        if (!exists)
+        {
+            try
+            {
+                // Identifiers cannot be parameters; the name comes from configuration and is quoted.
+                await connection.ExecuteAsync(new CommandDefinition($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", cancellationToken: cancellationToken));
+                LogCreated(logger, database);
+            }
+            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            {
+                // Another replica created it first.
+            }
+        }
+    }
+
+    private static async Task<NpgsqlConnection> OpenWithRetryAsync(NpgsqlDataSource source, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await source.OpenConnectionAsync(cancellationToken);
+            }
+            catch (Exception ex) when (attempt < 30 && ex is NpgsqlException or System.Net.Sockets.SocketException)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Migration}")]
+    private static partial void LogApplied(ILogger logger, string migration);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created database {Database}")]
+    private static partial void LogCreated(ILogger logger, string database);
+}

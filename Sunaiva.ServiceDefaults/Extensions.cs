@@ -1,0 +1,126 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Microsoft.Extensions.Http.Resilience;
+using Sunaiva;
+using Sunaiva.ServiceDefaults;
+using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Ops;
+
+namespace Microsoft.Extensions.Hosting;
+
+/// <summary>What every Sunaiva service shares: telemetry, health, discovery, resilience, auth and ProblemDetails.</summary>
+public static class SunaivaServiceDefaults
+{
+    public const string HealthPath = "/health";
+    public const string AlivePath = "/alive";
+
+    public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        var identity = ServiceIdentity.FromApplicationName(builder.Environment.ApplicationName);
+        builder.Services.AddSingleton(identity);
+        builder.Services.AddSingleton(TimeProvider.System);
+
+        builder.ConfigureOpenTelemetry(identity);
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+        builder.Services.AddServiceDiscovery();
+        builder.Services.ConfigureHttpClientDefaults(http =>
+        {
+            http.AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods());
+            http.AddServiceDiscovery();
+        });
+
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ctx =>
+        {
+            ctx.ProblemDetails.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier);
+        });
+        builder.AddSunaivaAuthentication();
+        builder.Services.AddSingleton<DependencyStatusReporter>();
+        return builder;
+    }
+
+    /// <summary>Adds the shared Redis connection (connection name <c>redis</c>).</summary>
+    public static TBuilder AddSunaivaRedis<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.AddRedisClient(ResourceNames.Redis, configureOptions: o => o.AbortOnConnectFail = false);
+        return builder;
+    }
+
+    public static TBuilder ConfigureOpenTelemetry<TBuilder>(this TBuilder builder, ServiceIdentity identity)
+        where TBuilder : IHostApplicationBuilder
+    {
+        builder.Logging.AddOpenTelemetry(logging =>
+        {
+            logging.IncludeFormattedMessage = true;
+            logging.IncludeScopes = true;
+        });
+
+        builder.Services.AddOpenTelemetry()
+            .WithMetrics(metrics => metrics
+                .AddAspNetCoreInstrumentation()
+                .AddHttpClientInstrumentation()
+                .AddRuntimeInstrumentation()
+                .AddMeter("Sunaiva.*", $"Sunaiva.{identity.Name}"))
+            .WithTracing(tracing => tracing
+                .AddSource("Sunaiva.*", "Npgsql")
+                .AddAspNetCoreInstrumentation(o => o.Filter = ctx =>
+                    !ctx.Request.Path.StartsWithSegments(HealthPath) && !ctx.Request.Path.StartsWithSegments(AlivePath))
+                .AddHttpClientInstrumentation());
+
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().UseOtlpExporter();
+        }
+
+        return builder;
+    }
+
+    /// <summary>Middleware and endpoints every service maps: errors as ProblemDetails, auth, health, <c>/</c>, <c>/ops/status</c>.</summary>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        // Health is mapped in every environment: the AppHost and orchestrators probe it.
+        app.MapHealthChecks(HealthPath);
+        app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
+
+        var identity = app.Services.GetRequiredService<ServiceIdentity>();
+        app.MapGet("/", () => TypedResults.Ok(new ServiceInfo(identity.Name, identity.Version, "Sunaiva " + identity.Name)))
+            .AllowAnonymous()
+            .WithName("ServiceInfo");
+        app.MapGet("/ops/status", async (DependencyStatusReporter reporter, CancellationToken ct) => TypedResults.Ok(await reporter.ReportAsync(ct)))
+            .RequireOps();
+        return app;
+    }
+
+    /// <summary>Runs the startup tasks (migrations, buckets) to completion, then serves traffic.</summary>
+    public static async Task RunSunaivaAsync(this WebApplication app)
+    {
+        using (var scope = app.Services.CreateScope())
+        {
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+            foreach (var task in scope.ServiceProvider.GetServices<IStartupTask>().OrderBy(t => t.Order))
+            {
+                await task.RunAsync(lifetime.ApplicationStopping);
+            }
+        }
+
+        await app.RunAsync();
+    }
+}
+
+/// <summary>What <c>GET /</c> answers.</summary>
+public sealed record ServiceInfo(string Service, string Version, string Description);

@@ -1,0 +1,105 @@
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Sunaiva.ServiceDefaults.Data;
+
+namespace Sunaiva.ServiceDefaults.Storage;
+
+/// <summary>Parsed <c>storage</c> connection string: <c>Endpoint=...;AccessKey=...;SecretKey=...;Region=...</c>.</summary>
+public sealed record StorageConnection(Uri Endpoint, string AccessKey, string SecretKey, string Region)
+{
+    public static StorageConnection Parse(string connectionString)
+    {
+        var parts = connectionString.Split(';', StringSplitOptions.RemoveEmptyEntries)
+            .Select(p => p.Split('=', 2))
+            .Where(p => p.Length == 2)
+            .ToDictionary(p => p[0].Trim(), p => p[1].Trim(), StringComparer.OrdinalIgnoreCase);
+        string Get(string key) => parts.TryGetValue(key, out var v) && v.Length > 0
+            ? v
+            : throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Storage} has no {key}.");
+        return new StorageConnection(new Uri(Get("Endpoint")), Get("AccessKey"), Get("SecretKey"), parts.GetValueOrDefault("Region") ?? "us-east-1");
+    }
+}
+
+/// <summary>The buckets this service owns; created at start.</summary>
+public sealed record StorageBuckets(IReadOnlyList<string> Names);
+
+public static class StorageExtensions
+{
+    /// <summary>Registers an AWSSDK.S3 client for the <c>storage</c> connection and creates the buckets at start.</summary>
+    public static IHostApplicationBuilder AddSunaivaStorage(this IHostApplicationBuilder builder, params string[] buckets)
+    {
+        var connectionString = builder.Configuration.GetConnectionString(ResourceNames.Storage)
+            ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Storage} is not configured; the AppHost passes it.");
+        var connection = StorageConnection.Parse(connectionString);
+        builder.Services.AddSingleton(connection);
+        builder.Services.AddSingleton<IAmazonS3>(_ => CreateClient(connection));
+        builder.Services.AddSingleton(new StorageBuckets(buckets));
+        builder.Services.AddSingleton<IStartupTask, BucketInitializer>();
+        builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>(ResourceNames.Storage, tags: ["ready"]);
+        return builder;
+    }
+
+    public static AmazonS3Client CreateClient(StorageConnection connection) =>
+        new(
+            new BasicAWSCredentials(connection.AccessKey, connection.SecretKey),
+            new AmazonS3Config
+            {
+                ServiceURL = connection.Endpoint.ToString(),
+                ForcePathStyle = true,
+                AuthenticationRegion = connection.Region,
+                UseHttp = connection.Endpoint.Scheme == Uri.UriSchemeHttp,
+                Timeout = TimeSpan.FromSeconds(30),
+                MaxErrorRetry = 2,
+                RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
+                ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
+            });
+
+    /// <summary>s3rver rejects chunked uploads, so every put goes through here.</summary>
+    public static PutObjectRequest NewPut(string bucket, string key) => new()
+    {
+        BucketName = bucket,
+        Key = key,
+        UseChunkEncoding = false,
+    };
+}
+
+internal sealed class BucketInitializer(IAmazonS3 s3, StorageBuckets buckets) : IStartupTask
+{
+    public int Order => 1;
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var existing = (await s3.ListBucketsAsync(cancellationToken)).Buckets?.Select(b => b.BucketName).ToHashSet() ?? [];
+        foreach (var bucket in buckets.Names.Where(b => !existing.Contains(b)))
+        {
+            try
+            {
+                await s3.PutBucketAsync(new PutBucketRequest { BucketName = bucket }, cancellationToken);
+            }
+            catch (AmazonS3Exception ex) when (ex.ErrorCode is "BucketAlreadyOwnedByYou" or "BucketAlreadyExists")
+            {
+            }
+        }
+    }
+}
+
+internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+{
+    public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
+        Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await s3.ListBucketsAsync(cancellationToken);
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException)
+        {
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("object storage does not answer", ex);
+        }
+    }
+}
