@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -8,13 +9,12 @@ public static class DatabaseExtensions
     /// <summary>Registers the service's own Postgres database and the migrator that runs before traffic.</summary>
     public static IHostApplicationBuilder AddSunaivaDatabase(this IHostApplicationBuilder builder, string connectionName)
     {
-        builder.AddNpgsqlDataSource(connectionName, settings =>
+        if (string.IsNullOrEmpty(builder.Configuration.GetConnectionString(connectionName)))
         {
-            if (string.IsNullOrEmpty(settings.ConnectionString))
-            {
-                throw new InvalidOperationException($"ConnectionStrings:{connectionName} is not configured; the AppHost passes it.");
-            }
-        });
+            throw new InvalidOperationException($"ConnectionStrings:{connectionName} is not configured; the AppHost passes it.");
+        }
+
+        builder.AddNpgsqlDataSource(connectionName);
         builder.Services.AddSingleton(new DatabaseName(connectionName));
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddSingleton<IStartupTask>(sp => sp.GetRequiredService<DatabaseMigrator>());

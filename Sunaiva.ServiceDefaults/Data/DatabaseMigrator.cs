@@ -1,5 +1,6 @@
 using System.Reflection;
 using Dapper;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -10,7 +11,12 @@ namespace Sunaiva.ServiceDefaults.Data;
 /// then the service's own (embedded as <c>Migrations/NNNN_x.sql</c>), each once, in order, in a transaction,
 /// under an advisory lock so replicas starting together do not race. Creates the database if missing.
 /// </summary>
-public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogger<DatabaseMigrator> logger, TimeProvider time) : IStartupTask
+public sealed partial class DatabaseMigrator(
+    NpgsqlDataSource dataSource,
+    IConfiguration configuration,
+    DatabaseName databaseName,
+    ILogger<DatabaseMigrator> logger,
+    TimeProvider time) : IStartupTask
 {
     private const long LockKey = 0x5375_6e61_6976_61;
 
@@ -77,13 +83,11 @@ public sealed partial class DatabaseMigrator(NpgsqlDataSource dataSource, ILogge
 
     private async Task EnsureDatabaseExistsAsync(CancellationToken cancellationToken)
     {
-        var target = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        // The data source hides the password, so start again from the configured connection string.
+        var configured = configuration.GetConnectionString(databaseName.ConnectionName) ?? dataSource.ConnectionString;
+        var target = new NpgsqlConnectionStringBuilder(configured);
         var database = target.Database ?? throw new InvalidOperationException("The database connection string names no Database.");
-        var admin = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString) { Database = "postgres", Pooling = false };
-        if (string.IsNullOrEmpty(admin.Password) && target.Password is { } password)
-        {
-            admin.Password = password;
-        }
+        var admin = new NpgsqlConnectionStringBuilder(configured) { Database = "postgres", Pooling = false };
 
         await using var adminSource = NpgsqlDataSource.Create(admin.ConnectionString);
         await using var connection = await OpenWithRetryAsync(adminSource, cancellationToken);

@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Npgsql;
+using Xunit;
+
+namespace Sunaiva.Testing;
+
+/// <summary>
+/// Real Redis, Postgres, s3rver and maildev processes on loopback for one test assembly, started the same way
+/// the AppHost's local mode starts them, in a fresh temporary folder. Use as an xunit collection fixture.
+/// </summary>
+public sealed class LocalServers : IAsyncLifetime
+{
+    private readonly List<Process> _processes = [];
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "sunaiva-tests", Guid.NewGuid().ToString("N"));
+
+    /// <summary>Which servers to start; Redis and Postgres always.</summary>
+    public bool WithStorage { get; init; }
+
+    public bool WithSmtp { get; init; }
+
+    public string RedisConnectionString { get; private set; } = string.Empty;
+
+    public int PostgresPort { get; private set; }
+
+    public string PostgresPassword { get; } = "pw" + Guid.NewGuid().ToString("N");
+
+    public string? StorageConnectionString { get; private set; }
+
+    public string? SmtpConnectionString { get; private set; }
+
+    /// <summary>Base address of maildev's REST API (GET /api/email lists messages).</summary>
+    public Uri? MaildevApi { get; private set; }
+
+    public string PostgresConnectionString(string database) =>
+        $"Host=127.0.0.1;Port={PostgresPort};Username=postgres;Password={PostgresPassword};Database={database}";
+
+    /// <summary>A new empty database name, so tests of one assembly do not see each other's rows.</summary>
+    public static string NewDatabaseName(string prefix) => $"{prefix}_{Guid.NewGuid().ToString("N")[..10]}";
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_root);
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_root, (UnixFileMode)0b111_101_101);
+        }
+        await Task.WhenAll(StartRedisAsync(), StartPostgresAsync(), WithStorage ? StartStorageAsync() : Task.CompletedTask, WithSmtp ? StartSmtpAsync() : Task.CompletedTask);
+    }
+
+    public Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            try
+            {
+                if (!process.HasExited)
+                {
+                    process.Kill(entireProcessTree: true);
+                    process.WaitForExit(5000);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+            }
+
+            process.Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task StartRedisAsync()
+    {
+        var port = FreePort();
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "redis")).FullName;
+        Start(Which("redis-server", "redis-server"), ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]);
+        await WaitForPortAsync(port, "redis-server");
+        RedisConnectionString = $"127.0.0.1:{port}";
+    }
+
+    private async Task StartPostgresAsync()
+    {
+        PostgresPort = FreePort();
+        var bin = PostgresBin();
+        var data = Path.Combine(_root, "postgres");
+        var script = $$"""
+            set -euo pipefail
+            mkdir -p '{{data}}'; chown postgres:postgres '{{data}}'; chmod 700 '{{data}}'
+            pw="$(mktemp)"; printf '%s' '{{PostgresPassword}}' > "$pw"; chown postgres "$pw"
+            setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/initdb' -D '{{data}}' -U postgres --auth=scram-sha-256 --pwfile="$pw" -E UTF8 --locale=C.UTF-8 >/dev/null
+            rm -f "$pw"
+            exec setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/postgres' -D '{{data}}' -p {{PostgresPort}} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300
+            """;
+        Start("/bin/bash", ["-c", script]);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(PostgresConnectionString("postgres") + ";Pooling=false;Timeout=2");
+                await connection.OpenAsync();
+                return;
+            }
+            catch (Exception ex) when ((ex is NpgsqlException or SocketException) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    private async Task StartStorageAsync()
+    {
+        var port = FreePort();
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "s3")).FullName;
+        Start(Which("s3rver", "npm package s3rver"), ["--directory", dir, "--address", "127.0.0.1", "--port", port.ToString(), "--silent"]);
+        await WaitForPortAsync(port, "s3rver");
+        StorageConnectionString = $"Endpoint=http://127.0.0.1:{port};AccessKey=S3RVER;SecretKey=S3RVER;Region=us-east-1";
+    }
+
+    private async Task StartSmtpAsync()
+    {
+        var smtp = FreePort();
+        var web = FreePort();
+        var dir = Directory.CreateDirectory(Path.Combine(_root, "mail")).FullName;
+        Start(Which("maildev", "npm package maildev"), ["--smtp", smtp.ToString(), "--web", web.ToString(), "--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "--mail-directory", dir]);
+        await WaitForPortAsync(smtp, "maildev");
+        await WaitForPortAsync(web, "maildev web");
+        SmtpConnectionString = $"Endpoint=smtp://127.0.0.1:{smtp}";
+        MaildevApi = new Uri($"http://127.0.0.1:{web}/");
+    }
+
+    private void Start(string file, string[] args)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        lock (_processes)
+        {
+            _processes.Add(process);
+        }
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task WaitForPortAsync(int port, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                await client.ConnectAsync(IPAddress.Loopback, port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            catch (SocketException ex)
+            {
+                throw new InvalidOperationException($"{what} did not listen on port {port} within 60 s", ex);
+            }
+        }
+    }
+
+    private static string Which(string name, string package)
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, name);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new InvalidOperationException($"{name} is not installed ({package}); run eng/test.sh, which installs it.");
+    }
+
+    private static string PostgresBin()
+    {
+        var root = "/usr/lib/postgresql";
+        var bin = Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root).Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderDescending().FirstOrDefault()
+            : null;
+        return bin ?? throw new InvalidOperationException("postgresql is not installed (Debian package postgresql); run eng/test.sh, which installs it.");
+    }
+}
