@@ -1,7 +1,12 @@
 namespace Sunaiva;
 
 /// <summary>Resource, connection and parameter names shared by the AppHost and every service.</summary>
-public static class ResourceNames
+#if SUNAIVA_LINKED_NAMES
+internal
+#else
+public
+#endif
+static class ResourceNames
 {
     public const string Redis = "redis";
     public const string Postgres = "postgres";

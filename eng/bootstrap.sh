@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what Sunaiva needs on a Debian machine that has only the .NET SDK. Idempotent and quiet
+# when everything is already there. Used by eng/run.sh and eng/test.sh.
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+have redis-server || need_apt+=(redis-server)
+{ have initdb || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || need_apt+=(postgresql)
+have node || need_apt+=(nodejs)
+have npm || need_apt+=(npm)
+have ffmpeg || need_apt+=(ffmpeg)
+have espeak-ng || need_apt+=(espeak-ng)
+have flite || need_apt+=(flite)
+pkg_installed pocketsphinx || need_apt+=(pocketsphinx)
+pkg_installed pocketsphinx-en-us || need_apt+=(pocketsphinx-en-us)
+have chromium || need_apt+=(chromium)
+have setpriv || need_apt+=(util-linux)
+have openssl || need_apt+=(openssl)
+have curl || need_apt+=(curl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian starts the packaged servers; Sunaiva runs its own on free ports.
+  for service in redis-server postgresql; do
+    $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || $SUDO service "$service" stop >/dev/null 2>&1 || true
+  done
+fi
+
+need_npm=()
+have s3rver || need_npm+=(s3rver@3.7.1)
+have maildev || need_npm+=(maildev@3.0.0)
+if [ ${#need_npm[@]} -gt 0 ]; then
+  echo "bootstrap: installing npm tools ${need_npm[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO npm install -g --silent --no-fund --no-audit "${need_npm[@]}" >/dev/null 2>&1
+fi
+
+if ! have dotnet; then
+  echo "bootstrap: the .NET 10 SDK is required (dotnet not found on PATH)" >&2
+  exit 1
+fi

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test of the solution against real local Redis, Postgres, s3rver and maildev processes.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/eng/bootstrap.sh"
+cd "$root"
+start=$(date +%s)
+dotnet build Sunaiva.sln -nologo -v q -clp:NoSummary
+set +e
+dotnet test Sunaiva.sln --no-build -nologo --logger "console;verbosity=normal" --results-directory "$root/TestResults" 2>&1 | tee "$root/TestResults.log" \
+  | grep -E --line-buffered "^\s+(Passed|Failed|Skipped) |Total tests|Passed!|Failed!|error|Test Run"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -cE "^\s+Passed " "$root/TestResults.log" || true)
+failed=$(grep -cE "^\s+Failed " "$root/TestResults.log" || true)
+skipped=$(grep -cE "^\s+Skipped " "$root/TestResults.log" || true)
+echo "Test wall time: $(( $(date +%s) - start )) s"
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$status"

@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Npgsql;
+
+namespace Sunaiva.AppHost.Tests;
+
+/// <summary>The conversation backend reports a signup; every service reacts once through the event bus.</summary>
+[Collection(SunaivaAppCollection.Name)]
+public sealed class SignupFlowTests(SunaivaAppFixture fixture)
+{
+    [Fact]
+    public async Task Signup_posted_three_times_is_handled_exactly_once_by_every_consumer()
+    {
+        var id = Guid.NewGuid().ToString("N")[..10];
+        var user = $"user_{id}";
+        var email = $"{id}@example.com";
+        using var engagement = fixture.Client(ResourceNames.Engagement);
+        engagement.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", SunaivaAppFixture.InternalToken);
+        var body = new
+        {
+            id = $"evt_{id}",
+            type = "user.signed_up",
+            data = new { id = user, email, name = "Grace Hopper", language = "en", country = "US", goals = new[] { "learn" }, voice = "en-US-female-3", referralCode = "COBOL_QUEEN" },
+        };
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            statuses.Add((await engagement.PostAsJsonAsync("/internal/events", body)).StatusCode);
+        }
+
+        Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.OK, HttpStatusCode.OK], statuses);
+
+        // Billing (another service) attributed the referral, once.
+        var billingRows = await Eventually.Get(() => CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM referral_attributions WHERE user_id = @u", user), n => n > 0);
+        Assert.Equal(1, billingRows);
+        Assert.Equal(1, await CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM processed_events WHERE event_id = @u", $"evt_{id}"));
+
+        // Voice took the chosen voice.
+        var voiceRows = await Eventually.Get(() => CountAsync(ResourceNames.VoiceDb, "SELECT count(*) FROM voice_preferences WHERE user_id = @u AND voice_id = 'en-US-female-3'", user), n => n > 0);
+        Assert.Equal(1, voiceRows);
+
+        // Engagement sent exactly one welcome email.
+        var mails = await Inbox.ForAsync(fixture, email, m => m.Count > 0);
+        await Task.Delay(1000); // give a duplicate the chance to show up before counting
+        mails = await Inbox.ForAsync(fixture, email, m => m.Count > 0);
+        Assert.Single(mails);
+        Assert.Equal("Welcome to Sunaiva, Grace", mails[0].GetProperty("subject").GetString());
+    }
+
+    [Fact]
+    public async Task Internal_events_without_the_token_get_401_and_store_nothing()
+    {
+        using var engagement = fixture.Client(ResourceNames.Engagement, "a-user-with-a-jwt");
+        var user = "intruder_" + Guid.NewGuid().ToString("N")[..6];
+        var response = await engagement.PostAsJsonAsync("/internal/events", new { id = "evt_x_" + user, type = "user.signed_up", data = new { id = user, email = "x@example.com" } });
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0, await CountAsync(ResourceNames.EngagementDb, "SELECT count(*) FROM users WHERE id = @u", user));
+    }
+
+    [Fact]
+    public async Task Signup_with_an_invalid_email_gets_400_problem_details()
+    {
+        using var engagement = fixture.Client(ResourceNames.Engagement);
+        engagement.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", SunaivaAppFixture.InternalToken);
+        var user = "bad_" + Guid.NewGuid().ToString("N")[..6];
+        var response = await engagement.PostAsJsonAsync("/internal/events", new { id = "evt_" + user, type = "user.signed_up", data = new { id = user, email = "not-an-email" } });
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("email", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync(ResourceNames.EngagementDb, "SELECT count(*) FROM users WHERE id = @u", user));
+    }
+
+    private async Task<long> CountAsync(string database, string sql, string value)
+    {
+        await using var connection = new NpgsqlConnection(await fixture.ConnectionStringAsync(database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.AddWithValue("u", value);
+        return (long)(await command.ExecuteScalarAsync() ?? 0L);
+    }
+}

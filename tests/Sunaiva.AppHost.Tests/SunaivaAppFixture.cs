@@ -1,0 +1,74 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sunaiva.Testing;
+
+namespace Sunaiva.AppHost.Tests;
+
+/// <summary>The whole AppHost in local mode, on a fresh data folder, started once for the test collection.</summary>
+public sealed class SunaivaAppFixture : IAsyncLifetime
+{
+    public const string InternalToken = "internal-events-token-for-tests-0123456789";
+
+    public static readonly string[] Services = [ResourceNames.Voice, ResourceNames.Billing, ResourceNames.Media, ResourceNames.Engagement];
+
+    private DistributedApplication? _app;
+
+    public DistributedApplication App => _app ?? throw new InvalidOperationException("not started");
+
+    public async Task InitializeAsync()
+    {
+        var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Sunaiva_AppHost>(
+            [
+                "--Infrastructure:Mode=local",
+                "--LocalInfra:Fresh=true",
+                $"--Parameters:{ResourceNames.JwtSigningKeyParameter}={DevTokens.TestSigningKey}",
+                $"--Parameters:{ResourceNames.InternalEventsTokenParameter}={InternalToken}",
+            ],
+            (options, _) => options.DisableDashboard = true);
+        builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        builder.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(o =>
+        {
+            o.Retry.MaxRetryAttempts = 1;
+            o.AttemptTimeout.Timeout = TimeSpan.FromSeconds(30);
+            o.TotalRequestTimeout.Timeout = TimeSpan.FromSeconds(60);
+            o.CircuitBreaker.SamplingDuration = TimeSpan.FromSeconds(60);
+        }));
+
+        _app = await builder.BuildAsync();
+        using var startup = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        await _app.StartAsync(startup.Token);
+        foreach (var resource in new[] { ResourceNames.Redis, ResourceNames.Postgres, ResourceNames.Storage, ResourceNames.Smtp }.Concat(Services))
+        {
+            await _app.ResourceNotifications.WaitForResourceHealthyAsync(resource, startup.Token);
+        }
+    }
+
+    public HttpClient Client(string service, string? userId = null, bool ops = false)
+    {
+        var client = App.CreateHttpClient(service, "http");
+        if (userId is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new("Bearer", DevTokens.For(userId, ops));
+        }
+
+        return client;
+    }
+
+    public async Task<string> ConnectionStringAsync(string name) =>
+        await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"no connection string {name}");
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SunaivaAppCollection : ICollectionFixture<SunaivaAppFixture>
+{
+    public const string Name = "Sunaiva app";
+}
