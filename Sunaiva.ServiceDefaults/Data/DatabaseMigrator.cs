@@ -101,9 +101,9 @@ public sealed partial class DatabaseMigrator(
                 await connection.ExecuteAsync(new CommandDefinition($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\"", cancellationToken: cancellationToken));
                 LogCreated(logger, database);
             }
-            catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DuplicateDatabase)
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.DuplicateDatabase or PostgresErrorCodes.UniqueViolation)
             {
-                // Another replica created it first.
+                // Another replica created it first (concurrent CREATE DATABASE reports a unique violation).
             }
         }
     }
