@@ -1,0 +1,33 @@
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Sunaiva.AppHost.Tests;
+
+[Collection(SunaivaAppCollection.Name)]
+public sealed class DashboardCommandTests(SunaivaAppFixture fixture)
+{
+    [Fact]
+    public async Task Simulate_signup_command_creates_a_user_that_billing_attributes_to_the_demo_referral()
+    {
+        // Only this test simulates signups in the shared app.
+        var before = await CountAsync(ResourceNames.EngagementDb, "SELECT count(*) FROM users WHERE id LIKE 'user_sim_%'");
+        var engagement = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == ResourceNames.Engagement);
+
+        var result = await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(engagement, "simulate-signup");
+
+        Assert.True(result.Success, result.Message);
+        Assert.Equal(before + 1, await CountAsync(ResourceNames.EngagementDb, "SELECT count(*) FROM users WHERE id LIKE 'user_sim_%'"));
+        var after = await Eventually.Get(
+            () => CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM referral_attributions WHERE user_id LIKE 'user_sim_%' AND referral_code = 'DEMO'"),
+            n => n > before);
+        Assert.Equal(before + 1, after);
+    }
+
+    private async Task<long> CountAsync(string database, string sql)
+    {
+        await using var connection = new NpgsqlConnection(await fixture.ConnectionStringAsync(database));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (long)(await command.ExecuteScalarAsync() ?? 0L);
+    }
+}
