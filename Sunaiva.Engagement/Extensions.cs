@@ -1,6 +1,5 @@
 using Sunaiva.Engagement.Internal;
 using Sunaiva.Engagement.Welcome;
-using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Mail;
 
@@ -10,9 +9,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddEngagementServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaDatabase(ResourceNames.EngagementDb);
-        builder.AddSunaivaRedis();
-        builder.AddSunaivaEventBus();
+        builder.AddSunaivaBackbone(ResourceNames.EngagementDb);
         builder.AddSunaivaSmtp();
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();

@@ -1,5 +1,4 @@
 using Sunaiva.Media.Files;
-using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Storage;
 
@@ -12,9 +11,7 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddMediaServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaDatabase(ResourceNames.MediaDb);
-        builder.AddSunaivaRedis();
-        builder.AddSunaivaEventBus();
+        builder.AddSunaivaBackbone(ResourceNames.MediaDb);
         builder.AddSunaivaStorage(FilesBucket, VideosBucket);
         builder.Services.AddOptions<FileVaultOptions>().BindConfiguration(FileVaultOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<FileVault>();

@@ -1,4 +1,3 @@
-using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.Voice.Preferences;
 
@@ -8,9 +7,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddVoiceServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaDatabase(ResourceNames.VoiceDb);
-        builder.AddSunaivaRedis();
-        builder.AddSunaivaEventBus();
+        builder.AddSunaivaBackbone(ResourceNames.VoiceDb);
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         return builder;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Sunaiva.ServiceDefaults.Data;
 
 namespace Sunaiva.ServiceDefaults.Events;
 
@@ -20,6 +21,14 @@ public static class EventBusExtensions
         builder.Services.AddSingleton<EventConsumer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EventConsumer>());
         return builder;
+    }
+
+    /// <summary>The service's own database, the shared Redis and the event bus: what every service stands on.</summary>
+    public static IHostApplicationBuilder AddSunaivaBackbone(this IHostApplicationBuilder builder, string databaseConnectionName)
+    {
+        builder.AddSunaivaDatabase(databaseConnectionName);
+        builder.AddSunaivaRedis();
+        return builder.AddSunaivaEventBus();
     }
 
     public static IServiceCollection AddEventHandler<THandler>(this IServiceCollection services)
