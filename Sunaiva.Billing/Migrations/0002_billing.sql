@@ -95,8 +95,12 @@ CREATE TABLE commission_entries (
 );
 CREATE INDEX commission_entries_code ON commission_entries (referral_code, available_at);
 CREATE INDEX commission_entries_charge ON commission_entries (charge_id) WHERE charge_id IS NOT NULL;
-CREATE RULE commission_entries_no_update AS ON UPDATE TO commission_entries DO INSTEAD NOTHING;
-CREATE RULE commission_entries_no_delete AS ON DELETE TO commission_entries DO INSTEAD NOTHING;
+CREATE FUNCTION commission_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'commission_entries is append-only: add a correcting entry instead';
+END $$;
+CREATE TRIGGER commission_entries_append_only BEFORE UPDATE OR DELETE ON commission_entries
+    FOR EACH ROW EXECUTE FUNCTION commission_entries_append_only();
 
 -- One payout decision per influencer and period: sent, pending (transfer in flight), failed, held, carried_over, reversed.
 CREATE TABLE payouts (

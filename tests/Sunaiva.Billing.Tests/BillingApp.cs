@@ -143,7 +143,20 @@ public sealed class BillingApp : WebApplicationFactory<Program>
     }
 
     /// <summary>Waits until each event has left the pending state (done, ignored or dead).</summary>
-    public Task WaitProcessedAsync(params string[] eventIds) =>
+    public async Task WaitProcessedAsync(params string[] eventIds)
+    {
+        try
+        {
+            await WaitPendingGoneAsync(eventIds);
+        }
+        catch (TimeoutException ex)
+        {
+            var errors = await QueryAsync<string>("SELECT id || ': ' || COALESCE(last_error, status) FROM stripe_events WHERE id = ANY(@eventIds)", new { eventIds });
+            throw new TimeoutException(ex.Message + " / " + string.Join("; ", errors), ex);
+        }
+    }
+
+    private Task WaitPendingGoneAsync(string[] eventIds) =>
         Eventually.UntilAsync(async () =>
         {
             Nudge();

@@ -95,13 +95,13 @@ public sealed class PayoutTests(LocalServers servers) : BillingTestBase(servers)
         await EntryAsync("CLAW", 6000);
         await RunAsync("2026-10");
         await EntryAsync("CLAW", -1500);
-        await EntryAsync("CLAW", 6000);
+        await EntryAsync("CLAW", 7000);
 
         await RunAsync("2026-11");
 
-        Assert.Equal(["6000", "4500"], Transfers(account).Select(t => t.Form["amount"]));
+        Assert.Equal(["6000", "5500"], Transfers(account).Select(t => t.Form["amount"]));
         var earnings = await App.ClientFor("user-" + id).GetFromJsonAsync<JsonObject>($"/influencers/{id}/earnings");
-        Assert.Equal((10500L, 0L), ((long)earnings!["paidUsd"]!, (long)earnings["payableUsd"]!));
+        Assert.Equal((11500L, 0L), ((long)earnings!["paidUsd"]!, (long)earnings["payableUsd"]!));
     }
 
     [Fact]
