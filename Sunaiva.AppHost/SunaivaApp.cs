@@ -16,7 +16,8 @@ public static class SunaivaApp
         var internalToken = builder.AddParameter(ResourceNames.InternalEventsTokenParameter, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
         var voice = builder.AddSunaivaService<Projects.Sunaiva_Voice>(ResourceNames.Voice, ResourceNames.VoiceDb, infra, jwtKey);
-        var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey);
+        var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey)
+            .WithStripe(jwtKey);
         var media = builder.AddSunaivaService<Projects.Sunaiva_Media>(ResourceNames.Media, ResourceNames.MediaDb, infra, jwtKey);
         var engagement = builder.AddSunaivaService<Projects.Sunaiva_Engagement>(ResourceNames.Engagement, ResourceNames.EngagementDb, infra, jwtKey)
             .WithReference(infra.Smtp)
@@ -61,6 +62,53 @@ public static class SunaivaApp
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
         return infra;
     }
+
+    /// <summary>
+    /// Stripe secrets (both optional: empty means billing answers 503) and the billing ops commands.
+    /// Set them with <c>Parameters:stripe-secret-key</c> / <c>Parameters:stripe-webhook-secret</c> (user secrets or environment).
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithStripe(this IResourceBuilder<ProjectResource> billing, IResourceBuilder<ParameterResource> jwtKey)
+    {
+        var builder = billing.ApplicationBuilder;
+        var secretKey = builder.AddParameter(ResourceNames.StripeSecretKeyParameter, value: string.Empty, secret: true);
+        var webhookSecret = builder.AddParameter(ResourceNames.StripeWebhookSecretParameter, value: string.Empty, secret: true);
+        billing
+            .WithEnvironment("Stripe__SecretKey", secretKey)
+            .WithEnvironment("Stripe__WebhookSecret", webhookSecret);
+
+        return billing
+            .WithOpsCommand(jwtKey, "/ops/billing/payouts/run", "Run payouts now", "run-payouts",
+                "Pays every influencer whose payable balance reached the minimum, for last month (idempotent).", "Money", new { })
+            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/replay", "Replay dead-lettered webhooks", "replay-webhooks",
+                "Puts every dead-lettered Stripe event back in the queue with fresh attempts.", "ArrowRepeatAll", new { })
+            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/recover", "Recover missed Stripe events (72 h)", "recover-stripe-events",
+                "Reads the last 72 hours of Stripe's Events API into the inbox; events already stored are skipped. For another range, POST {from,to} to the same endpoint.",
+                "CloudArrowDown", null);
+    }
+
+    private static IResourceBuilder<ProjectResource> WithOpsCommand(
+        this IResourceBuilder<ProjectResource> resource,
+        IResourceBuilder<ParameterResource> jwtKey,
+        string path,
+        string displayName,
+        string commandName,
+        string description,
+        string icon,
+        object? body) =>
+        resource.WithHttpCommand(path, displayName, commandName: commandName, commandOptions: new HttpCommandOptions
+        {
+            Description = description,
+            IconName = icon,
+            PrepareRequest = async context =>
+            {
+                context.Request.Headers.Authorization = new("Bearer", await OpsTokens.MintAsync(jwtKey, context.CancellationToken));
+                context.Request.Content = JsonContent.Create(body ?? new
+                {
+                    from = DateTimeOffset.UtcNow.AddHours(-72),
+                    to = DateTimeOffset.UtcNow,
+                });
+            },
+        });
 
     private static IResourceBuilder<ProjectResource> AddSunaivaService<TProject>(
         this IDistributedApplicationBuilder builder,
