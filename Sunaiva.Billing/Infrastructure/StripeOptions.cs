@@ -100,6 +100,10 @@ public sealed class StripeOptions
     [Range(1, 64)]
     public int WebhookConcurrency { get; set; } = 4;
 
+    /// <summary>Events one worker claims per transaction (each handled under its own savepoint).</summary>
+    [Range(1, 500)]
+    public int WebhookBatchSize { get; set; } = 16;
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(SecretKey);
 
     public long PayoutMinimumCents => (long)Math.Round(PayoutMinimumUsd * 100m, MidpointRounding.AwayFromZero);

@@ -80,10 +80,12 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
     public static Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string subscriptionId, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", new { key = "sub:" + subscriptionId }, tx, cancellationToken: ct));
 
-    /// <summary>Writes Stripe's current view of a subscription and publishes activation or cancellation once.</summary>
+    /// <summary>
+    /// Writes Stripe's current view of a subscription and publishes activation or cancellation once.
+    /// The caller holds <see cref="LockAsync"/> for this subscription since before it read it from Stripe.
+    /// </summary>
     public async Task<SubscriptionChanged?> UpsertAsync(NpgsqlConnection connection, NpgsqlTransaction tx, global::Stripe.Subscription subscription, string? userId, CancellationToken ct)
     {
-        await LockAsync(connection, tx, subscription.Id, ct);
         var previous = await connection.QuerySingleOrDefaultAsync<SubscriptionRow>(new CommandDefinition(
             $"SELECT {Columns} FROM billing_subscriptions WHERE stripe_subscription_id = @id", new { id = subscription.Id }, tx, cancellationToken: ct));
         var item = subscription.Items?.Data?.FirstOrDefault();

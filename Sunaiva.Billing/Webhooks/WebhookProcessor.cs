@@ -86,29 +86,41 @@ public sealed partial class WebhookProcessor : BackgroundService
         }
     }
 
-    /// <summary>Claims and handles one due event; false when none is due.</summary>
+    /// <summary>Claims a batch of due events and handles each under its own savepoint; false when none is due.</summary>
     internal async Task<bool> ProcessNextAsync(CancellationToken ct)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var row = await connection.QuerySingleOrDefaultAsync<InboxRow>(new CommandDefinition(
+        var rows = (await connection.QueryAsync<InboxRow>(new CommandDefinition(
             """
             SELECT id, type, api_version AS apiversion, account, object_id AS objectid, created, payload, attempts FROM stripe_events
             WHERE status = 'pending' AND next_attempt_at <= @now
-            ORDER BY next_attempt_at, created LIMIT 1 FOR UPDATE SKIP LOCKED
+            ORDER BY next_attempt_at, created LIMIT @batch FOR UPDATE SKIP LOCKED
             """,
-            new { now = _time.GetUtcNow() }, tx, cancellationToken: ct));
-        if (row is null)
+            new { now = _time.GetUtcNow(), batch = _options.WebhookBatchSize }, tx, cancellationToken: ct))).ToList();
+        if (rows.Count == 0)
         {
             return false;
         }
 
+        // Handlers lock the subscription they touch until commit; taking them in one global order (by object id)
+        // keeps two workers' batches from waiting on each other in a cycle.
+        foreach (var row in rows.OrderBy(r => r.ObjectId, StringComparer.Ordinal))
+        {
+            await HandleAsync(connection, tx, row, ct);
+        }
+
+        await tx.CommitAsync(ct);
+        return true;
+    }
+
+    private async Task HandleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, InboxRow row, CancellationToken ct)
+    {
         var envelope = new StripeEventEnvelope(row.Id, row.Type, row.ApiVersion, row.Account, row.ObjectId, row.Created, row.Payload);
         if (!_handlers.TryGetValue(row.Type, out var handler))
         {
             await FinishAsync(connection, tx, row.Id, "ignored", row.Attempts, null, ct);
-            await tx.CommitAsync(ct);
-            return true;
+            return;
         }
 
         using var activity = BillingTelemetry.Source.StartActivity("stripe.event " + row.Type, ActivityKind.Consumer);
@@ -123,15 +135,15 @@ public sealed partial class WebhookProcessor : BackgroundService
         {
             await handler.HandleAsync(envelope, connection, tx, ct);
             await FinishAsync(connection, tx, row.Id, "done", row.Attempts + 1, null, ct);
+            await tx.ReleaseAsync("handler", ct);
             BillingTelemetry.EventsProcessed.Add(1, new KeyValuePair<string, object?>("outcome", "done"));
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
             await tx.RollbackAsync("handler", ct);
             var attempts = row.Attempts + 1;
-            var dead = attempts >= _options.WebhookMaxAttempts;
             var error = Describe(ex);
-            if (dead)
+            if (attempts >= _options.WebhookMaxAttempts)
             {
                 await FinishAsync(connection, tx, row.Id, "dead", attempts, error, ct);
                 LogDeadLettered(_logger, row.Id, row.Type, attempts, ex);
@@ -147,9 +159,6 @@ public sealed partial class WebhookProcessor : BackgroundService
                 BillingTelemetry.EventsProcessed.Add(1, new KeyValuePair<string, object?>("outcome", "retry"));
             }
         }
-
-        await tx.CommitAsync(ct);
-        return true;
     }
 
     private Task<int> FinishAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string id, string status, int attempts, string? error, CancellationToken ct) =>

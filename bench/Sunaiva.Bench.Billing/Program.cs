@@ -32,7 +32,7 @@ await using var fakeStripe = await FakeStripeServer.StartAsync(root);
 await using var bare = await BareEndpoint.StartAsync();
 var billingPort = LocalServers.FreePort();
 var database = LocalServers.NewDatabaseName("bench");
-using var billing = StartBilling(billingDll, billingPort, servers, database, fakeStripe.BaseUrl, webhookSecret);
+using var billing = StartBilling(billingDll, billingPort, servers, database, fakeStripe.BaseUrl, webhookSecret, options.Processors);
 try
 {
     var billingUrl = $"http://127.0.0.1:{billingPort}";
@@ -56,6 +56,8 @@ try
         return request;
     }
 
+    if (!options.SkipAcks)
+    {
     var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1"), options.Concurrency, options.Seconds);
     var ackResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1"), options.Concurrency, options.Seconds);
     Console.WriteLine($"Signed webhook acks ({options.Concurrency} concurrent senders, {options.Seconds} s each):");
@@ -63,6 +65,7 @@ try
     Console.WriteLine($"  POST /webhooks/stripe            : {ackResult.PerSecond,9:N0} acks/s  p50 {ackResult.P50,7:N2} ms   p99 {ackResult.P99,7:N2} ms   errors {ackResult.Errors}");
     Console.WriteLine($"  ratio billing / bare             : {ackResult.PerSecond / bareResult.PerSecond:P1} of the throughput, p99 x{ackResult.P99 / bareResult.P99:N1}");
     Console.WriteLine();
+    }
 
     // 2. Processing lag at a steady rate: subscription events whose handler re-reads Stripe and upserts the mirror.
     await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
@@ -120,7 +123,7 @@ static string Sign(string payload, string secret, long timestamp) =>
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
-static Process StartBilling(string dll, int port, LocalServers servers, string database, string stripeBase, string webhookSecret)
+static Process StartBilling(string dll, int port, LocalServers servers, string database, string stripeBase, string webhookSecret, int processors)
 {
     var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
     info.ArgumentList.Add(dll);
@@ -136,6 +139,10 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     env["Stripe__Plans__plus-monthly__PriceId"] = "price_1PgafmB7WZ01zgkW6dKueIc5";
     env["Stripe__PayoutDayOfMonth"] = "0";
     env["Stripe__PayoutConcurrency"] = "8";
+    if (processors > 0)
+    {
+        env["Stripe__WebhookConcurrency"] = processors.ToString(CultureInfo.InvariantCulture);
+    }
     env["Logging__LogLevel__Default"] = "Warning";
     env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
     var process = Process.Start(info)!;
@@ -236,7 +243,7 @@ static string FindRoot()
     throw new InvalidOperationException("Sunaiva.sln not found");
 }
 
-internal sealed record BenchOptions(int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration)
+internal sealed record BenchOptions(int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration, int Processors, bool SkipAcks)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -251,7 +258,7 @@ internal sealed record BenchOptions(int Seconds, int Concurrency, int Rate, int 
 #else
         const string configuration = "Release";
 #endif
-        return new BenchOptions(Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration);
+        return new BenchOptions(Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration, Int("processors", 0), args.Contains("--skip-acks"));
     }
 }
 
