@@ -79,6 +79,8 @@ public sealed class BillingApp : WebApplicationFactory<Program>
 
     public FakeStripe? Stripe { get; }
 
+    public RecordingMeter Meter { get; } = new();
+
     public NpgsqlDataSource Data => Services.GetRequiredService<NpgsqlDataSource>();
 
     /// <summary>Creates the database and applies the kernel's and billing's scripts, as the migrator does at start.</summary>
@@ -117,7 +119,11 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         }
 
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
-        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton<Sunaiva.ServiceDefaults.Integration.IIntegrationMeter>(Meter);
+        });
     }
 
     public HttpClient ClientFor(string userId, bool ops = false)
@@ -198,4 +204,14 @@ public sealed class BillingApp : WebApplicationFactory<Program>
 
     public static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+}
+
+/// <summary>Collects metered provider calls.</summary>
+public sealed class RecordingMeter : Sunaiva.ServiceDefaults.Integration.IIntegrationMeter
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Sunaiva.ServiceDefaults.Integration.MeteredCall> _calls = new();
+
+    public IReadOnlyList<Sunaiva.ServiceDefaults.Integration.MeteredCall> Calls => _calls.ToList();
+
+    public void Record(Sunaiva.ServiceDefaults.Integration.MeteredCall call) => _calls.Enqueue(call);
 }

@@ -37,6 +37,9 @@ public sealed class FakeStripe : IAsyncDisposable
 
     public IReadOnlyList<StripeRequest> Requests => _requests.ToList();
 
+    /// <summary>Paths that answer 500 (a Stripe outage), to prove what retries what.</summary>
+    public ConcurrentDictionary<string, bool> FailingPaths { get; } = new();
+
     /// <summary>Destinations whose transfers Stripe refuses (e.g. the platform balance is short).</summary>
     public ConcurrentDictionary<string, string> FailingDestinations { get; } = new();
 
@@ -97,7 +100,11 @@ public sealed class FakeStripe : IAsyncDisposable
         _requests.Enqueue(recorded);
 
         (int Status, string Body) answer;
-        if (request.Method == "POST" && idempotencyKey is not null)
+        if (FailingPaths.ContainsKey(recorded.Path))
+        {
+            answer = Error(500, "api_error", "internal", "Stripe is having a bad day.");
+        }
+        else if (request.Method == "POST" && idempotencyKey is not null)
         {
             answer = _idempotent.GetOrAdd(request.Path + "|" + idempotencyKey, _ => Answer(recorded));
         }
