@@ -81,9 +81,40 @@ public static class SunaivaApp
                 "Pays every influencer whose payable balance reached the minimum, for last month (idempotent).", "Money", new { })
             .WithOpsCommand(jwtKey, "/ops/billing/webhooks/replay", "Replay dead-lettered webhooks", "replay-webhooks",
                 "Puts every dead-lettered Stripe event back in the queue with fresh attempts.", "ArrowRepeatAll", new { })
-            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/recover", "Recover missed Stripe events (72 h)", "recover-stripe-events",
-                "Reads the last 72 hours of Stripe's Events API into the inbox; events already stored are skipped. For another range, POST {from,to} to the same endpoint.",
-                "CloudArrowDown", null);
+            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/recover", "Recover missed Stripe events", "recover-stripe-events",
+                "Reads a time range of Stripe's Events API (30 days kept) into the inbox; events already stored are skipped.",
+                "CloudArrowDown", null, AskRangeAsync);
+    }
+
+    /// <summary>Asks the dashboard user for the range to recover (last 72 hours when nobody can be asked).</summary>
+    private static async Task<object?> AskRangeAsync(HttpCommandRequestContext context)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var range = new { from = now.AddHours(-72), to = now };
+        var interaction = context.Services.GetService<IInteractionService>();
+        if (interaction is null || !interaction.IsAvailable)
+        {
+            return range;
+        }
+
+        var result = await interaction.PromptInputsAsync(
+            "Recover missed Stripe events",
+            "Time range in UTC (ISO 8601). Stripe keeps events for 30 days.",
+            [
+                new InteractionInput { Name = "from", Label = "From", InputType = InputType.Text, Required = true, Value = range.from.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) },
+                new InteractionInput { Name = "to", Label = "To", InputType = InputType.Text, Required = true, Value = range.to.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) },
+            ],
+            cancellationToken: context.CancellationToken);
+        if (result.Canceled || result.Data is null)
+        {
+            throw new OperationCanceledException("Recovery canceled.");
+        }
+
+        return new
+        {
+            from = DateTimeOffset.Parse(result.Data["from"].Value ?? string.Empty, CultureInfo.InvariantCulture),
+            to = DateTimeOffset.Parse(result.Data["to"].Value ?? string.Empty, CultureInfo.InvariantCulture),
+        };
     }
 
     private static IResourceBuilder<ProjectResource> WithOpsCommand(
@@ -94,7 +125,8 @@ public static class SunaivaApp
         string commandName,
         string description,
         string icon,
-        object? body) =>
+        object? body,
+        Func<HttpCommandRequestContext, Task<object?>>? bodyFactory = null) =>
         resource.WithHttpCommand(path, displayName, commandName: commandName, commandOptions: new HttpCommandOptions
         {
             Description = description,
@@ -102,11 +134,7 @@ public static class SunaivaApp
             PrepareRequest = async context =>
             {
                 context.Request.Headers.Authorization = new("Bearer", await OpsTokens.MintAsync(jwtKey, context.CancellationToken));
-                context.Request.Content = JsonContent.Create(body ?? new
-                {
-                    from = DateTimeOffset.UtcNow.AddHours(-72),
-                    to = DateTimeOffset.UtcNow,
-                });
+                context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
             },
         });
 
