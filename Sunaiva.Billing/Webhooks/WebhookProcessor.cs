@@ -105,22 +105,34 @@ public sealed partial class WebhookProcessor : BackgroundService
 
         // Handlers lock the subscription they touch until commit; taking them in one global order (by object id)
         // keeps two workers' batches from waiting on each other in a cycle.
+        var done = new List<string>(rows.Count);
         foreach (var row in rows.OrderBy(r => r.ObjectId, StringComparer.Ordinal))
         {
-            await HandleAsync(connection, tx, row, ct);
+            if (await HandleAsync(connection, tx, row, ct))
+            {
+                done.Add(row.Id);
+            }
+        }
+
+        if (done.Count > 0)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "UPDATE stripe_events SET status = 'done', attempts = attempts + 1, last_error = NULL, processed_at = @now WHERE id = ANY(@done)",
+                new { done, now = _time.GetUtcNow() }, tx, cancellationToken: ct));
         }
 
         await tx.CommitAsync(ct);
         return true;
     }
 
-    private async Task HandleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, InboxRow row, CancellationToken ct)
+    /// <summary>Runs the event's handler under a savepoint; true when it succeeded (the caller marks it done with the batch).</summary>
+    private async Task<bool> HandleAsync(NpgsqlConnection connection, NpgsqlTransaction tx, InboxRow row, CancellationToken ct)
     {
         var envelope = new StripeEventEnvelope(row.Id, row.Type, row.ApiVersion, row.Account, row.ObjectId, row.Created, row.Payload);
         if (!_handlers.TryGetValue(row.Type, out var handler))
         {
             await FinishAsync(connection, tx, row.Id, "ignored", row.Attempts, null, ct);
-            return;
+            return false;
         }
 
         using var activity = BillingTelemetry.Source.StartActivity("stripe.event " + row.Type, ActivityKind.Consumer);
@@ -133,10 +145,10 @@ public sealed partial class WebhookProcessor : BackgroundService
         await tx.SaveAsync("handler", ct);
         try
         {
+            // Savepoints of the batch stay nested until commit; ROLLBACK TO targets the latest one of the name.
             await handler.HandleAsync(envelope, connection, tx, ct);
-            await FinishAsync(connection, tx, row.Id, "done", row.Attempts + 1, null, ct);
-            await tx.ReleaseAsync("handler", ct);
             BillingTelemetry.EventsProcessed.Add(1, new KeyValuePair<string, object?>("outcome", "done"));
+            return true;
         }
         catch (Exception ex) when (!ct.IsCancellationRequested)
         {
@@ -158,6 +170,8 @@ public sealed partial class WebhookProcessor : BackgroundService
                 LogRetrying(_logger, row.Id, row.Type, attempts, delay, ex);
                 BillingTelemetry.EventsProcessed.Add(1, new KeyValuePair<string, object?>("outcome", "retry"));
             }
+
+            return false;
         }
     }
 

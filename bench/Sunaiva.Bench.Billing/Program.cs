@@ -67,6 +67,27 @@ try
     Console.WriteLine();
     }
 
+    if (args.Contains("--drain-test"))
+    {
+        await using var drainData = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
+        await WaitIgnoredAsync(drainData);
+        await using (var c = await drainData.OpenConnectionAsync())
+        {
+            await c.ExecuteAsync(
+                """
+                INSERT INTO stripe_events (id, type, object_id, created, payload, source, next_attempt_at, received_at)
+                SELECT 'evt_drain_' || n, 'customer.subscription.updated', 'sub_bench_' || (n % 2000), now(), '{}', 'bench', now() + interval '2 seconds', now()
+                FROM generate_series(1, 5000) n
+                """);
+        }
+
+        await Task.Delay(2000);
+        var drainWatch = Stopwatch.StartNew();
+        await DrainAsync(drainData, TimeSpan.FromMinutes(3));
+        Console.WriteLine($"Drain of 5000 queued events: {drainWatch.Elapsed.TotalSeconds:N1} s = {5000 / drainWatch.Elapsed.TotalSeconds:N0} events/s");
+        return 0;
+    }
+
     // 2. Processing lag at a steady rate: subscription events whose handler re-reads Stripe and upserts the mirror.
     await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
     await WaitIgnoredAsync(data);
