@@ -25,6 +25,16 @@ public sealed class CustomerStore(NpgsqlDataSource dataSource, StripeGateway str
         await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT user_id FROM billing_customers WHERE stripe_customer_id = @customerId", new { customerId }, tx, cancellationToken: ct));
 
+    /// <summary>Copies a new attribution to the metadata of the user's existing Stripe customer (if any, once).</summary>
+    public async Task SyncReferralAsync(string userId, ReferralAttribution attribution, CancellationToken ct)
+    {
+        var existing = await GetAsync(userId, ct);
+        if (existing is not null && !existing.ReferralSynced && stripe.IsConfigured)
+        {
+            _ = await GetOrCreateAsync(userId, existing.Country, existing.Currency, attribution, ct);
+        }
+    }
+
     /// <summary>Returns the user's customer, creating it in Stripe (idempotently per user) when missing.</summary>
     public async Task<BillingCustomer> GetOrCreateAsync(string userId, string? country, string currency, ReferralAttribution? attribution, CancellationToken ct)
     {

@@ -184,3 +184,23 @@ public sealed class UnconfiguredBillingTests(LocalServers servers) : IAsyncLifet
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
     }
 }
+
+[Collection(ServersCollection.Name)]
+public sealed class ReferralMetadataTests(LocalServers servers) : BillingTestBase(servers)
+{
+    [Fact]
+    public async Task Referral_given_after_the_customer_exists_is_copied_to_its_metadata_and_stays_fixed()
+    {
+        var client = App.ClientFor("user-late-ref");
+        (await client.PostAsJsonAsync("/billing/checkout", new { plan = "plus-monthly", country = "US" })).EnsureSuccessStatusCode();
+        var customerId = Stripe.RequestsTo("POST", "/v1/checkout/sessions").Single().Form["customer"];
+
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/billing/referral", new { referralCode = "carol" })).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/billing/referral", new { referralCode = "dave" })).StatusCode);
+        (await client.PostAsJsonAsync("/billing/checkout", new { plan = "plus-monthly", country = "US", referralCode = "erin" })).EnsureSuccessStatusCode();
+
+        Assert.Equal("CAROL", (string?)Stripe.Get(customerId)["metadata"]!["referral_code"]);
+        Assert.Single(Stripe.RequestsTo("POST", "/v1/customers/" + customerId));
+        Assert.Equal("CAROL", Stripe.RequestsTo("POST", "/v1/checkout/sessions")[^1].Form["metadata[referral_code]"]);
+    }
+}
