@@ -216,6 +216,38 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
     }
 
     [Fact]
+    public async Task Two_replicas_share_the_inbox_and_handle_each_event_once()
+    {
+        await using var replica = new BillingApp(Servers, Stripe, DatabaseName, Time);
+        _ = replica.Server;
+        var ids = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            await ActiveSubscriptionSeedAsync(i);
+            var stripeEvent = StripeObjects.Event(NewEventId(), "invoice.payment_failed", Stripe.Get($"in_rep{i}"), Now);
+            ids.Add((string)stripeEvent["id"]!);
+            (await (i % 2 == 0 ? App : replica).DeliverAsync(stripeEvent)).EnsureSuccessStatusCode();
+        }
+
+        await App.WaitProcessedAsync([.. ids]);
+        Assert.Equal(40, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@ids) AND status = 'done' AND attempts = 1", new { ids }));
+        Assert.Equal(40, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM billing_payment_failures"));
+        Assert.Equal(40, await OutboxCountAsync("payment.failed"));
+    }
+
+    private async Task ActiveSubscriptionSeedAsync(int i)
+    {
+        var subscription = Stripe.Put(StripeObjects.Subscription($"sub_rep{i}", $"cus_rep{i}", "active", $"user-rep{i}"));
+        await App.ExecuteAsync(
+            """
+            INSERT INTO billing_subscriptions (stripe_subscription_id, stripe_customer_id, user_id, status, created_at, updated_at)
+            VALUES (@id, @customer, @user, 'active', now(), now())
+            """,
+            new { id = (string)subscription["id"]!, customer = $"cus_rep{i}", user = $"user-rep{i}" });
+        Stripe.Put(StripeObjects.Invoice($"in_rep{i}", $"cus_rep{i}", $"sub_rep{i}", "open", 0, 0, "usd", $"pi_rep{i}", 0));
+    }
+
+    [Fact]
     public async Task Missed_events_are_recovered_from_the_events_api_without_duplicates()
     {
         var events = Enumerable.Range(0, 3).Select(i =>
