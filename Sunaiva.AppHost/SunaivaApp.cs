@@ -89,7 +89,7 @@ public static class SunaivaApp
     /// <summary>Asks the dashboard user for the range to recover (last 72 hours when nobody can be asked).</summary>
     private static async Task<object?> AskRangeAsync(HttpCommandRequestContext context)
     {
-        var now = DateTimeOffset.UtcNow;
+        var now = TimeProvider.System.GetUtcNow();
         var range = new { from = now.AddHours(-72), to = now };
         var interaction = context.Services.GetService<IInteractionService>();
         if (interaction is null || !interaction.IsAvailable)
