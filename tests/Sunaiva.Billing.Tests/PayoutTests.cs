@@ -151,6 +151,67 @@ public sealed class PayoutTests(LocalServers servers) : BillingTestBase(servers)
     }
 
     [Fact]
+    public async Task Commission_inside_the_hold_period_waits_for_a_later_run()
+    {
+        var (id, account) = await InfluencerAsync("HOLD");
+        await EntryAsync("HOLD", 5000);
+        await App.ExecuteAsync(
+            """
+            INSERT INTO commission_entries (referral_code, kind, idempotency_key, currency, amount, amount_usd, rate, available_at, created_at)
+            VALUES ('HOLD', 'commission', 'test:hold', 'usd', 9000, 9000, 0.2, @availableAt, @now)
+            """,
+            new { availableAt = Time.GetUtcNow().AddDays(10), now = Time.GetUtcNow() });
+
+        await RunAsync("2026-10");
+
+        Assert.Equal("5000", Assert.Single(Transfers(account)).Form["amount"]);
+        var earnings = await App.ClientFor("ops-1", ops: true).GetFromJsonAsync<JsonObject>($"/influencers/{id}/earnings");
+        Assert.Equal((9000L, 0L), ((long)earnings!["onHoldUsd"]!, (long)earnings["payableUsd"]!));
+    }
+
+    [Fact]
+    public async Task Transfer_left_pending_by_a_crash_is_finished_with_its_own_key_and_paid_once()
+    {
+        var (id, account) = await InfluencerAsync("CRASH");
+        await EntryAsync("CRASH", 6000);
+        // A run wrote the pending row and died before (or after) Stripe answered.
+        await App.ExecuteAsync(
+            """
+            INSERT INTO payouts (influencer_id, period, status, amount_usd, idempotency_key, created_at, updated_at)
+            VALUES (@id, '2026-10', 'pending', 6000, @key, now(), now())
+            """,
+            new { id, key = $"payout:{id}:2026-10" });
+
+        var november = await RunAsync("2026-11");
+
+        Assert.Equal(1, (int)november["sent"]!);
+        var transfer = Assert.Single(Transfers(account));
+        Assert.Equal(($"payout:{id}:2026-10", "6000"), (transfer.IdempotencyKey, transfer.Form["amount"]));
+        Assert.Equal("sent", await PayoutStatusAsync(id, "2026-10"));
+        Assert.Equal(0, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM payouts WHERE influencer_id = @id AND period = '2026-11'", new { id }));
+    }
+
+    [Fact]
+    public async Task Reversed_transfer_makes_the_amount_payable_again()
+    {
+        var (id, account) = await InfluencerAsync("REV");
+        await EntryAsync("REV", 6000);
+        await RunAsync("2026-10");
+        var transferId = await App.QueryOneAsync<string>("SELECT stripe_transfer_id FROM payouts WHERE influencer_id = @id", new { id });
+        var transfer = Stripe.Get(transferId);
+        transfer["reversed"] = true;
+        transfer["amount_reversed"] = 6000;
+        var reversed = StripeObjects.Event(NewEventId(), "transfer.reversed", transfer, Now);
+        (await App.DeliverAsync(reversed)).EnsureSuccessStatusCode();
+        await App.WaitProcessedAsync((string)reversed["id"]!);
+
+        Assert.Equal("reversed", await PayoutStatusAsync(id, "2026-10"));
+        Assert.Equal(1, await OutboxCountAsync("payout.failed"));
+        await RunAsync("2026-11");
+        Assert.Equal(["6000", "6000"], Transfers(account).Select(t => t.Form["amount"]));
+    }
+
+    [Fact]
     public async Task Ops_reports_give_mrr_subscriptions_and_commissions_per_period_as_json_and_csv()
     {
         await ActiveSubscriptionAsync("user-r", "cus_r", "sub_r");
