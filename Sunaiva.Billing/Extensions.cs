@@ -40,7 +40,9 @@ public static class Extensions
 
         // Stripe.net retries itself with idempotency keys and has its own timeout: no second retry layer and no 10 s attempt timeout here.
 #pragma warning disable EXTEXP0001 // RemoveAllResilienceHandlers is marked for evaluation; it is the documented way to opt one client out.
+        // The Stripe client lives as long as the service, so its connections are recycled for DNS changes instead.
         services.AddHttpClient(StripeGateway.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
             .RemoveAllResilienceHandlers()
             .AddProviderMetering("payments", "stripe");
 #pragma warning restore EXTEXP0001
