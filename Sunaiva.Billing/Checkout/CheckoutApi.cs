@@ -114,6 +114,13 @@ public static class CheckoutApi
                 Metadata = metadata,
                 SubscriptionData = new global::Stripe.Checkout.SessionSubscriptionDataOptions { Metadata = metadata },
             };
+            if (settings.AutomaticTax)
+            {
+                create.AutomaticTax = new global::Stripe.Checkout.SessionAutomaticTaxOptions { Enabled = true };
+                create.CustomerUpdate = new global::Stripe.Checkout.SessionCustomerUpdateOptions { Address = "auto", Name = "auto" };
+                create.BillingAddressCollection = "auto";
+            }
+
             var requestOptions = string.IsNullOrEmpty(idempotencyKey) ? null : StripeGateway.Idempotent($"checkout:{userId}:{idempotencyKey}");
             var session = await new global::Stripe.Checkout.SessionService(stripe.Client).CreateAsync(create, requestOptions, ct);
             return TypedResults.Ok(new CheckoutResponse(session.Id, session.Url, currency, locale));

@@ -50,6 +50,9 @@ public sealed class StripeOptions
     [Url]
     public string ConnectReturnUrl { get; set; } = "http://localhost:5173/influencers/onboarding/done";
 
+    /// <summary>Let Stripe Tax compute tax at checkout (needs Stripe Tax set up in the account).</summary>
+    public bool AutomaticTax { get; set; }
+
     /// <summary>Plans by name (e.g. plus-monthly); each is one Stripe price with currency options.</summary>
     public Dictionary<string, PlanOptions> Plans { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
