@@ -16,7 +16,8 @@ public static class SunaivaApp
         var internalToken = builder.AddParameter(ResourceNames.InternalEventsTokenParameter, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
 
         var voice = builder.AddSunaivaService<Projects.Sunaiva_Voice>(ResourceNames.Voice, ResourceNames.VoiceDb, infra, jwtKey);
-        var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey);
+        var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey)
+            .WithStripe(jwtKey);
         var media = builder.AddSunaivaService<Projects.Sunaiva_Media>(ResourceNames.Media, ResourceNames.MediaDb, infra, jwtKey);
         var engagement = builder.AddSunaivaService<Projects.Sunaiva_Engagement>(ResourceNames.Engagement, ResourceNames.EngagementDb, infra, jwtKey)
             .WithReference(infra.Smtp)
@@ -61,6 +62,81 @@ public static class SunaivaApp
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
         return infra;
     }
+
+    /// <summary>
+    /// Stripe secrets (both optional: empty means billing answers 503) and the billing ops commands.
+    /// Set them with <c>Parameters:stripe-secret-key</c> / <c>Parameters:stripe-webhook-secret</c> (user secrets or environment).
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithStripe(this IResourceBuilder<ProjectResource> billing, IResourceBuilder<ParameterResource> jwtKey)
+    {
+        var builder = billing.ApplicationBuilder;
+        var secretKey = builder.AddParameter(ResourceNames.StripeSecretKeyParameter, value: string.Empty, secret: true);
+        var webhookSecret = builder.AddParameter(ResourceNames.StripeWebhookSecretParameter, value: string.Empty, secret: true);
+        billing
+            .WithEnvironment("Stripe__SecretKey", secretKey)
+            .WithEnvironment("Stripe__WebhookSecret", webhookSecret);
+
+        return billing
+            .WithOpsCommand(jwtKey, "/ops/billing/payouts/run", "Run payouts now", "run-payouts",
+                "Pays every influencer whose payable balance reached the minimum, for last month (idempotent).", "Money", new { })
+            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/replay", "Replay dead-lettered webhooks", "replay-webhooks",
+                "Puts every dead-lettered Stripe event back in the queue with fresh attempts.", "ArrowRepeatAll", new { })
+            .WithOpsCommand(jwtKey, "/ops/billing/webhooks/recover", "Recover missed Stripe events", "recover-stripe-events",
+                "Reads a time range of Stripe's Events API (30 days kept) into the inbox; events already stored are skipped.",
+                "CloudArrowDown", null, AskRangeAsync);
+    }
+
+    /// <summary>Asks the dashboard user for the range to recover (last 72 hours when nobody can be asked).</summary>
+    private static async Task<object?> AskRangeAsync(HttpCommandRequestContext context)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var range = new { from = now.AddHours(-72), to = now };
+        var interaction = context.Services.GetService<IInteractionService>();
+        if (interaction is null || !interaction.IsAvailable)
+        {
+            return range;
+        }
+
+        var result = await interaction.PromptInputsAsync(
+            "Recover missed Stripe events",
+            "Time range in UTC (ISO 8601). Stripe keeps events for 30 days.",
+            [
+                new InteractionInput { Name = "from", Label = "From", InputType = InputType.Text, Required = true, Value = range.from.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) },
+                new InteractionInput { Name = "to", Label = "To", InputType = InputType.Text, Required = true, Value = range.to.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture) },
+            ],
+            cancellationToken: context.CancellationToken);
+        if (result.Canceled || result.Data is null)
+        {
+            throw new OperationCanceledException("Recovery canceled.");
+        }
+
+        return new
+        {
+            from = DateTimeOffset.Parse(result.Data["from"].Value ?? string.Empty, CultureInfo.InvariantCulture),
+            to = DateTimeOffset.Parse(result.Data["to"].Value ?? string.Empty, CultureInfo.InvariantCulture),
+        };
+    }
+
+    private static IResourceBuilder<ProjectResource> WithOpsCommand(
+        this IResourceBuilder<ProjectResource> resource,
+        IResourceBuilder<ParameterResource> jwtKey,
+        string path,
+        string displayName,
+        string commandName,
+        string description,
+        string icon,
+        object? body,
+        Func<HttpCommandRequestContext, Task<object?>>? bodyFactory = null) =>
+        resource.WithHttpCommand(path, displayName, commandName: commandName, commandOptions: new HttpCommandOptions
+        {
+            Description = description,
+            IconName = icon,
+            PrepareRequest = async context =>
+            {
+                context.Request.Headers.Authorization = new("Bearer", await OpsTokens.MintAsync(jwtKey, context.CancellationToken));
+                context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
+            },
+        });
 
     private static IResourceBuilder<ProjectResource> AddSunaivaService<TProject>(
         this IDistributedApplicationBuilder builder,

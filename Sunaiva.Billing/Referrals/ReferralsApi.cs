@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Sunaiva.Billing.Checkout;
 using Sunaiva.ServiceDefaults.Auth;
 
 namespace Sunaiva.Billing.Referrals;
@@ -27,7 +28,8 @@ public static partial class ReferralsApi
     }
 
     /// <summary>Attributes the caller to a referral code; the first attribution is kept, so retries are harmless.</summary>
-    private static async Task<Results<Ok<ReferralAttribution>, Created<ReferralAttribution>, ProblemHttpResult>> PostAsync(ReferralRequest request, HttpContext http, ReferralStore store, CancellationToken ct)
+    private static async Task<Results<Ok<ReferralAttribution>, Created<ReferralAttribution>, ProblemHttpResult>> PostAsync(
+        ReferralRequest request, HttpContext http, ReferralStore store, CustomerStore customers, ILoggerFactory loggers, CancellationToken ct)
     {
         if (!IsValidCode(request.ReferralCode))
         {
@@ -35,10 +37,26 @@ public static partial class ReferralsApi
         }
 
         var (attribution, created) = await store.AttributeAsync(http.User.UserId(), request.ReferralCode!, "api", ct);
+        if (created)
+        {
+            try
+            {
+                // The Stripe customer's metadata carries the attribution too; if Stripe is down, the next checkout copies it.
+                await customers.SyncReferralAsync(http.User.UserId(), attribution, ct);
+            }
+            catch (global::Stripe.StripeException ex)
+            {
+                LogSyncFailed(loggers.CreateLogger("Sunaiva.Billing.Referrals"), ex);
+            }
+        }
+
         return created ? TypedResults.Created("/billing/referral", attribution) : TypedResults.Ok(attribution);
     }
 
     public static bool IsValidCode(string? code) => code is not null && CodePattern().IsMatch(code);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Referral not copied to the Stripe customer yet; the next checkout retries")]
+    private static partial void LogSyncFailed(ILogger logger, Exception ex);
 
     [GeneratedRegex("^[A-Za-z0-9_-]{3,32}$")]
     private static partial Regex CodePattern();

@@ -1,0 +1,166 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Stripe;
+using Sunaiva.Billing.Infrastructure;
+using Sunaiva.Billing.Referrals;
+using Sunaiva.Billing.Subscriptions;
+using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Integration;
+
+namespace Sunaiva.Billing.Checkout;
+
+public sealed record CheckoutRequest(string? Plan, string? Country, string? Locale, string? ReferralCode);
+
+public sealed record CheckoutResponse(string SessionId, string Url, string Currency, string Locale);
+
+public sealed record PortalResponse(string Url);
+
+public static class CheckoutApi
+{
+    // Locales Stripe Checkout offers beyond plain languages; anything else falls back to "auto" (the browser's).
+    private static readonly HashSet<string> SupportedLocales = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja",
+        "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+    };
+
+    private static readonly Dictionary<string, string> CountryLocales = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["US"] = "en", ["GB"] = "en-GB", ["IE"] = "en-GB", ["AU"] = "en-GB", ["IN"] = "en-GB", ["BR"] = "pt-BR", ["PT"] = "pt",
+        ["FR"] = "fr", ["BE"] = "fr", ["DE"] = "de", ["AT"] = "de", ["NL"] = "nl", ["ES"] = "es", ["IT"] = "it", ["MX"] = "es-419",
+        ["PL"] = "pl", ["SE"] = "sv", ["JP"] = "ja",
+    };
+
+    public static RouteGroupBuilder MapCheckoutApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/billing").RequireAuthorization().WithTags("Billing");
+        group.MapPost("/checkout", CheckoutAsync).RequireStripe();
+        group.MapPost("/portal", PortalAsync).RequireStripe();
+        group.MapGet("/subscription", GetSubscriptionAsync).RequireStripe();
+        return group;
+    }
+
+    private static async Task<Results<Ok<CheckoutResponse>, ProblemHttpResult>> CheckoutAsync(
+        CheckoutRequest request,
+        HttpContext http,
+        IOptions<StripeOptions> options,
+        StripeGateway stripe,
+        CustomerStore customers,
+        ReferralStore referrals,
+        CancellationToken ct)
+    {
+        var settings = options.Value;
+        if (request.Plan is null || !settings.Plans.TryGetValue(request.Plan, out var plan))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Unknown plan", detail: $"Plans: {string.Join(", ", settings.Plans.Keys)}.");
+        }
+
+        var country = request.Country?.Trim().ToUpperInvariant();
+        if (country is not null && (country.Length != 2 || !country.All(char.IsAsciiLetter)))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid country", detail: "country is an ISO 3166-1 alpha-2 code.");
+        }
+
+        if (request.ReferralCode is not null && !ReferralsApi.IsValidCode(request.ReferralCode))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid referral code", detail: "A referral code has 3 to 32 letters, digits, dashes or underscores.");
+        }
+
+        var idempotencyKey = http.Request.Headers["Idempotency-Key"].ToString();
+        if (idempotencyKey.Length > 200)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "An Idempotency-Key has at most 200 characters.");
+        }
+
+        var userId = http.User.UserId();
+        using var _ = MeteringContext.ForUser(userId);
+        var currency = settings.CurrencyFor(country);
+        if (plan.Currencies.Count > 0 && !plan.Currencies.Contains(currency, StringComparer.OrdinalIgnoreCase))
+        {
+            currency = settings.DefaultCurrency;
+        }
+
+        var locale = request.Locale is not null && SupportedLocales.Contains(request.Locale)
+            ? request.Locale
+            : country is not null && CountryLocales.TryGetValue(country, out var fromCountry) ? fromCountry : "auto";
+
+        try
+        {
+            if (request.ReferralCode is not null)
+            {
+                await referrals.AttributeAsync(userId, request.ReferralCode, "checkout", ct);
+            }
+
+            var attribution = await referrals.GetAsync(userId, ct);
+            var customer = await customers.GetOrCreateAsync(userId, country, currency, attribution, ct);
+            var metadata = new Dictionary<string, string> { ["user_id"] = userId, ["plan"] = request.Plan };
+            if (attribution is not null)
+            {
+                metadata["referral_code"] = attribution.ReferralCode;
+            }
+
+            // No PaymentMethodTypes: dynamic payment methods let Stripe offer iDEAL, SEPA, Pix, UPI, wallets... per currency and country.
+            var create = new global::Stripe.Checkout.SessionCreateOptions
+            {
+                Mode = "subscription",
+                Customer = customer.StripeCustomerId,
+                ClientReferenceId = userId,
+                Currency = currency,
+                Locale = locale,
+                AllowPromotionCodes = true,
+                LineItems = [new global::Stripe.Checkout.SessionLineItemOptions { Price = plan.PriceId, Quantity = 1 }],
+                SuccessUrl = settings.SuccessUrl,
+                CancelUrl = settings.CancelUrl,
+                Metadata = metadata,
+                SubscriptionData = new global::Stripe.Checkout.SessionSubscriptionDataOptions { Metadata = metadata },
+            };
+            if (settings.AutomaticTax)
+            {
+                create.AutomaticTax = new global::Stripe.Checkout.SessionAutomaticTaxOptions { Enabled = true };
+                create.CustomerUpdate = new global::Stripe.Checkout.SessionCustomerUpdateOptions { Address = "auto", Name = "auto" };
+                create.BillingAddressCollection = "auto";
+            }
+
+            var requestOptions = string.IsNullOrEmpty(idempotencyKey) ? null : StripeGateway.Idempotent($"checkout:{userId}:{idempotencyKey}");
+            var session = await new global::Stripe.Checkout.SessionService(stripe.Client).CreateAsync(create, requestOptions, ct);
+            return TypedResults.Ok(new CheckoutResponse(session.Id, session.Url, currency, locale));
+        }
+        catch (StripeException ex)
+        {
+            return StripeProblems.From(ex);
+        }
+    }
+
+    private static async Task<Results<Ok<PortalResponse>, ProblemHttpResult>> PortalAsync(
+        HttpContext http, IOptions<StripeOptions> options, StripeGateway stripe, CustomerStore customers, CancellationToken ct)
+    {
+        var userId = http.User.UserId();
+        using var _ = MeteringContext.ForUser(userId);
+        var customer = await customers.GetAsync(userId, ct);
+        if (customer is null)
+        {
+            return TypedResults.Problem(statusCode: 404, title: "No billing account", detail: "This user has not checked out yet.");
+        }
+
+        try
+        {
+            var session = await new global::Stripe.BillingPortal.SessionService(stripe.Client).CreateAsync(
+                new global::Stripe.BillingPortal.SessionCreateOptions { Customer = customer.StripeCustomerId, ReturnUrl = options.Value.PortalReturnUrl },
+                cancellationToken: ct);
+            return TypedResults.Ok(new PortalResponse(session.Url));
+        }
+        catch (StripeException ex)
+        {
+            return StripeProblems.From(ex);
+        }
+    }
+
+    private static async Task<Results<Ok<SubscriptionView>, ProblemHttpResult>> GetSubscriptionAsync(
+        HttpContext http, SubscriptionStore subscriptions, CancellationToken ct)
+    {
+        var view = await subscriptions.GetViewAsync(http.User.UserId(), ct);
+        return view is null
+            ? TypedResults.Problem(statusCode: 404, title: "No subscription", detail: "This user has no subscription.")
+            : TypedResults.Ok(view);
+    }
+}

@@ -1,0 +1,86 @@
+using System.Text;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Stripe;
+using Sunaiva.Billing.Infrastructure;
+
+namespace Sunaiva.Billing.Webhooks;
+
+public sealed record WebhookAck(string Id, bool Duplicate);
+
+public static partial class WebhookApi
+{
+    private const int MaxBodyBytes = 1024 * 1024;
+
+    public static RouteHandlerBuilder MapStripeWebhook(this IEndpointRouteBuilder app) =>
+        app.MapPost("/webhooks/stripe", ReceiveAsync).AllowAnonymous().WithTags("Webhooks").DisableAntiforgery();
+
+    /// <summary>Verifies, stores once, acknowledges. Processing happens in <see cref="WebhookProcessor"/>.</summary>
+    private static async Task<Results<Ok<WebhookAck>, ProblemHttpResult>> ReceiveAsync(
+        HttpRequest request,
+        StripeGateway gateway,
+        IOptions<StripeOptions> options,
+        WebhookInbox inbox,
+        TimeProvider time,
+        ILoggerFactory loggers,
+        CancellationToken ct)
+    {
+        if (!gateway.IsConfigured || !gateway.CanVerifyWebhooks)
+        {
+            return TypedResults.Problem(statusCode: 503, title: "Billing is not configured",
+                detail: "billing is not configured: no Stripe secret key or webhook signing secret is set.");
+        }
+
+        var signature = request.Headers["Stripe-Signature"].ToString();
+        if (string.IsNullOrEmpty(signature))
+        {
+            return Rejected("The Stripe-Signature header is missing.");
+        }
+
+        if (request.ContentLength > MaxBodyBytes)
+        {
+            return Rejected("The body is too large.");
+        }
+
+        string payload;
+        using (var reader = new StreamReader(request.Body, Encoding.UTF8))
+        {
+            payload = await reader.ReadToEndAsync(ct);
+        }
+
+        var settings = options.Value;
+        var logger = loggers.CreateLogger("Sunaiva.Billing.Webhooks");
+        try
+        {
+            // Another API version is parsed anyway (throwOnApiVersionMismatch: false); handlers re-read the object from Stripe.
+            _ = EventUtility.ConstructEvent(payload, signature, settings.WebhookSecret, (long)settings.WebhookTolerance.TotalSeconds,
+                time.GetUtcNow().ToUnixTimeSeconds(), throwOnApiVersionMismatch: false);
+        }
+        catch (StripeException)
+        {
+            LogRejected(logger, "signature");
+            return Rejected("The signature does not match, or its timestamp is outside the tolerance.");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogRejected(logger, "malformed");
+            return Rejected("The body is not a Stripe event.");
+        }
+
+        var envelope = StripeEventEnvelope.TryParse(payload);
+        if (envelope is null)
+        {
+            LogRejected(logger, "malformed");
+            return Rejected("The body is not a Stripe event.");
+        }
+
+        var stored = await inbox.StoreAsync(envelope, "webhook", ct);
+        return TypedResults.Ok(new WebhookAck(envelope.Id, !stored));
+    }
+
+    private static ProblemHttpResult Rejected(string detail) =>
+        TypedResults.Problem(statusCode: 400, title: "Webhook rejected", detail: detail);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stripe webhook rejected ({Reason})")]
+    private static partial void LogRejected(ILogger logger, string reason);
+}

@@ -1,0 +1,217 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Reflection;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+using Sunaiva.Billing.Webhooks;
+using Sunaiva.Testing;
+
+namespace Sunaiva.Billing.Tests;
+
+[CollectionDefinition(Name)]
+public sealed class ServersCollection : ICollectionFixture<LocalServers>
+{
+    public const string Name = "Local servers";
+}
+
+/// <summary>The billing service in-process, on real Postgres and Redis, with Stripe faked over HTTP and time faked.</summary>
+public sealed class BillingApp : WebApplicationFactory<Program>
+{
+    public const string WebhookSecret = "whsec_test_0123456789abcdef";
+
+    private readonly LocalServers _servers;
+    private readonly Dictionary<string, string?> _settings;
+
+    public BillingApp(LocalServers servers, FakeStripe? stripe, string database, FakeTimeProvider time, IDictionary<string, string?>? settings = null)
+    {
+        _servers = servers;
+        Database = database;
+        Time = time;
+        Stripe = stripe;
+        _settings = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:billingdb"] = servers.PostgresConnectionString(database),
+            ["ConnectionStrings:redis"] = servers.RedisConnectionString,
+            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
+            ["Jwt:Issuer"] = "sunaiva-dev",
+            ["Jwt:Audience"] = "sunaiva",
+            ["Stripe:SecretKey"] = stripe is null ? string.Empty : "sk_test_fake",
+            ["Stripe:WebhookSecret"] = stripe is null ? string.Empty : WebhookSecret,
+            ["Stripe:ApiBase"] = stripe?.BaseUrl ?? "https://api.stripe.com",
+            ["Stripe:MaxNetworkRetries"] = "0",
+            ["Stripe:WebhookMaxAttempts"] = "3",
+            ["Stripe:WebhookRetryBase"] = "00:00:10",
+            ["Stripe:WebhookPollInterval"] = "00:00:00.050",
+            ["Stripe:PayoutDayOfMonth"] = "0",
+            ["Stripe:Plans:plus-monthly:PriceId"] = StripeObjects.PriceId,
+            ["Stripe:Plans:plus-monthly:Interval"] = "month",
+            ["Stripe:Plans:plus-monthly:Currencies:0"] = "usd",
+            ["Stripe:Plans:plus-monthly:Currencies:1"] = "eur",
+            ["Stripe:Plans:plus-monthly:Currencies:2"] = "gbp",
+            ["Stripe:Plans:plus-monthly:Currencies:3"] = "inr",
+            ["Stripe:Plans:plus-monthly:Currencies:4"] = "brl",
+            ["Stripe:Plans:plus-monthly:Currencies:5"] = "aud",
+            ["Stripe:Plans:plus-monthly:Entitlements:0"] = "memory-vault",
+            ["Stripe:Plans:plus-monthly:Entitlements:1"] = "voice",
+            ["Stripe:CountryCurrencies:DE"] = "eur",
+            ["Stripe:CountryCurrencies:GB"] = "gbp",
+            ["Stripe:CountryCurrencies:IN"] = "inr",
+            ["Stripe:CountryCurrencies:BR"] = "brl",
+            ["Stripe:CountryCurrencies:AU"] = "aud",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public string Database { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public FakeStripe? Stripe { get; }
+
+    public RecordingMeter Meter { get; } = new();
+
+    public NpgsqlDataSource Data => Services.GetRequiredService<NpgsqlDataSource>();
+
+    /// <summary>Creates the database and applies the kernel's and billing's scripts, as the migrator does at start.</summary>
+    public static async Task MigrateAsync(LocalServers servers, string database)
+    {
+        await using (var admin = new NpgsqlConnection(servers.PostgresConnectionString("postgres")))
+        {
+            await admin.OpenAsync();
+            await admin.ExecuteAsync($"CREATE DATABASE \"{database}\"");
+        }
+
+        await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(database));
+        await connection.OpenAsync();
+        await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL)");
+        foreach (var (assembly, prefix, resourcePrefix) in new[]
+        {
+            (typeof(Sunaiva.ServiceDefaults.Events.EventOutbox).Assembly, "kernel/", "kernel/"),
+            (typeof(Program).Assembly, "service/", "migrations/"),
+        })
+        {
+            foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(resourcePrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
+            {
+                using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!);
+                await connection.ExecuteAsync(await reader.ReadToEndAsync());
+                await connection.ExecuteAsync("INSERT INTO schema_migrations (id, applied_at) VALUES (@id, now())", new { id = prefix + name[resourcePrefix.Length..] });
+            }
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Development");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            services.AddSingleton<Sunaiva.ServiceDefaults.Integration.IIntegrationMeter>(Meter);
+        });
+    }
+
+    public HttpClient ClientFor(string userId, bool ops = false)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.For(userId, ops));
+        return client;
+    }
+
+    public WebhookProcessor Processor => Services.GetRequiredService<WebhookProcessor>();
+
+    /// <summary>Posts a Stripe event as Stripe would: raw JSON, signed now.</summary>
+    public async Task<HttpResponseMessage> DeliverAsync(JsonObject stripeEvent, string? signature = null, string? payload = null)
+    {
+        payload ??= stripeEvent.ToJsonString();
+        signature ??= StripeObjects.Sign(payload, WebhookSecret, Time.GetUtcNow().ToUnixTimeSeconds());
+        using var client = CreateClient();
+        using var content = new StringContent(payload, Encoding.UTF8, "application/json");
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/stripe") { Content = content };
+        request.Headers.TryAddWithoutValidation("Stripe-Signature", signature);
+        return await client.SendAsync(request);
+    }
+
+    /// <summary>Waits until each event has left the pending state (done, ignored or dead).</summary>
+    public async Task WaitProcessedAsync(params string[] eventIds)
+    {
+        try
+        {
+            await WaitPendingGoneAsync(eventIds);
+        }
+        catch (TimeoutException ex)
+        {
+            var errors = await QueryAsync<string>("SELECT id || ': ' || COALESCE(last_error, status) FROM stripe_events WHERE id = ANY(@eventIds)", new { eventIds });
+            throw new TimeoutException(ex.Message + " / " + string.Join("; ", errors), ex);
+        }
+    }
+
+    private Task WaitPendingGoneAsync(string[] eventIds) =>
+        Eventually.UntilAsync(async () =>
+        {
+            Nudge();
+            var open = await QueryOneAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@eventIds) AND status = 'pending'", new { eventIds });
+            var known = await QueryOneAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@eventIds)", new { eventIds });
+            return open == 0 && known == eventIds.Distinct().Count();
+        }, $"events {string.Join(", ", eventIds)} processed");
+
+    /// <summary>Waits until the event has been tried at least this many times.</summary>
+    public Task WaitAttemptsAsync(string eventId, int attempts) =>
+        Eventually.UntilAsync(async () =>
+            Nudge() && await QueryOneAsync<int>("SELECT COALESCE((SELECT attempts FROM stripe_events WHERE id = @eventId), 0)", new { eventId }) >= attempts,
+            $"event {eventId} tried {attempts} times");
+
+    /// <summary>Wakes the processor (its poll timer runs on fake time).</summary>
+    public bool Nudge()
+    {
+        Services.GetRequiredService<WebhookSignal>().Notify();
+        return true;
+    }
+
+    public async Task<T> QueryOneAsync<T>(string sql, object? args = null)
+    {
+        await using var connection = await Data.OpenConnectionAsync();
+        return await connection.QuerySingleAsync<T>(sql, args);
+    }
+
+    public async Task<List<T>> QueryAsync<T>(string sql, object? args = null)
+    {
+        await using var connection = await Data.OpenConnectionAsync();
+        return (await connection.QueryAsync<T>(sql, args)).ToList();
+    }
+
+    public async Task ExecuteAsync(string sql, object? args = null)
+    {
+        await using var connection = await Data.OpenConnectionAsync();
+        await connection.ExecuteAsync(sql, args);
+    }
+
+    public static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response) =>
+        (await response.Content.ReadFromJsonAsync<JsonObject>())!;
+}
+
+/// <summary>Collects metered provider calls.</summary>
+public sealed class RecordingMeter : Sunaiva.ServiceDefaults.Integration.IIntegrationMeter
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Sunaiva.ServiceDefaults.Integration.MeteredCall> _calls = new();
+
+    public IReadOnlyList<Sunaiva.ServiceDefaults.Integration.MeteredCall> Calls => _calls.ToList();
+
+    public void Record(Sunaiva.ServiceDefaults.Integration.MeteredCall call) => _calls.Enqueue(call);
+}
