@@ -20,9 +20,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddBillingServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaDatabase(ResourceNames.BillingDb);
-        builder.AddSunaivaRedis();
-        builder.AddSunaivaEventBus();
+        builder.AddSunaivaBackbone(ResourceNames.BillingDb, typeof(Extensions).Assembly);
         builder.Services.AddSingleton<ReferralStore>();
         builder.Services.AddEventHandler<SignupReferralHandler>();
         builder.AddStripe();

@@ -9,7 +9,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddEngagementServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaBackbone(ResourceNames.EngagementDb);
+        builder.AddSunaivaBackbone(ResourceNames.EngagementDb, typeof(Extensions).Assembly);
         builder.AddSunaivaSmtp();
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();

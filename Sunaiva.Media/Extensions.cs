@@ -11,7 +11,7 @@ public static class Extensions
 
     public static IHostApplicationBuilder AddMediaServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaBackbone(ResourceNames.MediaDb);
+        builder.AddSunaivaBackbone(ResourceNames.MediaDb, typeof(Extensions).Assembly);
         builder.AddSunaivaStorage(FilesBucket, VideosBucket);
         builder.Services.AddOptions<FileVaultOptions>().BindConfiguration(FileVaultOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<FileVault>();

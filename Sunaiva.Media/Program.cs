@@ -8,7 +8,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 app.MapMediaApi();
 
-await app.RunSunaivaAsync();
+await app.RunAsync();
 
 /// <summary>Entry point, visible to the tests' web application factory.</summary>
 public partial class Program;

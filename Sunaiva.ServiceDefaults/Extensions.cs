@@ -105,21 +105,6 @@ public static class SunaivaServiceDefaults
             .RequireOps();
         return app;
     }
-
-    /// <summary>Runs the startup tasks (migrations, buckets) to completion, then serves traffic.</summary>
-    public static async Task RunSunaivaAsync(this WebApplication app)
-    {
-        using (var scope = app.Services.CreateScope())
-        {
-            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-            foreach (var task in scope.ServiceProvider.GetServices<IStartupTask>().OrderBy(t => t.Order))
-            {
-                await task.RunAsync(lifetime.ApplicationStopping);
-            }
-        }
-
-        await app.RunAsync();
-    }
 }
 
 /// <summary>What <c>GET /</c> answers.</summary>

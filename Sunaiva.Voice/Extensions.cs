@@ -7,7 +7,7 @@ public static class Extensions
 {
     public static IHostApplicationBuilder AddVoiceServices(this IHostApplicationBuilder builder)
     {
-        builder.AddSunaivaBackbone(ResourceNames.VoiceDb);
+        builder.AddSunaivaBackbone(ResourceNames.VoiceDb, typeof(Extensions).Assembly);
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         return builder;

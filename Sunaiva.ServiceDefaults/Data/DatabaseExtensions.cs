@@ -1,3 +1,4 @@
+using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +8,8 @@ namespace Sunaiva.ServiceDefaults.Data;
 public static class DatabaseExtensions
 {
     /// <summary>Registers the service's own Postgres database and the migrator that runs before traffic.</summary>
-    public static IHostApplicationBuilder AddSunaivaDatabase(this IHostApplicationBuilder builder, string connectionName)
+    /// <param name="migrations">The assembly whose embedded <c>migrations/NNNN_name.sql</c> scripts belong to this database.</param>
+    public static IHostApplicationBuilder AddSunaivaDatabase(this IHostApplicationBuilder builder, string connectionName, Assembly migrations)
     {
         if (string.IsNullOrEmpty(builder.Configuration.GetConnectionString(connectionName)))
         {
@@ -15,15 +17,16 @@ public static class DatabaseExtensions
         }
 
         builder.AddNpgsqlDataSource(connectionName);
-        builder.Services.AddSingleton(new DatabaseName(connectionName));
+        builder.Services.AddSingleton(new DatabaseName(connectionName, migrations));
         builder.Services.AddSingleton<DatabaseMigrator>();
         builder.Services.AddSingleton<IStartupTask>(sp => sp.GetRequiredService<DatabaseMigrator>());
+        builder.Services.AddStartupTaskRunner();
         return builder;
     }
 }
 
-/// <summary>The connection name of the service's database.</summary>
-public sealed record DatabaseName(string ConnectionName);
+/// <summary>The connection name of the service's database and the assembly holding its scripts.</summary>
+public sealed record DatabaseName(string ConnectionName, Assembly? MigrationsAssembly = null);
 
 /// <summary>Work that must finish before the service takes traffic (migrations, buckets).</summary>
 public interface IStartupTask

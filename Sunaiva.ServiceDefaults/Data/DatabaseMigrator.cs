@@ -25,7 +25,7 @@ public sealed partial class DatabaseMigrator(
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await EnsureDatabaseExistsAsync(cancellationToken);
-        var scripts = LoadScripts();
+        var scripts = LoadScripts(databaseName.MigrationsAssembly);
 
         await using var connection = await OpenWithRetryAsync(dataSource, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, cancellationToken: cancellationToken));
@@ -57,10 +57,10 @@ public sealed partial class DatabaseMigrator(
         }
     }
 
-    internal static IReadOnlyList<(string Id, string Sql)> LoadScripts()
+    internal static IReadOnlyList<(string Id, string Sql)> LoadScripts(Assembly? serviceAssembly)
     {
         var result = new List<(string, string)>();
-        foreach (var (assembly, prefix) in new[] { (typeof(DatabaseMigrator).Assembly, "kernel/"), (Assembly.GetEntryAssembly(), "service/") })
+        foreach (var (assembly, prefix) in new[] { (typeof(DatabaseMigrator).Assembly, "kernel/"), (serviceAssembly, "service/") })
         {
             if (assembly is null)
             {

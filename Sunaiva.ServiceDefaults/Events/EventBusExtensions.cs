@@ -24,9 +24,9 @@ public static class EventBusExtensions
     }
 
     /// <summary>The service's own database, the shared Redis and the event bus: what every service stands on.</summary>
-    public static IHostApplicationBuilder AddSunaivaBackbone(this IHostApplicationBuilder builder, string databaseConnectionName)
+    public static IHostApplicationBuilder AddSunaivaBackbone(this IHostApplicationBuilder builder, string databaseConnectionName, System.Reflection.Assembly migrations)
     {
-        builder.AddSunaivaDatabase(databaseConnectionName);
+        builder.AddSunaivaDatabase(databaseConnectionName, migrations);
         builder.AddSunaivaRedis();
         return builder.AddSunaivaEventBus();
     }

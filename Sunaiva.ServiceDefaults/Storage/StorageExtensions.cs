@@ -39,6 +39,7 @@ public static class StorageExtensions
         builder.Services.AddSingleton<IAmazonS3>(_ => CreateClient(connection));
         builder.Services.AddSingleton(new StorageBuckets(buckets));
         builder.Services.AddSingleton<IStartupTask, BucketInitializer>();
+        builder.Services.AddStartupTaskRunner();
         builder.Services.AddHealthChecks().AddCheck<StorageHealthCheck>(ResourceNames.Storage, tags: ["ready"]);
         return builder;
     }
