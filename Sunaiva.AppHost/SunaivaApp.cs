@@ -70,11 +70,17 @@ public static class SunaivaApp
     private static IResourceBuilder<ProjectResource> WithStripe(this IResourceBuilder<ProjectResource> billing, IResourceBuilder<ParameterResource> jwtKey)
     {
         var builder = billing.ApplicationBuilder;
-        var secretKey = builder.AddParameter(ResourceNames.StripeSecretKeyParameter, value: string.Empty, secret: true);
-        var webhookSecret = builder.AddParameter(ResourceNames.StripeWebhookSecretParameter, value: string.Empty, secret: true);
+        var secretKey = builder.AddOptionalSecret(ResourceNames.StripeSecretKeyParameter);
+        var webhookSecret = builder.AddOptionalSecret(ResourceNames.StripeWebhookSecretParameter);
         billing
             .WithEnvironment("Stripe__SecretKey", secretKey)
             .WithEnvironment("Stripe__WebhookSecret", webhookSecret);
+
+        // A local Stripe stand-in (stripe-mock, a test fake) is named by the AppHost's Stripe:ApiBase setting.
+        if (builder.Configuration["Stripe:ApiBase"] is { Length: > 0 } apiBase)
+        {
+            billing.WithEnvironment("Stripe__ApiBase", apiBase);
+        }
 
         return billing
             .WithOpsCommand(jwtKey, "/ops/billing/payouts/run", "Run payouts now", "run-payouts",
@@ -137,6 +143,12 @@ public static class SunaivaApp
                 context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
             },
         });
+
+    /// <summary>A secret parameter read from <c>Parameters:NAME</c> when set, and empty (not asked for) otherwise.</summary>
+    private static IResourceBuilder<ParameterResource> AddOptionalSecret(this IDistributedApplicationBuilder builder, string name) =>
+        string.IsNullOrEmpty(builder.Configuration[$"Parameters:{name}"])
+            ? builder.AddParameter(name, value: string.Empty, secret: true)
+            : builder.AddParameter(name, secret: true);
 
     private static IResourceBuilder<ProjectResource> AddSunaivaService<TProject>(
         this IDistributedApplicationBuilder builder,

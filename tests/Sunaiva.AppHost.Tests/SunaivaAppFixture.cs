@@ -11,18 +11,27 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
 
     public static readonly string[] Services = [ResourceNames.Voice, ResourceNames.Billing, ResourceNames.Media, ResourceNames.Engagement];
 
+    public const string StripeWebhookSecret = "whsec_apphost_tests_0123456789";
+
     private DistributedApplication? _app;
+
+    /// <summary>Stands in for api.stripe.com; billing is pointed at it through the AppHost's Stripe:ApiBase.</summary>
+    public Sunaiva.Billing.Tests.FakeStripe Stripe { get; private set; } = null!;
 
     public DistributedApplication App => _app ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync()
     {
+        Stripe = await Sunaiva.Billing.Tests.FakeStripe.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Sunaiva_AppHost>(
             [
                 "--Infrastructure:Mode=local",
                 "--LocalInfra:Fresh=true",
                 $"--Parameters:{ResourceNames.JwtSigningKeyParameter}={DevTokens.TestSigningKey}",
                 $"--Parameters:{ResourceNames.InternalEventsTokenParameter}={InternalToken}",
+                $"--Parameters:{ResourceNames.StripeSecretKeyParameter}=sk_test_apphost_fake",
+                $"--Parameters:{ResourceNames.StripeWebhookSecretParameter}={StripeWebhookSecret}",
+                $"--Stripe:ApiBase={Stripe.BaseUrl}",
             ],
             (options, _) => options.DisableDashboard = true);
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
@@ -63,6 +72,11 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+        }
+
+        if (Stripe is not null)
+        {
+            await Stripe.DisposeAsync();
         }
     }
 }

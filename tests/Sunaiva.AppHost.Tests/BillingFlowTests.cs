@@ -1,0 +1,66 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Sunaiva.Billing.Tests;
+
+namespace Sunaiva.AppHost.Tests;
+
+/// <summary>Billing inside the whole app: secrets from AppHost parameters, Stripe stood in for by the fake.</summary>
+[Collection(SunaivaAppCollection.Name)]
+public sealed class BillingFlowTests(SunaivaAppFixture fixture)
+{
+    [Fact]
+    public async Task Checkout_through_the_app_opens_a_subscription_session_in_euros_without_a_card_only_list()
+    {
+        var user = "buyer-" + Guid.NewGuid().ToString("N")[..8];
+        using var billing = fixture.Client(ResourceNames.Billing, user);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/billing/checkout") { Content = JsonContent.Create(new { plan = "plus-monthly", country = "DE" }) };
+        request.Headers.Add("Idempotency-Key", "checkout-" + user);
+
+        var response = await billing.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal("eur", (string?)body!["currency"]);
+        var session = fixture.Stripe.RequestsTo("POST", "/v1/checkout/sessions").Single(r => r.IdempotencyKey?.Contains(user, StringComparison.Ordinal) == true);
+        Assert.Equal("subscription", session.Form["mode"]);
+        Assert.Equal("price_sunaiva_plus_monthly", session.Form["line_items[0][price]"]);
+        Assert.DoesNotContain(session.Form.Keys, k => k.StartsWith("payment_method_types", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Signed_subscription_webhook_through_the_app_activates_the_users_subscription_and_a_forged_one_is_refused()
+    {
+        var user = "subscriber-" + Guid.NewGuid().ToString("N")[..8];
+        var subscription = StripeObjects.Subscription(fixture.Stripe.NewId("sub"), fixture.Stripe.NewId("cus"), "active", user, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        subscription["items"]!["data"]![0]!["price"]!["id"] = "price_sunaiva_plus_monthly";
+        fixture.Stripe.Put(subscription);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var payload = StripeObjects.Event(fixture.Stripe.NewId("evt"), "customer.subscription.created", subscription, now).ToJsonString();
+        using var anonymous = fixture.Client(ResourceNames.Billing);
+
+        var forged = await PostWebhookAsync(anonymous, payload, StripeObjects.Sign(payload, "whsec_someone_else", now));
+        Assert.Equal(HttpStatusCode.BadRequest, forged.StatusCode);
+        Assert.Equal("application/problem+json", forged.Content.Headers.ContentType?.MediaType);
+
+        var genuine = await PostWebhookAsync(anonymous, payload, StripeObjects.Sign(payload, SunaivaAppFixture.StripeWebhookSecret, now));
+        Assert.Equal(HttpStatusCode.OK, genuine.StatusCode);
+
+        using var billing = fixture.Client(ResourceNames.Billing, user);
+        var view = await Eventually.Get(
+            async () => await billing.GetAsync("/billing/subscription") is { StatusCode: HttpStatusCode.OK } r ? await r.Content.ReadFromJsonAsync<JsonObject>() : null,
+            v => v is not null);
+        Assert.NotNull(view);
+        Assert.Equal("active", (string?)view["status"]);
+        Assert.True((bool)view["hasAccess"]!);
+        Assert.Contains("memory-vault", view["entitlements"]!.AsArray().Select(e => (string?)e));
+    }
+
+    private static async Task<HttpResponseMessage> PostWebhookAsync(HttpClient client, string payload, string signature)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/stripe") { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
+        request.Headers.TryAddWithoutValidation("Stripe-Signature", signature);
+        return await client.SendAsync(request);
+    }
+}
