@@ -15,6 +15,7 @@ public static class Extensions
         var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
         builder.Services.AddSingleton(email);
         builder.Services.AddEventHandler<WelcomeEmailHandler>();
+        builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
         return builder;
     }
 

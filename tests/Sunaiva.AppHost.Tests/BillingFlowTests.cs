@@ -57,6 +57,43 @@ public sealed class BillingFlowTests(SunaivaAppFixture fixture)
         Assert.Contains("memory-vault", view["entitlements"]!.AsArray().Select(e => (string?)e));
     }
 
+    [Fact]
+    public async Task Failed_payment_reported_by_stripe_reaches_the_user_as_one_dunning_email()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var user = "dunned-" + id;
+        var email = $"dunned-{id}@example.com";
+        using (var engagement = fixture.Client(ResourceNames.Engagement))
+        {
+            engagement.DefaultRequestHeaders.Authorization = new("Bearer", SunaivaAppFixture.InternalToken);
+            var signup = await engagement.PostAsJsonAsync("/internal/events", new { id = "evt_signup_" + id, type = "user.signed_up", data = new { id = user, email, name = "Dana Dunning" } });
+            Assert.Equal(HttpStatusCode.Accepted, signup.StatusCode);
+        }
+
+        var stripe = fixture.Stripe;
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var customer = stripe.NewId("cus");
+        var subscription = StripeObjects.Subscription(stripe.NewId("sub"), customer, "active", user, now);
+        subscription["items"]!["data"]![0]!["price"]!["id"] = "price_sunaiva_plus_monthly";
+        stripe.Put(subscription);
+        var invoice = stripe.Put(StripeObjects.Invoice(stripe.NewId("in"), customer, (string)subscription["id"]!, "open", 0, 0, "eur", stripe.NewId("pi"), 0, attemptCount: 1));
+        using var anonymous = fixture.Client(ResourceNames.Billing);
+        foreach (var stripeEvent in new[]
+        {
+            StripeObjects.Event(stripe.NewId("evt"), "customer.subscription.created", subscription, now),
+            StripeObjects.Event(stripe.NewId("evt"), "invoice.payment_failed", invoice, now + 1),
+        })
+        {
+            var payload = stripeEvent.ToJsonString();
+            var delivered = await PostWebhookAsync(anonymous, payload, StripeObjects.Sign(payload, SunaivaAppFixture.StripeWebhookSecret, now));
+            Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+        }
+
+        var mails = await Inbox.ForAsync(fixture, email, m => m.Any(x => x.GetProperty("subject").GetString()!.Contains("payment", StringComparison.Ordinal)));
+        var dunning = Assert.Single(mails, m => m.GetProperty("subject").GetString() == "Your Sunaiva payment did not go through");
+        Assert.Contains("stay available until", dunning.GetProperty("text").GetString(), StringComparison.Ordinal);
+    }
+
     private static async Task<HttpResponseMessage> PostWebhookAsync(HttpClient client, string payload, string signature)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/stripe") { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
