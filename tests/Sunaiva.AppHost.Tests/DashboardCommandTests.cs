@@ -23,6 +23,18 @@ public sealed class DashboardCommandTests(SunaivaAppFixture fixture)
         Assert.Equal(before + 1, after);
     }
 
+    [Theory]
+    [InlineData("run-payouts")]
+    [InlineData("replay-webhooks")]
+    public async Task Billing_ops_commands_authenticate_with_a_minted_ops_token_and_succeed(string command)
+    {
+        var billing = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == ResourceNames.Billing);
+
+        var result = await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(billing, command);
+
+        Assert.True(result.Success, result.Message);
+    }
+
     private async Task<long> CountAsync(string database, string sql)
     {
         await using var connection = new NpgsqlConnection(await fixture.ConnectionStringAsync(database));
