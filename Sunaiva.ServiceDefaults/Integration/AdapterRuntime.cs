@@ -62,7 +62,7 @@ public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
         h.Capability,
         h.Provider,
         h.Circuit,
-        $"error rate {h.ErrorRate:P0} of last {h.Sampled}" + (h.LastError is null ? string.Empty : $"; last error {h.LastError} at {h.LastErrorAt:O}")
+        $"error rate {h.ErrorRate * 100:0}% of last {h.Sampled}" + (h.LastError is null ? string.Empty : $"; last error {h.LastError} at {h.LastErrorAt:O}")
             + (h.ChaosActive ? "; chaos on" : string.Empty) + (h.ThrottledUntil is { } t ? $"; throttled until {t:O}" : string.Empty)));
 
     private IEnumerable<Measurement<int>> ObserveCircuits() => _adapters.Values.Select(a => new Measurement<int>(
