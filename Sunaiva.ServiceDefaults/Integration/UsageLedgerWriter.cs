@@ -18,6 +18,7 @@ public sealed partial class UsageLedgerWriter(
     ILogger<UsageLedgerWriter> logger,
     TimeProvider time) : BackgroundService
 {
+    private NpgsqlDataSource? _source;
     private long _processed;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -42,7 +43,7 @@ public sealed partial class UsageLedgerWriter(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var source = services.GetService<NpgsqlDataSource>();
+        var source = _source = services.GetService<NpgsqlDataSource>();
         if (source is null)
         {
             LogNoDatabase(logger);
@@ -64,7 +65,7 @@ public sealed partial class UsageLedgerWriter(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        var source = services.GetService<NpgsqlDataSource>();
+        var source = _source;
         using var drain = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         drain.CancelAfter(TimeSpan.FromSeconds(5));
         try
