@@ -83,8 +83,9 @@ public sealed class BreakerSettings
     [Range(2, 100_000)]
     public int MinimumThroughput { get; set; } = 5;
 
+    /// <summary>Window the failure ratio is measured over; at steady traffic a full outage opens the circuit within about this long.</summary>
     [Range(typeof(TimeSpan), "00:00:00.5", "1.00:00:00")]
-    public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan SamplingDuration { get; set; } = TimeSpan.FromSeconds(10);
 
     [Range(typeof(TimeSpan), "00:00:00.5", "1.00:00:00")]
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
