@@ -59,6 +59,12 @@ public static class SunaivaApp
 
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
+
+        foreach (var service in new[] { voice, billing, media, engagement })
+        {
+            service.WithChaosCommands(jwtKey).WithOpsDashboardLink(engagement, jwtKey);
+        }
+
         return infra;
     }
 

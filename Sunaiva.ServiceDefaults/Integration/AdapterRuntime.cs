@@ -91,6 +91,7 @@ internal sealed class AdapterRuntime : IDisposable
     private readonly PartitionedRateLimiter<string>[] _userLimiters;
     private readonly TimeProvider _time;
     private long _throttledUntilTicks;
+    private CancellationTokenSource _opened = new();
 
     public AdapterRuntime(string capability, string provider, ProviderOptions options, ChaosState chaos, TimeProvider time)
     {
@@ -121,6 +122,13 @@ internal sealed class AdapterRuntime : IDisposable
                 SamplingDuration = options.CircuitBreaker.SamplingDuration,
                 BreakDuration = options.CircuitBreaker.BreakDuration,
                 StateProvider = _state,
+                OnOpened = args =>
+                {
+                    // Attempts still waiting on a provider that just went down are abandoned, so their callers fall back now
+                    // instead of waiting out the attempt timeout.
+                    _ = Interlocked.Exchange(ref _opened, new CancellationTokenSource()).CancelAsync();
+                    return ValueTask.CompletedTask;
+                },
                 // Throttling means "slow down", not "down": it never opens the circuit.
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } ex && IsProviderFailure(ex)),
             })
@@ -180,10 +188,13 @@ internal sealed class AdapterRuntime : IDisposable
         private readonly IAttempt<T> _attempt = attempt;
         private readonly bool _streaming = streaming;
 
-        public ValueTask<T> RunAsync(CancellationToken cancellationToken) =>
-            _runtime._breaker.ExecuteAsync(static (g, ct) => g._streaming
+        public async ValueTask<T> RunAsync(CancellationToken cancellationToken)
+        {
+            using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Volatile.Read(ref _runtime._opened).Token);
+            return await _runtime._breaker.ExecuteAsync(static (g, ct) => g._streaming
                 ? g._attempt.RunAsync(ct)
-                : g._runtime._timeout.ExecuteAsync(static (a, ct2) => a.RunAsync(ct2), g._attempt, ct), this, cancellationToken);
+                : g._runtime._timeout.ExecuteAsync(static (a, ct2) => a.RunAsync(ct2), g._attempt, ct), this, abandon.Token);
+        }
     }
 
     public TimeSpan ThrottledFor()
@@ -251,6 +262,7 @@ internal sealed class AdapterRuntime : IDisposable
 
     public void Dispose()
     {
+        _opened.Dispose();
         foreach (var limiter in _limiters)
         {
             limiter.Dispose();

@@ -128,6 +128,34 @@ public sealed class ProviderChainTests
     }
 
     [Fact]
+    public async Task Attempts_hung_on_a_provider_fall_back_at_once_when_its_circuit_opens()
+    {
+        using var kernel = new KernelHost();
+        kernel.Primary.Behavior = async (text, ct) =>
+        {
+            if (text == "hang")
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, ct);
+            }
+
+            throw new HttpRequestException("down", null, System.Net.HttpStatusCode.ServiceUnavailable);
+        };
+
+        var hung = kernel.EchoAsync("hang");
+        await kernel.Primary.Started.Task;
+        for (var i = 0; i < 3; i++)
+        {
+            await kernel.EchoAsync("x");
+        }
+
+        // No time has passed: the hung attempt was abandoned when the breaker opened, not cut by its 10 s timeout.
+        var result = await hung;
+        Assert.Equal("backup:hang", result.Value);
+        Assert.Equal("open", Health(kernel, "primary").Circuit);
+        Assert.Equal(kernel.Time.GetUtcNow(), new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+    }
+
+    [Fact]
     public async Task Non_idempotent_operation_is_never_retried()
     {
         using var kernel = new KernelHost(new Dictionary<string, string?> { ["Integration:Providers:primary:Retry:MaxRetries"] = "2" });
