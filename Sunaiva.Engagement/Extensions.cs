@@ -1,4 +1,5 @@
 using Sunaiva.Engagement.Internal;
+using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
 using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
@@ -18,6 +19,7 @@ public static class Extensions
         var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
         builder.Services.AddSingleton(email);
         builder.Services.AddEventHandler<WelcomeEmailHandler>();
+        builder.AddOpsDashboard();
         return builder;
     }
 
@@ -25,6 +27,7 @@ public static class Extensions
     {
         app.MapInternalEventsApi();
         app.MapTestEmailApi();
+        app.MapOpsDashboard();
         return app;
     }
 }
