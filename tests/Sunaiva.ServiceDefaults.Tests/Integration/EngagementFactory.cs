@@ -10,8 +10,11 @@ using Sunaiva.Testing;
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 
 /// <summary>Engagement hosted in memory on real Postgres and Redis, with a fake "echo" chain (primary, backup).</summary>
-public sealed class EngagementFactory(LocalServers servers) : WebApplicationFactory<Program>
+public sealed class EngagementFactory(LocalServers servers, bool kestrel = false) : WebApplicationFactory<Program>
 {
+    /// <summary>With Kestrel: where a real client (a browser) reaches the app.</summary>
+    public Uri? KestrelAddress { get; private set; }
+
     public string Database { get; } = LocalServers.NewDatabaseName("engagement");
 
     public FakeEcho Primary { get; } = new("primary");
@@ -29,6 +32,7 @@ public sealed class EngagementFactory(LocalServers servers) : WebApplicationFact
         builder.UseSetting("Jwt:Issuer", "sunaiva-dev");
         builder.UseSetting("Jwt:Audience", "sunaiva");
         builder.UseSetting("InternalEvents:Token", "internal-events-test-token-0123456789");
+        builder.UseSetting("OpsDashboard:Peers", string.Empty);
         builder.UseSetting("Integration:Capabilities:echo:Adapters:0", "primary");
         builder.UseSetting("Integration:Capabilities:echo:Adapters:1", "backup");
         builder.UseSetting("Integration:Providers:primary:Prices:characters:UsdPerUnit", "0.001");
@@ -44,7 +48,19 @@ public sealed class EngagementFactory(LocalServers servers) : WebApplicationFact
     /// <summary>Runs the migrations (WebApplicationFactory stops Program before RunSunaivaAsync would).</summary>
     public async Task StartAsync()
     {
-        _ = Server;
+        if (kestrel)
+        {
+            UseKestrel(0);
+            StartServer();
+            var addresses = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses;
+            KestrelAddress = new Uri(addresses.First().Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("localhost", "127.0.0.1", StringComparison.Ordinal));
+        }
+        else
+        {
+            _ = Server;
+        }
+
         foreach (var task in Services.GetServices<IStartupTask>().OrderBy(t => t.Order))
         {
             await task.RunAsync(CancellationToken.None);
