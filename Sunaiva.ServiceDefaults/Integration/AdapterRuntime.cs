@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -33,9 +34,11 @@ public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
     private readonly IntegrationOptions _options;
     private readonly ChaosControl _chaos;
     private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
-    public IntegrationRuntime(IOptions<IntegrationOptions> options, ChaosControl chaos, IntegrationTelemetry telemetry, TimeProvider time)
+    public IntegrationRuntime(IOptions<IntegrationOptions> options, ChaosControl chaos, IntegrationTelemetry telemetry, TimeProvider time, ILogger<IntegrationRuntime> logger)
     {
+        _logger = logger;
         _options = options.Value;
         _chaos = chaos;
         _time = time;
@@ -47,7 +50,7 @@ public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
 
     internal AdapterRuntime Get(string capability, string provider) =>
         _adapters.GetOrAdd((capability, provider), static (key, self) =>
-            new AdapterRuntime(key.Capability, key.Provider, self._options.ProviderOrDefault(key.Provider), self._chaos.For(key.Provider), self._time), this);
+            new AdapterRuntime(key.Capability, key.Provider, self._options.ProviderOrDefault(key.Provider), self._chaos.For(key.Provider), self._time, self._logger), this);
 
     /// <summary>The first adapter of every chain set up so far.</summary>
     public IReadOnlyList<string> PrimaryProviders() => _primaries.Values.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
@@ -81,7 +84,7 @@ public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
 }
 
 /// <summary>One adapter's guards: limiter, retry, circuit breaker, attempt timeout, chaos; and its health.</summary>
-internal sealed class AdapterRuntime : IDisposable
+internal sealed partial class AdapterRuntime : IDisposable
 {
     private readonly ResiliencePipeline? _retry;
     private readonly ResiliencePipeline _breaker;
@@ -93,7 +96,7 @@ internal sealed class AdapterRuntime : IDisposable
     private long _throttledUntilTicks;
     private CancellationTokenSource _opened = new();
 
-    public AdapterRuntime(string capability, string provider, ProviderOptions options, ChaosState chaos, TimeProvider time)
+    public AdapterRuntime(string capability, string provider, ProviderOptions options, ChaosState chaos, TimeProvider time, ILogger logger)
     {
         Capability = capability;
         Provider = provider;
@@ -124,9 +127,20 @@ internal sealed class AdapterRuntime : IDisposable
                 StateProvider = _state,
                 OnOpened = args =>
                 {
+                    LogOpened(logger, capability, provider, args.BreakDuration.TotalSeconds);
                     // Attempts still waiting on a provider that just went down are abandoned, so their callers fall back now
                     // instead of waiting out the attempt timeout.
                     _ = Interlocked.Exchange(ref _opened, new CancellationTokenSource()).CancelAsync();
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    LogClosed(logger, capability, provider);
+                    return ValueTask.CompletedTask;
+                },
+                OnHalfOpened = _ =>
+                {
+                    LogHalfOpened(logger, capability, provider);
                     return ValueTask.CompletedTask;
                 },
                 // Throttling means "slow down", not "down": it never opens the circuit.
@@ -273,6 +287,15 @@ internal sealed class AdapterRuntime : IDisposable
             limiter.Dispose();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Circuit of {Capability}/{Provider} opened for {BreakSeconds} s; calls go to the next adapter")]
+    private static partial void LogOpened(ILogger logger, string capability, string provider, double breakSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Circuit of {Capability}/{Provider} closed")]
+    private static partial void LogClosed(ILogger logger, string capability, string provider);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Circuit of {Capability}/{Provider} half-open: trying one call")]
+    private static partial void LogHalfOpened(ILogger logger, string capability, string provider);
 
     private static TokenBucketRateLimiterOptions Bucket(LimitEntry limit) => new()
     {

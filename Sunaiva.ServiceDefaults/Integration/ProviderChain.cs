@@ -119,6 +119,27 @@ public sealed class ChaosInjectedException : Exception
     }
 }
 
+/// <summary>
+/// Set while a chain attempt runs: HTTP metering inside it leaves the row to the chain (one row per attempt)
+/// and hands over the provider's Retry-After.
+/// </summary>
+internal sealed class ChainAttemptScope
+{
+    private static readonly AsyncLocal<ChainAttemptScope?> CurrentScope = new();
+
+    public static ChainAttemptScope? Current => CurrentScope.Value;
+
+    public TimeSpan? RetryAfter { get; set; }
+
+    /// <summary>Enters a scope for the rest of the calling async method (and what it awaits).</summary>
+    public static ChainAttemptScope Enter()
+    {
+        var scope = new ChainAttemptScope();
+        CurrentScope.Value = scope;
+        return scope;
+    }
+}
+
 /// <summary>No adapter of a chain could serve the call.</summary>
 public sealed class ProviderChainException : Exception
 {
@@ -315,6 +336,7 @@ public sealed class ProviderChain<TAdapter>
 
         public async ValueTask<T> RunAsync(CancellationToken cancellationToken)
         {
+            var scope = ChainAttemptScope.Enter();
             var context = new ProviderCallContext(chain.Capability, _adapter.Provider, Interlocked.Increment(ref _attempt), userId);
             var started = chain._time.GetTimestamp();
             try
@@ -335,9 +357,9 @@ public sealed class ProviderChain<TAdapter>
                     runtime.Health.Failure(Describe(ex, outcome), chain._time.GetUtcNow());
                 }
 
-                if (outcome == CallOutcome.Throttled && ex is not ProviderThrottledException)
+                if (outcome == CallOutcome.Throttled && ex is not ProviderThrottledException { RetryAfter: not null })
                 {
-                    throw new ProviderThrottledException(_adapter.Provider, null, ex.Message, ex);
+                    throw new ProviderThrottledException(_adapter.Provider, (ex as ProviderThrottledException)?.RetryAfter ?? scope.RetryAfter, ex.Message, ex);
                 }
 
                 throw;

@@ -10,7 +10,7 @@ using Sunaiva.Testing;
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 
 /// <summary>Engagement hosted in memory on real Postgres and Redis, with a fake "echo" chain (primary, backup).</summary>
-public sealed class EngagementFactory(LocalServers servers, bool kestrel = false) : WebApplicationFactory<Program>
+public sealed class EngagementFactory(LocalServers servers, bool kestrel = false, IDictionary<string, string>? settings = null) : WebApplicationFactory<Program>
 {
     /// <summary>With Kestrel: where a real client (a browser) reaches the app.</summary>
     public Uri? KestrelAddress { get; private set; }
@@ -41,6 +41,11 @@ public sealed class EngagementFactory(LocalServers servers, bool kestrel = false
         builder.UseSetting("Integration:Providers:backup:Prices:characters:UsdPerUnit", "0.0001");
         builder.UseSetting("Integration:Providers:backup:Prices:characters:Source", "test");
         builder.UseSetting("Integration:Providers:backup:Prices:characters:Date", "2026-11-01");
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            builder.UseSetting(key, value);
+        }
+
         builder.ConfigureTestServices(services =>
             services.AddProviderChain<IEcho>("echo").AddAdapter(_ => Primary).AddAdapter(_ => Backup));
     }

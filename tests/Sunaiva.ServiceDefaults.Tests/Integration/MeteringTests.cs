@@ -71,6 +71,10 @@ public sealed class MeteringTests(LocalServers servers)
         Assert.Equal(3, SumLong(exported, IntegrationTelemetry.CallsInstrument, ("outcome", "error")));
         Assert.Equal(4, SumLong(exported, IntegrationTelemetry.CallsInstrument, ("outcome", "fallback")));
         Assert.Equal(1, SumLong(exported, IntegrationTelemetry.CallsInstrument, ("outcome", "circuit-open")));
+        var circuit = Assert.Single(Points(exported, "sunaiva.integration.circuit.state", ("provider", "primary")));
+        Assert.Equal(0, circuit.GetGaugeLastValueLong());
+        var errorRate = Assert.Single(Points(exported, "sunaiva.integration.error_rate", ("provider", "primary")));
+        Assert.Equal(0.75, errorRate.GetGaugeLastValueDouble(), 6);
 
         await kernel.Host.StopAsync();
     }
@@ -117,6 +121,27 @@ public sealed class MeteringTests(LocalServers servers)
         }, CancellationToken.None, tags: ["greetings"]);
         Assert.Equal(2, produced);
         await kernel.Host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Shared_cache_answers_a_second_service_instance_from_Redis_without_calling_the_provider()
+    {
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:redis"] = servers.RedisConnectionString };
+        using var first = new KernelHost(settings, configure: b => b.AddSunaivaRedis());
+        using var second = new KernelHost(settings, configure: b => b.AddSunaivaRedis());
+        var key = "catalog-" + Guid.NewGuid().ToString("N");
+
+        async Task<string> ReadAsync(KernelHost kernel) => await kernel.Services.GetRequiredService<ProviderCache>().GetOrCreateAsync("echo", key, async ct =>
+        {
+            var result = await kernel.EchoAsync("catalog", cancellationToken: ct);
+            return new CachedAnswer<string>(result.Value, result.Provider, "characters", 7);
+        }, CancellationToken.None);
+
+        Assert.Equal("primary:catalog", await ReadAsync(first));
+        Assert.Equal("primary:catalog", await ReadAsync(second));
+
+        Assert.Equal(1, first.Primary.Calls);
+        Assert.Equal(0, second.Primary.Calls);
     }
 
     private static long SumLong(List<MetricSnapshot> exported, string name, (string Key, string Value)? tag = null) =>

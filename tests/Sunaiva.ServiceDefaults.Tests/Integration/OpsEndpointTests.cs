@@ -127,6 +127,38 @@ public sealed class OpsEndpointTests(LocalServers servers)
     }
 
     [Fact]
+    public async Task Dashboard_gathers_peer_services_through_service_discovery_and_sums_a_users_cost_across_them()
+    {
+        await using var peer = new EngagementFactory(servers, kestrel: true);
+        await peer.StartAsync();
+        await peer.EchoAsync("from the peer", "ada");
+        await peer.FlushLedgerAsync();
+
+        await using var app = new EngagementFactory(servers, settings: new Dictionary<string, string>
+        {
+            ["OpsDashboard:Peers"] = "voice,billing",
+            ["Services:voice:http:0"] = peer.KestrelAddress!.ToString().TrimEnd('/'),
+            ["Services:billing:http:0"] = "http://127.0.0.1:" + LocalServers.FreePort(),
+        });
+        await app.StartAsync();
+        await app.EchoAsync("here", "ada");
+        await app.FlushLedgerAsync();
+        using var ops = app.OpsClient();
+
+        var data = await ops.GetFromJsonAsync<JsonElement>("/ops/dashboard/data?window=1h");
+        var services = data.GetProperty("services").EnumerateArray().ToDictionary(s => s.GetProperty("service").GetString()!);
+        Assert.True(services["voice"].GetProperty("reachable").GetBoolean());
+        Assert.Equal(1, services["voice"].GetProperty("summary").GetProperty("totals").GetProperty("calls").GetInt64());
+        Assert.True(services["voice"].GetProperty("status").GetProperty("providers").GetArrayLength() > 0);
+        Assert.False(services["billing"].GetProperty("reachable").GetBoolean());
+        Assert.True(services["engagement"].GetProperty("reachable").GetBoolean());
+
+        var ada = await ops.GetFromJsonAsync<JsonElement>("/ops/dashboard/users/ada");
+        Assert.Equal(2, ada.GetProperty("calls").GetInt64());
+        Assert.Equal(0.013m + 0.004m, ada.GetProperty("costUsd").GetDecimal());
+    }
+
+    [Fact]
     public async Task Unknown_summary_window_is_a_400_problem()
     {
         await using var app = new EngagementFactory(servers);

@@ -245,6 +245,63 @@ public sealed class ProviderChainTests
     }
 
     [Fact]
+    public async Task Http_429_from_a_metered_client_inside_a_chain_is_one_throttled_row_that_honours_Retry_After()
+    {
+        var status = System.Net.HttpStatusCode.TooManyRequests;
+        using var kernel = new KernelHost(configure: b => b.Services.AddHttpClient("primary-api")
+            .ConfigurePrimaryHttpMessageHandler(() => new StubHandler(() =>
+            {
+                var response = new HttpResponseMessage(status);
+                if (status == System.Net.HttpStatusCode.TooManyRequests)
+                {
+                    response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(7));
+                }
+
+                return response;
+            }))
+            .AddProviderMetering("echo", "primary"));
+        var http = kernel.Services.GetRequiredService<IHttpClientFactory>();
+        kernel.Primary.Behavior = async (text, ct) =>
+        {
+            using var client = http.CreateClient("primary-api");
+            using var response = await client.GetAsync(new Uri("http://primary.test/v1/echo"), ct);
+            response.EnsureSuccessStatusCode();
+            return text;
+        };
+
+        var first = await kernel.EchoAsync("x");
+        Assert.Equal("backup", first.Provider);
+        Assert.Equal([("primary", CallOutcome.Throttled), ("backup", CallOutcome.Fallback)], kernel.Meter.Calls.Select(c => (c.Provider, c.Outcome)));
+
+        kernel.Time.Advance(TimeSpan.FromSeconds(6));
+        await kernel.EchoAsync("x");
+        Assert.Equal(1, kernel.Primary.Calls);
+
+        status = System.Net.HttpStatusCode.OK;
+        kernel.Time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal("primary", (await kernel.EchoAsync("x")).Provider);
+        Assert.Equal("closed", Health(kernel, "primary").Circuit);
+    }
+
+    [Fact]
+    public async Task Metered_http_client_outside_a_chain_records_one_api_call_per_request()
+    {
+        using var kernel = new KernelHost(configure: b => b.Services.AddHttpClient("plain")
+            .ConfigurePrimaryHttpMessageHandler(() => new StubHandler(() => new HttpResponseMessage(System.Net.HttpStatusCode.OK)))
+            .AddProviderMetering("files", "google-drive"));
+        using var client = kernel.Services.GetRequiredService<IHttpClientFactory>().CreateClient("plain");
+
+        using (MeteringContext.ForUser("ada"))
+        {
+            (await client.GetAsync(new Uri("http://drive.test/drive/v3/files/1AbCdEf123456"))).EnsureSuccessStatusCode();
+        }
+
+        var call = Assert.Single(kernel.Meter.Calls);
+        Assert.Equal(("files", "google-drive", "GET /drive/v3/files", "api-calls", 1m, CallOutcome.Ok, "ada"),
+            (call.Capability, call.Provider, call.Operation, call.Unit, call.Units, call.Outcome, call.UserId));
+    }
+
+    [Fact]
     public async Task Client_side_rate_limit_refuses_before_the_provider_does_and_the_next_adapter_serves()
     {
         using var kernel = new KernelHost(new Dictionary<string, string?>
@@ -357,6 +414,11 @@ public sealed class ProviderChainTests
         Assert.Contains("error rate 100%", primary.Detail);
         Assert.Contains("HTTP 502", primary.Detail);
         Assert.Equal("closed", Assert.Single(statuses, s => s.Provider == "backup").State);
+    }
+
+    private sealed class StubHandler(Func<HttpResponseMessage> respond) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) => Task.FromResult(respond());
     }
 
     private static AdapterHealth Health(KernelHost kernel, string provider) =>
