@@ -25,8 +25,9 @@ public sealed record ProviderOperation(string Name, string Unit = "api-calls", b
 /// <summary>Per attempt: which adapter runs, and where it reports the units it consumed.</summary>
 public sealed class ProviderCallContext
 {
-    internal ProviderCallContext(string capability, string provider, int attempt, string? userId)
+    internal ProviderCallContext(string capability, string provider, int attempt, string? userId, string unit)
     {
+        Unit = unit;
         Capability = capability;
         Provider = provider;
         Attempt = attempt;
@@ -44,6 +45,9 @@ public sealed class ProviderCallContext
 
     /// <summary>Billable units consumed by this attempt (characters, tokens, seconds, emails, ...).</summary>
     public decimal Units { get; set; }
+
+    /// <summary>The unit <see cref="Units"/> counts; the operation's unit unless the adapter bills in another (e.g. tokens vs characters).</summary>
+    public string Unit { get; set; }
 }
 
 /// <summary>One attempt at one adapter within a chain call.</summary>
@@ -271,7 +275,18 @@ public sealed class ProviderChain<TAdapter>
                 continue;
             }
 
-            using var lease = await runtime.AcquireAsync(userId, token);
+            System.Threading.RateLimiting.RateLimitLease? lease;
+            try
+            {
+                lease = await runtime.AcquireAsync(userId, token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                attempt.Record(CallOutcome.Throttled, TimeSpan.Zero, 0, "deadline reached waiting for a rate-limit permit");
+                break;
+            }
+
+            using var held = lease;
             if (lease is { IsAcquired: false })
             {
                 attempt.Record(CallOutcome.Throttled, TimeSpan.Zero, 0, "client-side rate limit");
@@ -299,10 +314,9 @@ public sealed class ProviderChain<TAdapter>
                 earliestRetry = Min(earliestRetry, wait);
                 last = ex;
             }
-            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 activity?.SetStatus(ActivityStatusCode.Error, "canceled");
-                _ = ex;
                 throw;
             }
             catch (Exception ex)
@@ -337,21 +351,21 @@ public sealed class ProviderChain<TAdapter>
         public async ValueTask<T> RunAsync(CancellationToken cancellationToken)
         {
             var scope = ChainAttemptScope.Enter();
-            var context = new ProviderCallContext(chain.Capability, _adapter.Provider, Interlocked.Increment(ref _attempt), userId);
+            var context = new ProviderCallContext(chain.Capability, _adapter.Provider, Interlocked.Increment(ref _attempt), userId, operation.Unit);
             var started = chain._time.GetTimestamp();
             try
             {
                 var value = await runtime.Chaos.RunAsync(context, static (s, c, ct) => s._call(s._adapter, c, ct), this, cancellationToken);
                 // A success after another adapter failed is a fallback: the user got a degraded answer.
                 var fallback = attempts.Exists(a => !string.Equals(a.Provider, _adapter.Provider, StringComparison.Ordinal));
-                Record(fallback ? CallOutcome.Fallback : CallOutcome.Ok, chain._time.GetElapsedTime(started), context.Units, null);
+                Record(fallback ? CallOutcome.Fallback : CallOutcome.Ok, chain._time.GetElapsedTime(started), context.Units, null, context.Unit);
                 runtime.Health.Success();
                 return value;
             }
             catch (Exception ex)
             {
                 var outcome = Classify(ex, callerToken);
-                Record(outcome, chain._time.GetElapsedTime(started), context.Units, Describe(ex, outcome));
+                Record(outcome, chain._time.GetElapsedTime(started), context.Units, Describe(ex, outcome), context.Unit);
                 if (outcome is not CallOutcome.Throttled && !callerToken.IsCancellationRequested)
                 {
                     runtime.Health.Failure(Describe(ex, outcome), chain._time.GetUtcNow());
@@ -366,10 +380,10 @@ public sealed class ProviderChain<TAdapter>
             }
         }
 
-        public void Record(CallOutcome outcome, TimeSpan duration, decimal units, string? error)
+        public void Record(CallOutcome outcome, TimeSpan duration, decimal units, string? error, string? unit = null)
         {
             attempts.Add(new ChainAttempt(_adapter.Provider, outcome, duration, error));
-            chain._meter.Record(new MeteredCall(chain.Capability, _adapter.Provider, operation.Name, operation.Unit, units, duration, outcome, userId, error));
+            chain._meter.Record(new MeteredCall(chain.Capability, _adapter.Provider, operation.Name, unit ?? operation.Unit, units, duration, outcome, userId, error));
         }
 
         private static CallOutcome Classify(Exception ex, CancellationToken callerToken) => ex switch
