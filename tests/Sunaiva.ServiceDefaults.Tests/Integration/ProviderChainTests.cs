@@ -184,14 +184,17 @@ public sealed class ProviderChainTests
     public async Task Streaming_operation_survives_30_seconds_that_the_attempt_timeout_would_cut()
     {
         using var kernel = new KernelHost();
+        var timerSet = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         kernel.Primary.Behavior = async (text, ct) =>
         {
-            await Task.Delay(TimeSpan.FromSeconds(30), kernel.Time, ct);
+            var stream = Task.Delay(TimeSpan.FromSeconds(30), kernel.Time, ct);
+            timerSet.SetResult();
+            await stream;
             return text;
         };
 
         var stream = kernel.EchoAsync("stream", streaming: true);
-        await kernel.Primary.Started.Task;
+        await timerSet.Task;
         for (var second = 0; second < 30; second++)
         {
             kernel.Time.Advance(TimeSpan.FromSeconds(1));
