@@ -1,34 +1,10 @@
 using System.Net.Http.Json;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 
 namespace Sunaiva.AppHost;
 
 /// <summary>Ops access from the Aspire dashboard: a development ops token, the cost &amp; latency dashboard link, chaos commands.</summary>
 public static class OpsAccess
 {
-    private static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
-
-    /// <summary>An HS256 JWT with the ops role, signed with the AppHost's jwt-signing-key (local development only).</summary>
-    public static string MintOpsToken(string signingKey, DateTimeOffset now)
-    {
-        static string B64(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-        var header = B64(JsonSerializer.SerializeToUtf8Bytes(new { alg = "HS256", typ = "JWT" }));
-        var payload = B64(JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
-        {
-            ["sub"] = "ops-dashboard",
-            ["role"] = "ops",
-            ["iss"] = ResourceNames.DevJwtIssuer,
-            ["aud"] = ResourceNames.JwtAudience,
-            ["iat"] = now.ToUnixTimeSeconds(),
-            ["nbf"] = now.ToUnixTimeSeconds(),
-            ["exp"] = (now + TokenLifetime).ToUnixTimeSeconds(),
-        }));
-        var signature = HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), Encoding.ASCII.GetBytes($"{header}.{payload}"));
-        return $"{header}.{payload}.{B64(signature)}";
-    }
-
     /// <summary>Links the resource to Engagement's <c>/ops</c> page; the token rides in the fragment, which browsers never send to servers.</summary>
     public static IResourceBuilder<ProjectResource> WithOpsDashboardLink(
         this IResourceBuilder<ProjectResource> resource,
@@ -46,7 +22,7 @@ public static class OpsAccess
             var baseUrl = endpoint.IsAllocated ? endpoint.Url : $"http://localhost:{ResourceNames.Ports.Engagement}";
             context.Urls.Add(new ResourceUrlAnnotation
             {
-                Url = $"{baseUrl}/ops#token={MintOpsToken(key, DateTimeOffset.UtcNow)}",
+                Url = $"{baseUrl}/ops#token={DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, DateTimeOffset.UtcNow)}",
                 DisplayText = "Ops: cost & latency",
             });
         });
@@ -62,7 +38,7 @@ public static class OpsAccess
             PrepareRequest = async context =>
             {
                 var key = await jwtKey.Resource.GetValueAsync(context.CancellationToken) ?? string.Empty;
-                context.Request.Headers.Authorization = new("Bearer", MintOpsToken(key, DateTimeOffset.UtcNow));
+                context.Request.Headers.Authorization = new("Bearer", DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, DateTimeOffset.UtcNow));
                 context.Request.Content = JsonContent.Create(body);
             },
         };

@@ -159,6 +159,19 @@ public sealed class OpsEndpointTests(LocalServers servers)
     }
 
     [Fact]
+    public async Task Dev_ops_token_minted_by_the_AppHost_opens_the_ops_endpoints_and_a_wrong_key_does_not()
+    {
+        await using var app = new EngagementFactory(servers);
+        await app.StartAsync();
+        using var good = app.ClientWith(Sunaiva.AppHost.DevOpsToken.Mint(DevTokens.TestSigningKey, "sunaiva-dev", "sunaiva", DateTimeOffset.UtcNow));
+        using var bad = app.ClientWith(Sunaiva.AppHost.DevOpsToken.Mint("another-signing-key-0123456789-0123456789-abcdef", "sunaiva-dev", "sunaiva", DateTimeOffset.UtcNow));
+
+        Assert.Equal(HttpStatusCode.OK, (await good.GetAsync("/ops/dashboard/data?window=24h")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await good.GetAsync("/ops/chaos")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await bad.GetAsync("/ops/chaos")).StatusCode);
+    }
+
+    [Fact]
     public async Task Unknown_summary_window_is_a_400_problem()
     {
         await using var app = new EngagementFactory(servers);
