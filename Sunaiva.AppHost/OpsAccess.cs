@@ -35,6 +35,7 @@ public static class OpsAccess
             Description = description,
             IconName = icon,
             Method = HttpMethod.Put,
+            ResultMode = HttpCommandResultMode.Json,
             PrepareRequest = async context =>
             {
                 var key = await jwtKey.Resource.GetValueAsync(context.CancellationToken) ?? string.Empty;

@@ -32,8 +32,8 @@ public sealed class ChaosUpdate
     public bool Outage { get; set; }
 }
 
-/// <summary>What <c>/ops/chaos</c> answers: chaos per provider.</summary>
-public sealed record ChaosReport(string Service, IReadOnlyDictionary<string, ChaosSettings> Providers);
+/// <summary>What <c>/ops/chaos</c> answers: chaos per provider, and which providers the last change touched.</summary>
+public sealed record ChaosReport(string Service, IReadOnlyDictionary<string, ChaosSettings> Providers, IReadOnlyList<string>? Changed = null);
 
 /// <summary>The kernel's ops endpoints: <c>/ops/usage</c>, <c>/ops/usage/summary</c>, <c>/ops/usage/users/{id}</c>, <c>/ops/chaos</c>.</summary>
 public static class IntegrationOpsApi
@@ -107,7 +107,8 @@ public static class IntegrationOpsApi
         if (update.Reset)
         {
             chaos.Reset();
-            return TypedResults.Ok(new ChaosReport(identity.Name, chaos.Current));
+            var all = chaos.Current;
+            return TypedResults.Ok(new ChaosReport(identity.Name, all, all.Keys.ToList()));
         }
 
         var settings = new ChaosSettings
@@ -124,18 +125,19 @@ public static class IntegrationOpsApi
             _ when update.PrimaryOnly => runtime.PrimaryProviders(),
             _ => [],
         };
-        var list = targets.ToList();
-        if (list.Count == 0)
+        if (update.Provider is not { Length: > 0 } && !update.PrimaryOnly)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "No provider", detail: "Name a provider, \"*\" for all, or set primaryOnly.");
         }
 
+        // A service with no chains yet has no primaries: nothing changes, and the answer says so.
+        var list = targets.ToList();
         foreach (var provider in list)
         {
             chaos.Set(provider, settings);
         }
 
-        return TypedResults.Ok(new ChaosReport(identity.Name, chaos.Current));
+        return TypedResults.Ok(new ChaosReport(identity.Name, chaos.Current, list));
     }
 
     private static ProblemHttpResult NoLedger() => TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "No usage ledger",

@@ -49,7 +49,8 @@ public sealed class OpsEndpointTests(LocalServers servers)
         using var ops = app.OpsClient();
         await app.EchoAsync("warm");
 
-        (await ops.PutAsJsonAsync("/ops/chaos", new { primaryOnly = true, outage = true })).EnsureSuccessStatusCode();
+        var changed = await (await ops.PutAsJsonAsync("/ops/chaos", new { primaryOnly = true, outage = true })).EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["primary"], changed.GetProperty("changed").EnumerateArray().Select(p => p.GetString()));
         Assert.Equal("backup", (await app.EchoAsync("x")).Provider);
 
         (await ops.PutAsJsonAsync("/ops/chaos", new { reset = true })).EnsureSuccessStatusCode();
