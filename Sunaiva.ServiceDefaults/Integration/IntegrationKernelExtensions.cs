@@ -103,6 +103,21 @@ public static class IntegrationKernelExtensions
         return new ProviderChainBuilder<TAdapter>(services, capability);
     }
 
+    /// <summary>
+    /// For relays, SSE and long renders: removes the standard resilience handler (10 s attempt, 30 s total timeouts)
+    /// and HttpClient's own 100 s timeout from this client. The provider chain's streaming deadline and the caller's
+    /// token bound the call instead.
+    /// </summary>
+    public static IHttpClientBuilder AsStreamingClient(this IHttpClientBuilder builder)
+    {
+        // The only way to take one client out of ConfigureHttpClientDefaults' standard handler; experimental in 10.x.
+#pragma warning disable EXTEXP0001
+        builder.RemoveAllResilienceHandlers();
+#pragma warning restore EXTEXP0001
+        builder.ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
+        return builder;
+    }
+
     /// <summary>Adds <c>Sunaiva-Degraded: &lt;provider&gt;</c> when a fallback adapter served the answer.</summary>
     public static void MarkDegraded<T>(this HttpResponse response, ChainResult<T> result)
     {

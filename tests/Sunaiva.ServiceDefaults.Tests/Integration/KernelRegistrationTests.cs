@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 using Sunaiva.ServiceDefaults.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
@@ -80,5 +82,54 @@ public sealed class KernelRegistrationTests
         chaos.Reset();
         Assert.Equal("primary", (await kernel.EchoAsync("b")).Provider);
         Assert.False(chaos.Current["primary"].Active);
+    }
+}
+
+public sealed class StreamingHttpClientTests
+{
+    [Fact]
+    public async Task Streaming_http_client_keeps_a_30_second_response_that_the_standard_handler_cuts_at_10_seconds()
+    {
+        var standardTimer = new SemaphoreSlim(0);
+        var streamingTimer = new SemaphoreSlim(0);
+        FakeTimeProvider? time = null;
+        using var kernel = new KernelHost(configure: b =>
+        {
+            // As AddServiceDefaults does for every client.
+            b.Services.ConfigureHttpClientDefaults(http => http.AddStandardResilienceHandler(o => o.Retry.DisableForUnsafeHttpMethods()));
+            b.Services.AddHttpClient("standard").ConfigurePrimaryHttpMessageHandler(() => new SlowHandler(() => time!, standardTimer));
+            b.Services.AddHttpClient("stream").AsStreamingClient().ConfigurePrimaryHttpMessageHandler(() => new SlowHandler(() => time!, streamingTimer));
+        });
+        time = kernel.Time;
+        var clients = kernel.Services.GetRequiredService<IHttpClientFactory>();
+
+        using var standard = clients.CreateClient("standard");
+        var cut = standard.PostAsync(new Uri("http://provider.test/v1/renders"), null);
+        await standardTimer.WaitAsync();
+        kernel.Time.Advance(TimeSpan.FromSeconds(10));
+        await Assert.ThrowsAsync<Polly.Timeout.TimeoutRejectedException>(() => cut);
+
+        using var streaming = clients.CreateClient("stream");
+        var kept = streaming.PostAsync(new Uri("http://provider.test/v1/renders"), null);
+        await streamingTimer.WaitAsync();
+        for (var second = 0; second < 30; second++)
+        {
+            kernel.Time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        using var response = await kept;
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+    }
+
+    /// <summary>A provider that answers after 30 s (of fake time), as a long render or a stream that has not finished would.</summary>
+    private sealed class SlowHandler(Func<FakeTimeProvider> time, SemaphoreSlim timerSet) : HttpMessageHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var delay = Task.Delay(TimeSpan.FromSeconds(30), time(), cancellationToken);
+            timerSet.Release();
+            await delay;
+            return new HttpResponseMessage(System.Net.HttpStatusCode.OK);
+        }
     }
 }
