@@ -9,7 +9,8 @@ public static class OpsAccess
     public static IResourceBuilder<ProjectResource> WithOpsDashboardLink(
         this IResourceBuilder<ProjectResource> resource,
         IResourceBuilder<ProjectResource> engagement,
-        IResourceBuilder<ParameterResource> jwtKey) =>
+        IResourceBuilder<ParameterResource> jwtKey,
+        TimeProvider time) =>
         resource.WithUrls(async context =>
         {
             var key = await jwtKey.Resource.GetValueAsync(context.CancellationToken);
@@ -22,13 +23,13 @@ public static class OpsAccess
             var baseUrl = endpoint.IsAllocated ? endpoint.Url : $"http://localhost:{ResourceNames.Ports.Engagement}";
             context.Urls.Add(new ResourceUrlAnnotation
             {
-                Url = $"{baseUrl}/ops#token={DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, DateTimeOffset.UtcNow)}",
+                Url = $"{baseUrl}/ops#token={DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, time.GetUtcNow())}",
                 DisplayText = "Ops: cost & latency",
             });
         });
 
     /// <summary>Dashboard commands that switch chaos on this service's first (cloud) adapters, and off again.</summary>
-    public static IResourceBuilder<ProjectResource> WithChaosCommands(this IResourceBuilder<ProjectResource> resource, IResourceBuilder<ParameterResource> jwtKey)
+    public static IResourceBuilder<ProjectResource> WithChaosCommands(this IResourceBuilder<ProjectResource> resource, IResourceBuilder<ParameterResource> jwtKey, TimeProvider time)
     {
         HttpCommandOptions Put(string description, string icon, object body) => new()
         {
@@ -39,7 +40,7 @@ public static class OpsAccess
             PrepareRequest = async context =>
             {
                 var key = await jwtKey.Resource.GetValueAsync(context.CancellationToken) ?? string.Empty;
-                context.Request.Headers.Authorization = new("Bearer", DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, DateTimeOffset.UtcNow));
+                context.Request.Headers.Authorization = new("Bearer", DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, time.GetUtcNow()));
                 context.Request.Content = JsonContent.Create(body);
             },
         };

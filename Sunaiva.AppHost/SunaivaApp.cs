@@ -62,7 +62,7 @@ public static class SunaivaApp
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {
-            service.WithChaosCommands(jwtKey).WithOpsDashboardLink(engagement, jwtKey);
+            service.WithChaosCommands(jwtKey, TimeProvider.System).WithOpsDashboardLink(engagement, jwtKey, TimeProvider.System);
         }
 
         return infra;
