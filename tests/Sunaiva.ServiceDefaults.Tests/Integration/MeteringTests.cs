@@ -138,6 +138,15 @@ public sealed class MeteringTests(LocalServers servers)
         }, CancellationToken.None);
 
         Assert.Equal("primary:catalog", await ReadAsync(first));
+
+        // HybridCache writes the second level in the background: wait until Redis holds the entry.
+        var redis = second.Services.GetRequiredService<Microsoft.Extensions.Caching.Distributed.IDistributedCache>();
+        for (var i = 0; i < 500 && await redis.GetAsync("echo:" + key) is null; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.NotNull(await redis.GetAsync("echo:" + key));
         Assert.Equal("primary:catalog", await ReadAsync(second));
 
         Assert.Equal(1, first.Primary.Calls);
