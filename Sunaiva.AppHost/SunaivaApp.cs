@@ -60,6 +60,12 @@ public static class SunaivaApp
 
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
+
+        foreach (var service in new[] { voice, billing, media, engagement })
+        {
+            service.WithChaosCommands(jwtKey, TimeProvider.System).WithOpsDashboardLink(engagement, jwtKey, TimeProvider.System);
+        }
+
         return infra;
     }
 

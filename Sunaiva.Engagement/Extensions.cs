@@ -1,4 +1,5 @@
 using Sunaiva.Engagement.Internal;
+using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Mail;
@@ -16,6 +17,7 @@ public static class Extensions
         builder.Services.AddSingleton(email);
         builder.Services.AddEventHandler<WelcomeEmailHandler>();
         builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
+        builder.AddOpsDashboard();
         return builder;
     }
 
@@ -23,6 +25,7 @@ public static class Extensions
     {
         app.MapInternalEventsApi();
         app.MapTestEmailApi();
+        app.MapOpsDashboard();
         return app;
     }
 }

@@ -13,6 +13,7 @@ using Sunaiva;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
 namespace Microsoft.Extensions.Hosting;
@@ -45,6 +46,7 @@ public static class SunaivaServiceDefaults
         });
         builder.AddSunaivaAuthentication();
         builder.Services.AddSingleton<DependencyStatusReporter>();
+        builder.AddIntegrationKernel();
         return builder;
     }
 
@@ -103,6 +105,7 @@ public static class SunaivaServiceDefaults
             .WithName("ServiceInfo");
         app.MapGet("/ops/status", async (DependencyStatusReporter reporter, CancellationToken ct) => TypedResults.Ok(await reporter.ReportAsync(ct)))
             .RequireOps();
+        app.MapIntegrationOpsApi();
         return app;
     }
 }

@@ -59,6 +59,18 @@ public sealed class MeteringHttpHandler(IIntegrationMeter meter, string capabili
 {
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        if (ChainAttemptScope.Current is { } chainAttempt)
+        {
+            // Inside a provider chain the chain meters the attempt; this handler only passes on Retry-After.
+            var answer = await base.SendAsync(request, cancellationToken);
+            if (answer.StatusCode == System.Net.HttpStatusCode.TooManyRequests)
+            {
+                chainAttempt.RetryAfter = ProviderThrottledException.ReadRetryAfter(answer, time);
+            }
+
+            return answer;
+        }
+
         var started = time.GetTimestamp();
         var operation = OperationName(request);
         try

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Tests.Integration;
 using Sunaiva.Testing;
 
 namespace Sunaiva.ServiceDefaults.Tests.Data;

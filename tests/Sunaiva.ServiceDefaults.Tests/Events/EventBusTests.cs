@@ -7,6 +7,7 @@ using Npgsql;
 using StackExchange.Redis;
 using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.Tests.Integration;
 using Sunaiva.Testing;
 
 namespace Sunaiva.ServiceDefaults.Tests.Events;

@@ -1,0 +1,197 @@
+namespace Sunaiva.Engagement.Ops;
+
+/// <summary>The self-contained ops page (no CDN: inline CSS, JS and SVG).</summary>
+internal static class DashboardPage
+{
+    public const string Html = """
+<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Sunaiva ops: cost &amp; latency</title>
+<style>
+  :root { --bg:#0f1419; --panel:#171e26; --line:#2a3440; --text:#e6edf3; --muted:#8b98a5; --ok:#3fb950; --warn:#d29922; --bad:#f85149; --accent:#58a6ff; }
+  * { box-sizing: border-box; }
+  body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
+  header { display:flex; align-items:center; gap:16px; padding:14px 20px; border-bottom:1px solid var(--line); }
+  h1 { font-size:18px; margin:0; font-weight:600; }
+  h2 { font-size:15px; margin:22px 0 8px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
+  main { padding:0 20px 30px; }
+  .windows button { background:var(--panel); color:var(--text); border:1px solid var(--line); padding:5px 12px; cursor:pointer; border-radius:6px; }
+  .windows button.active { border-color:var(--accent); color:var(--accent); }
+  #updated { color:var(--muted); margin-left:auto; }
+  .cards { display:grid; grid-template-columns:repeat(auto-fill,minmax(150px,1fr)); gap:10px; margin-top:16px; }
+  .card { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 12px; }
+  .card .k { color:var(--muted); font-size:12px; }
+  .card .v { font-size:22px; font-weight:600; margin-top:2px; font-variant-numeric:tabular-nums; }
+  table { width:100%; border-collapse:collapse; background:var(--panel); border:1px solid var(--line); border-radius:8px; }
+  th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
+  th { color:var(--muted); font-weight:500; font-size:12px; }
+  th:nth-child(-n+3), td.t { text-align:left; }
+  .state-closed { color:var(--ok); } .state-open { color:var(--bad); font-weight:600; } .state-half-open { color:var(--warn); }
+  .bar { display:inline-block; width:120px; height:8px; background:var(--line); border-radius:4px; vertical-align:middle; margin-left:8px; }
+  .bar > i { display:block; height:100%; background:var(--accent); border-radius:4px; }
+  .bar.hot > i { background:var(--bad); }
+  #chart { background:var(--panel); border:1px solid var(--line); border-radius:8px; width:100%; }
+  #message { padding:20px; color:var(--warn); }
+  .muted { color:var(--muted); }
+  .legend span { margin-right:14px; } .legend i { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:5px; }
+</style>
+</head>
+<body>
+<header>
+  <h1>Sunaiva · cost &amp; latency</h1>
+  <div class="windows" id="windows">
+    <button data-w="1h">1 hour</button><button data-w="24h">24 hours</button><button data-w="30d">30 days</button>
+  </div>
+  <span id="updated" data-testid="updated">loading…</span>
+</header>
+<main>
+  <div id="message" hidden></div>
+  <section class="cards" id="cards"></section>
+  <h2>Latency over time (p95 per provider, ms)</h2>
+  <svg id="chart" height="240" role="img" aria-label="p95 latency per provider over time"></svg>
+  <div class="legend" id="legend"></div>
+  <h2>By provider and capability</h2>
+  <table id="providers"><thead><tr><th>service</th><th>capability</th><th>provider</th><th>calls</th><th>errors</th><th>timeouts</th><th>throttled</th><th>fallbacks</th><th>circuit open</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>units</th><th>cost</th></tr></thead><tbody></tbody></table>
+  <h2>By capability</h2>
+  <table id="capabilities"><thead><tr><th>capability</th><th></th><th></th><th>calls</th><th>failures</th><th>fallbacks</th><th>cost</th></tr></thead><tbody></tbody></table>
+  <h2>Cost per active user</h2>
+  <table id="users"><thead><tr><th>service</th><th></th><th></th><th>active users</th><th>cost</th><th>cost per active user</th><th>cache hits</th><th>cache misses</th><th>saved by cache</th></tr></thead><tbody></tbody></table>
+  <h2>Circuits</h2>
+  <table id="circuits"><thead><tr><th>service</th><th>capability</th><th>provider</th><th>circuit</th><th>error rate</th><th>last error</th><th>chaos</th></tr></thead><tbody></tbody></table>
+  <h2>Quotas and rate limits</h2>
+  <table id="quotas"><thead><tr><th>service</th><th>provider</th><th>limit</th><th>used</th><th>of</th><th>per</th><th>source</th></tr></thead><tbody></tbody></table>
+  <h2>Services</h2>
+  <table id="services"><thead><tr><th>service</th><th>reachable</th><th></th><th>status</th></tr></thead><tbody></tbody></table>
+</main>
+<script>
+(() => {
+  "use strict";
+  // The token arrives in the fragment (never sent to a server, so never in a log), is kept for this tab only,
+  // and the fragment is removed from the address bar.
+  const m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
+  if (m) { sessionStorage.setItem("sunaiva.ops.token", decodeURIComponent(m[1])); history.replaceState(null, "", location.pathname + location.search); }
+  const token = sessionStorage.getItem("sunaiva.ops.token");
+  const params = new URLSearchParams(location.search);
+  let win = ["1h", "24h", "30d"].includes(params.get("window")) ? params.get("window") : "1h";
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const int = (n) => Number(n || 0).toLocaleString("en-US");
+  const usd = (n) => "$" + Number(n || 0).toFixed(6);
+  const ms = (n) => n === null || n === undefined ? "–" : Number(n).toFixed(1);
+  const pct = (n) => (Number(n || 0) * 100).toFixed(0) + "%";
+  const colors = ["#58a6ff", "#3fb950", "#d29922", "#f85149", "#bc8cff", "#39c5cf", "#ff9bce", "#e3b341"];
+
+  function message(text) { const el = $("message"); el.hidden = !text; el.textContent = text || ""; }
+
+  function card(key, label, value) { return `<div class="card"><div class="k">${esc(label)}</div><div class="v" data-testid="${key}">${esc(value)}</div></div>`; }
+
+  function render(data) {
+    const services = data.services || [];
+    const ok = services.filter((s) => s.summary);
+    const rows = ok.flatMap((s) => s.summary.rows.map((r) => ({ service: s.service, ...r })));
+    const t = { calls: 0, errors: 0, timeouts: 0, throttled: 0, fallbacks: 0, circuitOpen: 0, costUsd: 0, hits: 0, misses: 0, saved: 0 };
+    for (const s of ok) {
+      const x = s.summary.totals;
+      t.calls += x.calls; t.errors += x.errors; t.timeouts += x.timeouts; t.throttled += x.throttled; t.fallbacks += x.fallbacks; t.circuitOpen += x.circuitOpen; t.costUsd += Number(x.costUsd);
+      t.hits += s.summary.cache.hits; t.misses += s.summary.cache.misses; t.saved += Number(s.summary.cache.savedUsd);
+    }
+    $("cards").innerHTML = [
+      card("total-calls", "calls", int(t.calls)), card("total-errors", "errors", int(t.errors)), card("total-timeouts", "timeouts", int(t.timeouts)),
+      card("total-fallbacks", "fallbacks", int(t.fallbacks)), card("total-circuit-open", "circuit open", int(t.circuitOpen)), card("total-throttled", "throttled", int(t.throttled)),
+      card("total-cost", "cost", usd(t.costUsd)), card("cache-saved", "saved by cache", usd(t.saved)),
+    ].join("");
+
+    $("providers").tBodies[0].innerHTML = rows.map((r) => `<tr data-row="${esc(r.service)}|${esc(r.capability)}|${esc(r.provider)}">
+      <td class="t">${esc(r.service)}</td><td class="t">${esc(r.capability)}</td><td class="t">${esc(r.provider)}</td>
+      <td data-k="calls">${int(r.calls)}</td><td data-k="errors">${int(r.errors)}</td><td data-k="timeouts">${int(r.timeouts)}</td><td data-k="throttled">${int(r.throttled)}</td>
+      <td data-k="fallbacks">${int(r.fallbacks)}</td><td data-k="circuitOpen">${int(r.circuitOpen)}</td>
+      <td data-k="p50">${ms(r.p50Ms)}</td><td data-k="p95">${ms(r.p95Ms)}</td><td data-k="p99">${ms(r.p99Ms)}</td>
+      <td data-k="units">${int(r.units)} <span class="muted">${esc(r.unit)}</span></td><td data-k="cost">${usd(r.costUsd)}</td></tr>`).join("")
+      || `<tr><td class="t muted" colspan="14">no provider calls in this window</td></tr>`;
+
+    const caps = {};
+    for (const r of rows) {
+      const c = caps[r.capability] ||= { calls: 0, failures: 0, fallbacks: 0, cost: 0 };
+      c.calls += r.calls; c.failures += r.errors + r.timeouts + r.throttled + r.circuitOpen; c.fallbacks += r.fallbacks; c.cost += Number(r.costUsd);
+    }
+    $("capabilities").tBodies[0].innerHTML = Object.keys(caps).sort().map((k) => `<tr data-row="${esc(k)}"><td class="t">${esc(k)}</td><td></td><td></td>
+      <td data-k="calls">${int(caps[k].calls)}</td><td data-k="failures">${int(caps[k].failures)}</td><td data-k="fallbacks">${int(caps[k].fallbacks)}</td><td data-k="cost">${usd(caps[k].cost)}</td></tr>`).join("");
+
+    $("users").tBodies[0].innerHTML = ok.map((s) => { const x = s.summary.totals, c = s.summary.cache; return `<tr data-row="${esc(s.service)}">
+      <td class="t">${esc(s.service)}</td><td></td><td></td><td data-k="activeUsers">${int(x.activeUsers)}</td><td data-k="cost">${usd(x.costUsd)}</td>
+      <td data-k="costPerActiveUser">${usd(x.costPerActiveUser)}</td><td data-k="hits">${int(c.hits)}</td><td data-k="misses">${int(c.misses)}</td><td data-k="saved">${usd(c.savedUsd)}</td></tr>`; }).join("");
+
+    $("circuits").tBodies[0].innerHTML = ok.flatMap((s) => s.summary.circuits.map((c) => `<tr data-row="${esc(s.service)}|${esc(c.capability)}|${esc(c.provider)}">
+      <td class="t">${esc(s.service)}</td><td class="t">${esc(c.capability)}</td><td class="t">${esc(c.provider)}</td>
+      <td data-k="circuit" class="state-${esc(c.circuit)}">${esc(c.circuit)}</td><td data-k="errorRate">${pct(c.errorRate)}</td>
+      <td>${esc(c.lastError || "")}</td><td>${c.chaosActive ? "on" : ""}</td></tr>`)).join("")
+      || `<tr><td class="t muted" colspan="7">no adapters used yet</td></tr>`;
+
+    $("quotas").tBodies[0].innerHTML = ok.flatMap((s) => s.summary.quotas.map((q) => { const share = q.limit ? Math.min(1, Number(q.used) / q.limit) : 0; return `<tr>
+      <td class="t">${esc(s.service)}</td><td class="t">${esc(q.provider)}</td><td class="t">${esc(q.name)}${q.perUser ? " (per user, busiest)" : ""}</td>
+      <td>${int(q.used)}<span class="bar${share > 0.8 ? " hot" : ""}"><i style="width:${(share * 100).toFixed(1)}%"></i></span></td><td>${int(q.limit)} ${esc(q.unit)}</td><td>${esc(q.window)}</td>
+      <td class="t"><span class="muted">${esc(q.source)} (${esc(q.date)})</span></td></tr>`; })).join("");
+
+    $("services").tBodies[0].innerHTML = services.map((s) => `<tr data-row="${esc(s.service)}"><td class="t">${esc(s.service)}</td><td class="t">${s.reachable ? "yes" : "no"}</td><td></td>
+      <td class="t">${s.reachable ? esc(s.status?.state ?? "") : esc(s.error ?? "")}</td></tr>`).join("");
+
+    chart(ok);
+    $("updated").textContent = "updated " + new Date(data.generatedAt).toISOString().replace("T", " ").slice(0, 19) + " UTC · refreshes every 15 s";
+  }
+
+  function chart(ok) {
+    const svg = $("chart");
+    const width = svg.clientWidth || 1000, height = 240, pad = { l: 48, r: 12, t: 12, b: 28 };
+    const series = {};
+    let minT = Infinity, maxT = -Infinity, maxV = 1;
+    for (const s of ok) for (const b of s.summary.series) {
+      if (b.p95Ms === null) continue;
+      const t = Date.parse(b.bucket), key = b.provider;
+      (series[key] ||= []).push([t, b.p95Ms]);
+      minT = Math.min(minT, t); maxT = Math.max(maxT, t); maxV = Math.max(maxV, b.p95Ms);
+    }
+    const names = Object.keys(series).sort();
+    if (!names.length) { svg.innerHTML = `<text x="20" y="40" fill="#8b98a5">no latency data in this window</text>`; $("legend").innerHTML = ""; return; }
+    if (minT === maxT) { minT -= 60000; maxT += 60000; }
+    const x = (t) => pad.l + (t - minT) / (maxT - minT) * (width - pad.l - pad.r);
+    const y = (v) => height - pad.b - v / maxV * (height - pad.t - pad.b);
+    let out = "";
+    for (let i = 0; i <= 4; i++) { const v = maxV * i / 4; out += `<line x1="${pad.l}" x2="${width - pad.r}" y1="${y(v)}" y2="${y(v)}" stroke="#2a3440"/><text x="${pad.l - 6}" y="${y(v) + 4}" fill="#8b98a5" font-size="11" text-anchor="end">${v.toFixed(0)}</text>`; }
+    out += `<text x="${pad.l}" y="${height - 8}" fill="#8b98a5" font-size="11">${new Date(minT).toISOString().slice(5, 16).replace("T", " ")}</text>`;
+    out += `<text x="${width - pad.r}" y="${height - 8}" fill="#8b98a5" font-size="11" text-anchor="end">${new Date(maxT).toISOString().slice(5, 16).replace("T", " ")} UTC</text>`;
+    names.forEach((n, i) => {
+      const pts = series[n].sort((a, b) => a[0] - b[0]);
+      const color = colors[i % colors.length];
+      out += `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>`;
+      out += pts.map(([t, v]) => `<circle cx="${x(t).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${color}"><title>${esc(n)} ${v.toFixed(1)} ms</title></circle>`).join("");
+    });
+    svg.innerHTML = out;
+    $("legend").innerHTML = names.map((n, i) => `<span><i style="background:${colors[i % colors.length]}"></i>${esc(n)}</span>`).join("");
+  }
+
+  async function load() {
+    for (const b of document.querySelectorAll("#windows button")) b.classList.toggle("active", b.dataset.w === win);
+    if (!token) { message("No ops token: open this page from the \"Ops: cost & latency\" link of a service in the Aspire dashboard, or add #token=<ops JWT> to the address."); $("updated").textContent = ""; return; }
+    try {
+      const res = await fetch(`/ops/dashboard/data?window=${encodeURIComponent(win)}`, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+      if (res.status === 401 || res.status === 403) { message("The ops token was refused (expired, or not an ops token). Open the page again from the Aspire dashboard."); return; }
+      if (!res.ok) { message(`Could not load usage: HTTP ${res.status}`); return; }
+      message("");
+      render(await res.json());
+      document.body.dataset.loaded = win;
+    } catch (e) { message("Could not load usage: " + e); }
+  }
+
+  $("windows").addEventListener("click", (e) => { const w = e.target?.dataset?.w; if (w) { win = w; history.replaceState(null, "", "?window=" + w); load(); } });
+  load();
+  setInterval(load, 15000);
+})();
+</script>
+</body>
+</html>
+""";
+}

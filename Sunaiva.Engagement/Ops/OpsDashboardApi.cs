@@ -1,0 +1,125 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Sunaiva.ServiceDefaults;
+using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.ServiceDefaults.Ops;
+
+namespace Sunaiva.Engagement.Ops;
+
+/// <summary>One service's part of the dashboard: its usage summary and status, or why they could not be read.</summary>
+public sealed record ServiceUsage(string Service, bool Reachable, string? Error, JsonElement? Summary, JsonElement? Status);
+
+/// <summary>What the dashboard page renders: every service's summary for one window.</summary>
+public sealed record DashboardData(string Window, DateTimeOffset GeneratedAt, IReadOnlyList<ServiceUsage> Services);
+
+/// <summary>A user's cost across all services this month.</summary>
+public sealed record UserCostAcrossServices(string UserId, decimal CostUsd, long Calls, IReadOnlyList<ServiceUsage> Services);
+
+/// <summary>The cost &amp; latency dashboard: <c>/ops</c> (the page), <c>/ops/dashboard/data</c> and <c>/ops/dashboard/users/{id}</c> (ops role).</summary>
+public static partial class OpsDashboardApi
+{
+    public const string PeerClient = "ops-peers";
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static IHostApplicationBuilder AddOpsDashboard(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<OpsDashboardOptions>().BindConfiguration(OpsDashboardOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddHttpClient(PeerClient);
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapOpsDashboard(this IEndpointRouteBuilder app)
+    {
+        // The page itself holds no data; it reads the ops token from the URL fragment and calls the data endpoints with it.
+        app.MapGet("/ops", () => TypedResults.Content(DashboardPage.Html, "text/html; charset=utf-8"))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
+        var group = app.MapGroup("/ops/dashboard").RequireOps();
+        group.MapGet("/data", Data).WithName("OpsDashboardData");
+        group.MapGet("/users/{id}", UserAcrossServices).WithName("OpsUserCost");
+        return app;
+    }
+
+    internal static async Task<Results<Ok<DashboardData>, ProblemHttpResult>> Data(
+        HttpContext http, IServiceProvider services, IHttpClientFactory clients, IOptions<OpsDashboardOptions> options,
+        ServiceIdentity identity, TimeProvider time, CancellationToken cancellationToken, string window = "1h")
+    {
+        if (!UsageStore.Windows.ContainsKey(window))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown window", detail: "window is one of 1h, 24h, 30d.");
+        }
+
+        var self = SelfAsync(services, identity, s => s.SummarizeAsync(window, time.GetUtcNow(), cancellationToken), cancellationToken);
+        var peers = options.Value.PeerNames.Select(name => PeerAsync(http, clients, options.Value, name, $"/ops/usage/summary?window={window}", withStatus: true, cancellationToken));
+        var all = await Task.WhenAll(peers.Prepend(self));
+        return TypedResults.Ok(new DashboardData(window, time.GetUtcNow(), all.OrderBy(s => s.Service, StringComparer.Ordinal).ToList()));
+    }
+
+    internal static async Task<Ok<UserCostAcrossServices>> UserAcrossServices(
+        string id, HttpContext http, IServiceProvider services, IHttpClientFactory clients, IOptions<OpsDashboardOptions> options,
+        ServiceIdentity identity, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var self = SelfAsync(services, identity, s => s.UserCostAsync(id, time.GetUtcNow(), cancellationToken), cancellationToken, withStatus: false);
+        var peers = options.Value.PeerNames.Select(name => PeerAsync(http, clients, options.Value, name, $"/ops/usage/users/{Uri.EscapeDataString(id)}", withStatus: false, cancellationToken));
+        var all = await Task.WhenAll(peers.Prepend(self));
+        var reached = all.Where(s => s.Summary is not null).Select(s => s.Summary!.Value).ToList();
+        return TypedResults.Ok(new UserCostAcrossServices(
+            id,
+            reached.Sum(s => s.GetProperty("costUsd").GetDecimal()),
+            reached.Sum(s => s.GetProperty("calls").GetInt64()),
+            all.OrderBy(s => s.Service, StringComparer.Ordinal).ToList()));
+    }
+
+    private static async Task<ServiceUsage> SelfAsync<T>(IServiceProvider services, ServiceIdentity identity, Func<UsageStore, Task<T>> read, CancellationToken cancellationToken, bool withStatus = true)
+    {
+        if (services.GetService<UsageStore>() is not { } store)
+        {
+            return new ServiceUsage(identity.Name, false, "no usage ledger", null, null);
+        }
+
+        var summary = JsonSerializer.SerializeToElement(await read(store), Json);
+        JsonElement? status = withStatus
+            ? JsonSerializer.SerializeToElement(await services.GetRequiredService<DependencyStatusReporter>().ReportAsync(cancellationToken), Json)
+            : null;
+        return new ServiceUsage(identity.Name, true, null, summary, status);
+    }
+
+    private static async Task<ServiceUsage> PeerAsync(HttpContext http, IHttpClientFactory clients, OpsDashboardOptions options, string service, string path, bool withStatus, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(options.PeerTimeout);
+            var client = clients.CreateClient(PeerClient);
+            client.BaseAddress = new Uri($"https+http://{service}");
+            var summary = await GetJsonAsync(client, http, path, timeout.Token);
+            JsonElement? status = withStatus ? await GetJsonAsync(client, http, "/ops/status", timeout.Token) : null;
+            return new ServiceUsage(service, true, null, summary, status);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or JsonException or InvalidOperationException && !cancellationToken.IsCancellationRequested)
+        {
+            return new ServiceUsage(service, false, ex is OperationCanceledException ? "timed out" : ex.GetType().Name, null, null);
+        }
+    }
+
+    private static async Task<JsonElement> GetJsonAsync(HttpClient client, HttpContext http, string path, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        // The caller is ops: the same bearer token is accepted by every service (one signing key).
+        if (AuthenticationHeaderValue.TryParse(http.Request.Headers.Authorization, out var auth))
+        {
+            request.Headers.Authorization = auth;
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
+        }
+
+        return await response.Content.ReadFromJsonAsync<JsonElement>(Json, cancellationToken);
+    }
+}
