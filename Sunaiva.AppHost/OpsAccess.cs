@@ -5,6 +5,15 @@ namespace Sunaiva.AppHost;
 /// <summary>Ops access from the Aspire dashboard: a development ops token, the cost &amp; latency dashboard link, chaos commands.</summary>
 public static class OpsAccess
 {
+    /// <summary>An ops token signed with the current value of the jwt-signing-key parameter.</summary>
+    public static async Task<string> MintAsync(IResourceBuilder<ParameterResource> jwtKey, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var key = await jwtKey.Resource.GetValueAsync(cancellationToken);
+        return string.IsNullOrEmpty(key)
+            ? throw new InvalidOperationException("The jwt-signing-key parameter has no value.")
+            : DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, time.GetUtcNow());
+    }
+
     /// <summary>Links the resource to Engagement's <c>/ops</c> page; the token rides in the fragment, which browsers never send to servers.</summary>
     public static IResourceBuilder<ProjectResource> WithOpsDashboardLink(
         this IResourceBuilder<ProjectResource> resource,
@@ -39,8 +48,7 @@ public static class OpsAccess
             ResultMode = HttpCommandResultMode.Json,
             PrepareRequest = async context =>
             {
-                var key = await jwtKey.Resource.GetValueAsync(context.CancellationToken) ?? string.Empty;
-                context.Request.Headers.Authorization = new("Bearer", DevOpsToken.Mint(key, ResourceNames.DevJwtIssuer, ResourceNames.JwtAudience, time.GetUtcNow()));
+                context.Request.Headers.Authorization = new("Bearer", await MintAsync(jwtKey, time, context.CancellationToken));
                 context.Request.Content = JsonContent.Create(body);
             },
         };

@@ -145,7 +145,7 @@ public static class SunaivaApp
             IconName = icon,
             PrepareRequest = async context =>
             {
-                context.Request.Headers.Authorization = new("Bearer", await OpsTokens.MintAsync(jwtKey, context.CancellationToken));
+                context.Request.Headers.Authorization = new("Bearer", await OpsAccess.MintAsync(jwtKey, TimeProvider.System, context.CancellationToken));
                 context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
             },
         });
