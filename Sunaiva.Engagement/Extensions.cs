@@ -2,6 +2,7 @@ using Sunaiva.Engagement.Internal;
 using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
 using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Mail;
 
 namespace Sunaiva.Engagement;
@@ -15,6 +16,8 @@ public static class Extensions
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
         builder.Services.AddSingleton(email);
+        builder.Services.AddProviderChain<Email.IEmailTransport>(Email.EmailDelivery.Capability).AddAdapter<Email.SmtpTransport>();
+        builder.Services.AddSingleton<Email.EmailDelivery>();
         builder.Services.AddEventHandler<WelcomeEmailHandler>();
         builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
         builder.AddOpsDashboard();

@@ -20,7 +20,7 @@ public sealed record PayoutStatementData(string InfluencerId, string UserId, str
 /// Mails what Billing reports: the dunning email on a failed payment (once per attempt), a confirmation when
 /// the payment recovers, and the influencer's monthly payout statement. A user Engagement does not know is skipped.
 /// </summary>
-public sealed class BillingMailHandler(SmtpSender smtp, EmailSettings settings, TimeProvider time) : IIntegrationEventHandler
+public sealed class BillingMailHandler(Email.EmailDelivery email, EmailSettings settings, TimeProvider time) : IIntegrationEventHandler
 {
     public IReadOnlyCollection<string> EventTypes { get; } =
         [ServiceDefaults.Events.EventTypes.PaymentFailed, ServiceDefaults.Events.EventTypes.PaymentRecovered, ServiceDefaults.Events.EventTypes.PayoutSent, ServiceDefaults.Events.EventTypes.PayoutFailed];
@@ -64,7 +64,7 @@ public sealed class BillingMailHandler(SmtpSender smtp, EmailSettings settings, 
             TextBody = string.Join("\n\n", mail.Paragraphs),
             HtmlBody = string.Concat(mail.Paragraphs.Select(p => $"<p>{WebUtility.HtmlEncode(p)}</p>")),
         }.ToMessageBody();
-        await smtp.SendAsync(message, cancellationToken);
+        await email.SendAsync(message, mail.UserId, cancellationToken);
     }
 
     private static Mail Dunning(PaymentFailedData data)

@@ -13,7 +13,7 @@ public static class TestEmailApi
     public static RouteHandlerBuilder MapTestEmailApi(this IEndpointRouteBuilder app) =>
         app.MapPost("/ops/email/test", SendAsync).RequireOps().WithTags("Ops");
 
-    private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, SmtpSender smtp, EmailSettings settings, CancellationToken ct)
+    private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, Email.EmailDelivery email, EmailSettings settings, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.To) || !MailboxAddress.TryParse(request.To, out var to))
         {
@@ -25,7 +25,7 @@ public static class TestEmailApi
         message.To.Add(to);
         message.Subject = string.IsNullOrWhiteSpace(request.Subject) ? "Sunaiva SMTP test" : request.Subject[..Math.Min(request.Subject.Length, 200)];
         message.Body = new TextPart("plain") { Text = "This message proves that Sunaiva can send mail." };
-        await smtp.SendAsync(message, ct);
+        await email.SendAsync(message, userId: null, ct);
         return TypedResults.Accepted((string?)null);
     }
 }

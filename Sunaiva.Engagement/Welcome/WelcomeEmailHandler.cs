@@ -8,7 +8,7 @@ using Sunaiva.ServiceDefaults.Mail;
 namespace Sunaiva.Engagement.Welcome;
 
 /// <summary>Sends the first welcome email when a user signs up; once per user, whatever the redeliveries.</summary>
-public sealed class WelcomeEmailHandler(SmtpSender smtp, EmailSettings settings, TimeProvider time) : IIntegrationEventHandler
+public sealed class WelcomeEmailHandler(Email.EmailDelivery email, EmailSettings settings, TimeProvider time) : IIntegrationEventHandler
 {
     public const string Kind = "welcome-1";
 
@@ -31,7 +31,7 @@ public sealed class WelcomeEmailHandler(SmtpSender smtp, EmailSettings settings,
         }
 
         // Sent inside the transaction: if sending fails the row is rolled back and the event retried.
-        await smtp.SendAsync(Compose(user, subject), cancellationToken);
+        await email.SendAsync(Compose(user, subject), user.Id, cancellationToken);
     }
 
     private MimeMessage Compose(UserSignedUp user, string subject)

@@ -48,6 +48,14 @@ public sealed class SignupFlowTests(SunaivaAppFixture fixture)
         mails = await Inbox.ForAsync(fixture, email, m => m.Count > 0);
         Assert.Single(mails);
         Assert.Equal("Welcome to Sunaiva, Grace", mails[0].GetProperty("subject").GetString());
+
+        // The email went through the email-delivery chain and is metered against this user.
+        using var ops = fixture.Client(ResourceNames.Engagement, "ops-person", ops: true);
+        var cost = await Eventually.Get(() => ops.GetFromJsonAsync<JsonElement>($"/ops/usage/users/{user}"), c => c.GetProperty("calls").GetInt64() > 0);
+        var row = Assert.Single(cost.GetProperty("byProvider").EnumerateArray());
+        Assert.Equal("email-delivery", row.GetProperty("capability").GetString());
+        Assert.Equal("smtp-local", row.GetProperty("provider").GetString());
+        Assert.Equal(1, row.GetProperty("units").GetDecimal());
     }
 
     [Fact]

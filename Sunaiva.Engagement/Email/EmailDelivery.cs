@@ -1,0 +1,50 @@
+using System.Net;
+using MimeKit;
+using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.ServiceDefaults.Mail;
+
+namespace Sunaiva.Engagement.Email;
+
+/// <summary>A way to hand a message to a mail server: the capability <c>email-delivery</c>.</summary>
+public interface IEmailTransport : IProviderAdapter
+{
+    Task SendAsync(MimeMessage message, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The <c>smtp</c> connection: maildev or MailPit on loopback in development ("smtp-local"), an ESP's SMTP
+/// relay otherwise ("smtp-relay"), so the price book charges what the provider charges.
+/// </summary>
+public sealed class SmtpTransport(SmtpSender sender) : IEmailTransport
+{
+    public string Provider { get; } = IsLoopback(sender.Connection.Host) ? "smtp-local" : "smtp-relay";
+
+    public bool IsAvailable => true;
+
+    public Task SendAsync(MimeMessage message, CancellationToken cancellationToken) => sender.SendAsync(message, cancellationToken);
+
+    private static bool IsLoopback(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+}
+
+/// <summary>Sends mail through the <c>email-delivery</c> chain: metered (one email each), behind a breaker.</summary>
+public sealed class EmailDelivery(ProviderChain<IEmailTransport> chain)
+{
+    public const string Capability = "email-delivery";
+
+    private static readonly ProviderOperation Send = new("send", Unit: "emails", Idempotent: false);
+
+    public async Task<ChainResult<bool>> SendAsync(MimeMessage message, string? userId, CancellationToken cancellationToken)
+    {
+        using var _ = MeteringContext.ForUser(userId);
+        return await chain.ExecuteAsync(
+            Send,
+            async (transport, call, token) =>
+            {
+                await transport.SendAsync(message, token);
+                call.Units = 1;
+                return true;
+            },
+            cancellationToken);
+    }
+}
