@@ -50,7 +50,8 @@ public sealed class OpsEndpointTests(LocalServers servers)
         await app.EchoAsync("warm");
 
         var changed = await (await ops.PutAsJsonAsync("/ops/chaos", new { primaryOnly = true, outage = true })).EnsureSuccessStatusCode().Content.ReadFromJsonAsync<JsonElement>();
-        Assert.Equal(["primary"], changed.GetProperty("changed").EnumerateArray().Select(p => p.GetString()));
+        // Engagement's own email-delivery chain (smtp-local first) is switched too: every chain's first adapter.
+        Assert.Equal(["primary", "smtp-local"], changed.GetProperty("changed").EnumerateArray().Select(p => p.GetString()).Order(StringComparer.Ordinal));
         Assert.Equal("backup", (await app.EchoAsync("x")).Provider);
 
         (await ops.PutAsJsonAsync("/ops/chaos", new { reset = true })).EnsureSuccessStatusCode();
