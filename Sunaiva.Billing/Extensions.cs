@@ -24,6 +24,7 @@ public static class Extensions
         builder.Services.AddSingleton<ReferralStore>();
         builder.Services.AddEventHandler<SignupReferralHandler>();
         builder.AddStripe();
+        builder.Services.AddSingleton<Sunaiva.ServiceDefaults.Ops.IProviderStatusSource, Infrastructure.StripeStatusSource>();
         return builder;
     }
 

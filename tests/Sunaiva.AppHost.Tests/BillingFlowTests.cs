@@ -94,6 +94,19 @@ public sealed class BillingFlowTests(SunaivaAppFixture fixture)
         Assert.Contains("stay available until", dunning.GetProperty("text").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Ops_status_reports_stripe_configured_in_test_mode_without_revealing_the_key()
+    {
+        using var ops = fixture.Client(ResourceNames.Billing, "ops-person", ops: true);
+        var body = await ops.GetStringAsync("/ops/status");
+        var status = System.Text.Json.JsonDocument.Parse(body).RootElement;
+        var stripe = status.GetProperty("providers").EnumerateArray().Single(p => p.GetProperty("provider").GetString() == "stripe");
+        Assert.Equal("configured", stripe.GetProperty("state").GetString());
+        Assert.StartsWith("test mode", stripe.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("sk_test_apphost_fake", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(SunaivaAppFixture.StripeWebhookSecret, body, StringComparison.Ordinal);
+    }
+
     private static async Task<HttpResponseMessage> PostWebhookAsync(HttpClient client, string payload, string signature)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/stripe") { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
