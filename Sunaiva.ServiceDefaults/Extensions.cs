@@ -44,6 +44,7 @@ public static class SunaivaServiceDefaults
         {
             ctx.ProblemDetails.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier);
         });
+        builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.AddSunaivaAuthentication();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();

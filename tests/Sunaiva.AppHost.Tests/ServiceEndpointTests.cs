@@ -74,4 +74,21 @@ public sealed class ServiceEndpointTests(SunaivaAppFixture fixture)
         Assert.Equal("healthy", dependencies["StackExchange.Redis"]);
         Assert.True(status.GetProperty("events").GetProperty("streamLength").GetInt64() >= 0);
     }
+
+    [Theory]
+    [InlineData(ResourceNames.Voice, "PUT", "/voice/preferences", "{\"voiceId\": ")]
+    [InlineData(ResourceNames.Voice, "PUT", "/voice/preferences", "{\"voiceId\": 5}")]
+    [InlineData(ResourceNames.Billing, "POST", "/billing/referral", "[]")]
+    [InlineData(ResourceNames.Billing, "POST", "/billing/checkout", "{\"plan\": ")]
+    [InlineData(ResourceNames.Engagement, "POST", "/ops/email/test", "not json")]
+    public async Task Malformed_json_body_gets_400_problem_details_not_a_server_error(string service, string method, string path, string body)
+    {
+        using var client = fixture.Client(service, "ops-person", ops: true);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new StringContent(body, System.Text.Encoding.UTF8, "application/json") };
+        var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("Invalid request body", problem.GetProperty("title").GetString());
+    }
 }
