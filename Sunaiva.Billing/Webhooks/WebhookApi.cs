@@ -42,6 +42,12 @@ public static partial class WebhookApi
             return Rejected("The body is too large.");
         }
 
+        // Also bounds chunked bodies that declare no length: reading past the limit fails with 413 ProblemDetails.
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
         string payload;
         using (var reader = new StreamReader(request.Body, Encoding.UTF8))
         {
