@@ -54,6 +54,16 @@ public static class OpsAccess
         };
 
         return resource
+            .WithHttpCommand("/ops/events/dead-letters/replay", "Replay dead-lettered events", commandName: "replay-dead-letters",
+                commandOptions: new HttpCommandOptions
+                {
+                    Description = "Puts this service's dead-lettered events back on the stream (other services skip what they handled).",
+                    IconName = "ArrowRepeatAll",
+                    Method = HttpMethod.Post,
+                    ResultMode = HttpCommandResultMode.Json,
+                    PrepareRequest = async context =>
+                        context.Request.Headers.Authorization = new("Bearer", await MintAsync(jwtKey, time, context.CancellationToken)),
+                })
             .WithHttpCommand("/ops/chaos", "Chaos: primary providers down", commandName: "chaos-outage",
                 commandOptions: Put("Every chain's first adapter fails (Polly chaos fault), so traffic falls back.", "PlugDisconnected", new { primaryOnly = true, outage = true }))
             .WithHttpCommand("/ops/chaos", "Chaos: 30% faults + 2 s latency", commandName: "chaos-flaky",

@@ -13,6 +13,7 @@ using Sunaiva;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
@@ -106,6 +107,11 @@ public static class SunaivaServiceDefaults
             .WithName("ServiceInfo");
         app.MapGet("/ops/status", async (DependencyStatusReporter reporter, CancellationToken ct) => TypedResults.Ok(await reporter.ReportAsync(ct)))
             .RequireOps();
+        if (app.Services.GetService<StackExchange.Redis.IConnectionMultiplexer>() is not null)
+        {
+            app.MapDeadLetterApi();
+        }
+
         app.MapIntegrationOpsApi();
         return app;
     }

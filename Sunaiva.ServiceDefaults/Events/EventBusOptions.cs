@@ -11,9 +11,13 @@ public sealed class EventBusOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan ClaimIdleTime { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Deliveries after which a failing message goes to the dead-letter stream.</summary>
+    /// <summary>Deliveries after which a failing message goes to the dead-letter stream (about 25 minutes of retries by default).</summary>
     [Range(1, 100)]
-    public int MaxDeliveries { get; set; } = 5;
+    public int MaxDeliveries { get; set; } = 10;
+
+    /// <summary>The longest wait between two deliveries of a failing message.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "06:00:00")]
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromMinutes(5);
 
     [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(100);

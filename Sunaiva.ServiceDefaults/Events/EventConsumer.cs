@@ -113,9 +113,7 @@ public sealed partial class EventConsumer : BackgroundService
         if (now - _lastClaim >= _options.ClaimIdleTime / 2)
         {
             _lastClaim = now;
-            var claimed = await db.StreamAutoClaimAsync(
-                ResourceNames.EventStream, GroupName, ConsumerName, (long)_options.ClaimIdleTime.TotalMilliseconds, "0-0", _options.BatchSize);
-            foreach (var entry in claimed.ClaimedEntries.Where(e => !e.IsNull))
+            foreach (var entry in await ClaimDueAsync(db))
             {
                 await ProcessAsync(db, entry, claimed: true, cancellationToken);
                 processed++;
@@ -130,6 +128,45 @@ public sealed partial class EventConsumer : BackgroundService
         }
 
         return processed;
+    }
+
+    /// <summary>
+    /// Pending messages (of a dead consumer, or failed here) whose back-off has passed: the n-th retry waits
+    /// ClaimIdleTime x 2^(n-1), at most MaxRetryDelay, so a provider outage of minutes is outlasted before
+    /// MaxDeliveries sends a message to the dead-letter stream.
+    /// </summary>
+    private async Task<StreamEntry[]> ClaimDueAsync(IDatabase db)
+    {
+        var idleMs = (long)_options.ClaimIdleTime.TotalMilliseconds;
+        var pending = await db.StreamPendingMessagesAsync(
+            ResourceNames.EventStream, GroupName, _options.BatchSize * 4, RedisValue.Null, "-", "+", idleMs);
+        var due = pending
+            .Where(p => p.IdleTimeInMilliseconds >= RetryDelay(p.DeliveryCount).TotalMilliseconds)
+            .Select(p => p.MessageId)
+            .Take(_options.BatchSize)
+            .ToArray();
+        if (due.Length == 0)
+        {
+            return [];
+        }
+
+        var claimed = await db.StreamClaimAsync(ResourceNames.EventStream, GroupName, ConsumerName, idleMs, due);
+        var present = claimed.Where(e => !e.IsNull).ToArray();
+        var trimmed = due.Except(present.Select(e => e.Id)).ToArray();
+        if (trimmed.Length > 0)
+        {
+            // Trimmed from the stream while pending: nothing left to handle.
+            await db.StreamAcknowledgeAsync(ResourceNames.EventStream, GroupName, trimmed);
+        }
+
+        return present;
+    }
+
+    internal TimeSpan RetryDelay(int deliveries)
+    {
+        var factor = Math.Pow(2, Math.Clamp(deliveries - 1, 0, 20));
+        var delay = TimeSpan.FromMilliseconds(_options.ClaimIdleTime.TotalMilliseconds * factor);
+        return delay < _options.MaxRetryDelay ? delay : _options.MaxRetryDelay;
     }
 
     private async Task ProcessAsync(IDatabase db, StreamEntry entry, bool claimed, CancellationToken cancellationToken)

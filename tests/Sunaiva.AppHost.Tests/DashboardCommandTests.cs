@@ -24,6 +24,18 @@ public sealed class DashboardCommandTests(SunaivaAppFixture fixture)
     }
 
     [Theory]
+    [InlineData(ResourceNames.Voice)]
+    [InlineData(ResourceNames.Engagement)]
+    public async Task Replay_dead_letters_command_succeeds_on_each_service(string service)
+    {
+        var resource = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == service);
+
+        var result = await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, "replay-dead-letters");
+
+        Assert.True(result.Success, result.Message);
+    }
+
+    [Theory]
     [InlineData("run-payouts")]
     [InlineData("replay-webhooks")]
     public async Task Billing_ops_commands_authenticate_with_a_minted_ops_token_and_succeed(string command)

@@ -125,6 +125,26 @@ public sealed class EventBusTests(LocalServers servers) : IAsyncLifetime
         Assert.Equal(1, (long)await db.HashGetAsync(EventConsumer.DeadLetterCountKey, _consumerGroup));
         Assert.Equal(0, (await db.StreamPendingAsync(ResourceNames.EventStream, _consumerGroup)).PendingMessageCount);
         Assert.Empty(handler.Handled);
+
+        // Once the cause is fixed, ops replays the dead letter: handled once, gone from the dead-letter stream.
+        handler.FailuresLeft = 0;
+        var replay = await DeadLetterApi.ReplayAsync(db, new ServiceIdentity(_consumerGroup, "1"));
+        Assert.Equal(["evt_poison"], replay.EventIds);
+        await PollUntilQuietAsync(consumer);
+        Assert.Equal(["evt_poison"], handler.Handled);
+        Assert.Equal(deadBefore, await db.StreamLengthAsync(ResourceNames.DeadLetterStream));
+        Assert.Equal(0, (long)await db.HashGetAsync(EventConsumer.DeadLetterCountKey, _consumerGroup));
+    }
+
+    [Fact]
+    public void Failing_event_is_retried_with_growing_delays_capped_at_the_maximum()
+    {
+        var consumer = new EventConsumer(_consumerDb, _redis, new ServiceIdentity(_consumerGroup, "1"),
+            Options.Create(new EventBusOptions { ClaimIdleTime = TimeSpan.FromSeconds(15), MaxRetryDelay = TimeSpan.FromMinutes(5) }),
+            [], TimeProvider.System, NullLogger<EventConsumer>.Instance);
+        Assert.Equal(
+            [15, 30, 60, 120, 240, 300, 300],
+            new[] { 1, 2, 3, 4, 5, 6, 20 }.Select(n => consumer.RetryDelay(n).TotalSeconds));
     }
 
     [Fact]
