@@ -25,10 +25,17 @@ internal sealed class BadRequestExceptionHandler(IProblemDetailsService problems
         var details = new ProblemDetails
         {
             Status = status,
-            Title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : "Invalid request body",
-            Detail = bad.InnerException is JsonException json
-                ? $"The body is not valid JSON for this endpoint{(json.Path is { Length: > 1 } path ? $" (at {path})" : string.Empty)}."
-                : bad.Message,
+            Title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large"
+                : bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal) ? "Invalid request"
+                : "Invalid request body",
+            Detail = bad switch
+            {
+                { InnerException: JsonException json } => $"The body is not valid JSON for this endpoint{(json.Path is { Length: > 1 } path ? $" (at {path})" : string.Empty)}.",
+                _ when bad.Message.Contains("no body was provided", StringComparison.Ordinal) => "A JSON body is required.",
+                _ when bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal) =>
+                    "A query or route value has the wrong type or is missing.",
+                _ => "The request could not be read.",
+            },
         };
         details.Extensions["traceId"] = Activity.Current?.Id ?? httpContext.TraceIdentifier;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.Billing.Checkout;
 using Sunaiva.ServiceDefaults.Auth;
@@ -53,11 +52,8 @@ public static partial class ReferralsApi
         return created ? TypedResults.Created("/billing/referral", attribution) : TypedResults.Ok(attribution);
     }
 
-    public static bool IsValidCode(string? code) => code is not null && CodePattern().IsMatch(code);
+    public static bool IsValidCode(string? code) => Sunaiva.ServiceDefaults.Validation.InputRules.IsReferralCode(code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Referral not copied to the Stripe customer yet; the next checkout retries")]
     private static partial void LogSyncFailed(ILogger logger, Exception ex);
-
-    [GeneratedRegex("^[A-Za-z0-9_-]{3,32}$")]
-    private static partial Regex CodePattern();
 }

@@ -1,12 +1,12 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Engagement.Internal;
 
@@ -17,17 +17,21 @@ public sealed record InternalEventAccepted(string Id, string Type, bool Duplicat
 
 /// <summary>
 /// <c>POST /internal/events</c>: the conversation backend tells us about users. Authenticated by a shared
-/// bearer token (not a user JWT). The event is recorded and re-published on the bus with its own id,
-/// so a retried post is recognised and changes nothing.
+/// bearer token (not a user JWT), checked before the body is read. The event is recorded and re-published on
+/// the bus with its own id, so a retried post is recognised and changes nothing; the same id for another
+/// fact is a conflict.
 /// </summary>
-public static partial class InternalEventsApi
+public static class InternalEventsApi
 {
+    private const int MaxBodyBytes = 64 * 1024;
+    private const int MaxGoals = 20;
+    private const int MaxGoalLength = 200;
+
     public static RouteHandlerBuilder MapInternalEventsApi(this IEndpointRouteBuilder app) =>
         app.MapPost("/internal/events", PostAsync).AllowAnonymous().WithTags("Internal");
 
     private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> PostAsync(
-        HttpContext http,
-        InternalEventRequest? request,
+        HttpRequest http,
         IOptions<InternalEventsOptions> options,
         NpgsqlDataSource dataSource,
         EventOutbox outbox,
@@ -39,108 +43,199 @@ public static partial class InternalEventsApi
             return TypedResults.Problem(statusCode: 401, title: "Unauthorized", detail: "A valid internal events token is required.");
         }
 
-        if (request is null || string.IsNullOrWhiteSpace(request.Id) || request.Id.Length > 100 || string.IsNullOrWhiteSpace(request.Type))
+        if (http.ContentLength > MaxBodyBytes)
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid event", detail: "The body needs id (at most 100 characters), type and data.");
+            return TypedResults.Problem(statusCode: 413, title: "Event too large", detail: $"An event may have at most {MaxBodyBytes} bytes.");
+        }
+
+        if (http.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxBodyBytes;
+        }
+
+        InternalEventRequest? request;
+        try
+        {
+            request = await http.ReadFromJsonAsync<InternalEventRequest>(EventJson.Options, ct);
+        }
+        catch (JsonException)
+        {
+            return Invalid("The body is not a JSON event {\"id\", \"type\", \"data\"}.");
+        }
+        catch (InvalidOperationException)
+        {
+            return TypedResults.Problem(statusCode: 415, title: "Expected application/json", detail: "Send the event as application/json.");
+        }
+
+        if (request is null || string.IsNullOrWhiteSpace(request.Id) || request.Id.Length > 100 || InputRules.HasControlCharacters(request.Id) || string.IsNullOrWhiteSpace(request.Type))
+        {
+            return Invalid("The body needs id (at most 100 characters), type and data.");
         }
 
         if (request.Data.ValueKind != JsonValueKind.Object)
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid event", detail: "data must be a JSON object.");
+            return Invalid("data must be a JSON object.");
+        }
+
+        return request.Type switch
+        {
+            EventTypes.UserSignedUp => await SignedUpAsync(request, dataSource, outbox, time, ct),
+            EventTypes.UserActive => await ActiveAsync(request, dataSource, outbox, time, ct),
+            _ => Invalid($"Unsupported type; accepted types: {EventTypes.UserSignedUp}, {EventTypes.UserActive}."),
+        };
+    }
+
+    private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> SignedUpAsync(
+        InternalEventRequest request, NpgsqlDataSource dataSource, EventOutbox outbox, TimeProvider time, CancellationToken ct)
+    {
+        UserSignedUp? user;
+        try
+        {
+            user = request.Data.Deserialize<UserSignedUp>(EventJson.Options);
+        }
+        catch (JsonException)
+        {
+            return Invalid("data does not match user.signed_up.");
+        }
+
+        if (user is null || Validate(user) is { } problem)
+        {
+            return Invalid(user is null ? "data does not match user.signed_up." : Validate(user)!);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        bool applied;
-        switch (request.Type)
+        if (await EarlierUseAsync(connection, tx, request.Id!, ct) is { } earlier)
         {
-            case EventTypes.UserSignedUp:
-                UserSignedUp user;
-                try
-                {
-                    user = request.Data.Deserialize<UserSignedUp>(EventJson.Options)!;
-                }
-                catch (JsonException)
-                {
-                    return InvalidUser("data does not match user.signed_up.");
-                }
-
-                if (Validate(user) is { } problem)
-                {
-                    return InvalidUser(problem);
-                }
-
-                applied = await connection.ExecuteAsync(new CommandDefinition(
-                    """
-                    INSERT INTO users (id, email, name, language, country, goals, voice, referral_code, signed_up_at)
-                    VALUES (@Id, @Email, @Name, @Language, @Country, @goals::jsonb, @Voice, @ReferralCode, @at)
-                    ON CONFLICT (id) DO NOTHING
-                    """,
-                    new { user.Id, user.Email, user.Name, user.Language, user.Country, goals = JsonSerializer.Serialize(user.Goals ?? []), user.Voice, user.ReferralCode, at = time.GetUtcNow() },
-                    tx, cancellationToken: ct)) == 1;
-                if (applied)
-                {
-                    await outbox.AddAsync(connection, tx, EventTypes.UserSignedUp, user, request.Id, ct);
-                }
-
-                break;
-
-            case EventTypes.UserActive:
-                var active = request.Data.Deserialize<UserActive>(EventJson.Options);
-                if (active is null || string.IsNullOrWhiteSpace(active.Id))
-                {
-                    return InvalidUser("user.active needs data.id.");
-                }
-
-                var at = active.At ?? time.GetUtcNow();
-                var updated = await connection.ExecuteAsync(new CommandDefinition(
-                    "UPDATE users SET last_active_at = GREATEST(COALESCE(last_active_at, @at), @at) WHERE id = @id",
-                    new { id = active.Id, at }, tx, cancellationToken: ct));
-                if (updated == 0)
-                {
-                    return TypedResults.Problem(statusCode: 404, title: "Unknown user", detail: "user.active for a user that never signed up.");
-                }
-
-                applied = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-                    "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE id = @id)", new { id = request.Id }, tx, cancellationToken: ct));
-                await outbox.AddAsync(connection, tx, EventTypes.UserActive, active with { At = at }, request.Id, ct);
-                break;
-
-            default:
-                return TypedResults.Problem(statusCode: 400, title: "Unsupported event type", detail: $"Accepted types: {EventTypes.UserSignedUp}, {EventTypes.UserActive}.");
+            return earlier.Type == EventTypes.UserSignedUp && earlier.UserId == user.Id
+                ? TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true))
+                : Conflict(request.Id!);
         }
 
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO users (id, email, name, language, country, goals, voice, referral_code, signed_up_at)
+            VALUES (@Id, @Email, @Name, @Language, @Country, @goals::jsonb, @Voice, @ReferralCode, @at)
+            ON CONFLICT (id) DO NOTHING
+            """,
+            new { user.Id, user.Email, user.Name, user.Language, Country = user.Country?.ToUpperInvariant(), goals = JsonSerializer.Serialize(user.Goals ?? []), user.Voice, user.ReferralCode, at = time.GetUtcNow() },
+            tx, cancellationToken: ct));
+        if (inserted == 0)
+        {
+            // The user signed up before under another event id: the same fact, nothing new to publish.
+            return TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true));
+        }
+
+        await outbox.AddAsync(connection, tx, EventTypes.UserSignedUp, user, request.Id, ct);
         await tx.CommitAsync(ct);
-        var body = new InternalEventAccepted(request.Id, request.Type, Duplicate: !applied);
-        return applied ? TypedResults.Accepted((string?)null, body) : TypedResults.Ok(body);
+        return TypedResults.Accepted((string?)null, new InternalEventAccepted(request.Id!, request.Type!, Duplicate: false));
     }
+
+    private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> ActiveAsync(
+        InternalEventRequest request, NpgsqlDataSource dataSource, EventOutbox outbox, TimeProvider time, CancellationToken ct)
+    {
+        UserActive? active;
+        try
+        {
+            active = request.Data.Deserialize<UserActive>(EventJson.Options);
+        }
+        catch (JsonException)
+        {
+            return Invalid("user.active needs data.id (a string) and optionally data.at (an ISO 8601 time).");
+        }
+
+        if (active is null || string.IsNullOrWhiteSpace(active.Id) || active.Id.Length > 100)
+        {
+            return Invalid("user.active needs data.id.");
+        }
+
+        var now = time.GetUtcNow();
+        var at = active.At ?? now;
+        if (at > now.AddMinutes(5))
+        {
+            return Invalid("data.at lies in the future.");
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        if (await EarlierUseAsync(connection, tx, request.Id!, ct) is { } earlier)
+        {
+            return earlier.Type == EventTypes.UserActive && earlier.UserId == active.Id
+                ? TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true))
+                : Conflict(request.Id!);
+        }
+
+        var updated = await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE users SET last_active_at = GREATEST(COALESCE(last_active_at, @at), @at) WHERE id = @id",
+            new { id = active.Id, at }, tx, cancellationToken: ct));
+        if (updated == 0)
+        {
+            return TypedResults.Problem(statusCode: 404, title: "Unknown user", detail: "user.active for a user that never signed up.");
+        }
+
+        await outbox.AddAsync(connection, tx, EventTypes.UserActive, active with { At = at }, request.Id, ct);
+        await tx.CommitAsync(ct);
+        return TypedResults.Accepted((string?)null, new InternalEventAccepted(request.Id!, request.Type!, Duplicate: false));
+    }
+
+    private static async Task<EarlierEvent?> EarlierUseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string eventId, CancellationToken ct) =>
+        await connection.QuerySingleOrDefaultAsync<EarlierEvent>(new CommandDefinition(
+            "SELECT type, payload->>'id' AS userid FROM outbox WHERE id = @eventId", new { eventId }, tx, cancellationToken: ct));
 
     private static string? Validate(UserSignedUp user)
     {
-        if (string.IsNullOrWhiteSpace(user.Id) || user.Id.Length > 100)
+        if (string.IsNullOrWhiteSpace(user.Id) || user.Id.Length > 100 || InputRules.HasControlCharacters(user.Id))
         {
-            return "data.id is required (at most 100 characters).";
+            return "data.id is required (at most 100 characters, no control characters).";
         }
 
-        if (string.IsNullOrWhiteSpace(user.Email) || user.Email.Length > 254 || !EmailPattern().IsMatch(user.Email))
+        if (!InputRules.IsEmail(user.Email))
         {
             return "data.email must be an email address.";
         }
 
-        if (user.Name is { Length: > 200 } || user.Language is { Length: > 12 } || user.Country is { Length: > 2 })
+        if (user.Name is { } name && (name.Length > 200 || InputRules.HasControlCharacters(name)))
         {
-            return "name (200), language (12) or country (ISO 3166 alpha-2) is too long.";
+            return "data.name may have at most 200 characters and no control characters.";
+        }
+
+        if (user.Language is not null && !InputRules.IsLanguageTag(user.Language))
+        {
+            return "data.language must be a BCP 47 tag such as en or pt-BR.";
+        }
+
+        if (user.Country is not null && !InputRules.IsCountry(user.Country))
+        {
+            return "data.country must be an ISO 3166-1 alpha-2 code such as GB.";
+        }
+
+        if (user.Voice is not null && !InputRules.IsVoiceId(user.Voice))
+        {
+            return "data.voice must look like en-GB-female-1.";
+        }
+
+        if (user.ReferralCode is not null && !InputRules.IsReferralCode(user.ReferralCode))
+        {
+            return "data.referralCode has 3 to 32 letters, digits, dashes or underscores.";
+        }
+
+        if (user.Goals is { } goals && (goals.Count > MaxGoals || goals.Any(g => g is null || g.Length > MaxGoalLength || InputRules.HasControlCharacters(g))))
+        {
+            return $"data.goals may hold at most {MaxGoals} goals of at most {MaxGoalLength} characters each.";
         }
 
         return null;
     }
 
-    private static ProblemHttpResult InvalidUser(string detail) =>
-        TypedResults.Problem(statusCode: 400, title: "Invalid event data", detail: detail);
+    private static ProblemHttpResult Invalid(string detail) =>
+        TypedResults.Problem(statusCode: 400, title: "Invalid event", detail: detail);
 
-    private static bool HasValidToken(HttpContext http, string expected)
+    private static ProblemHttpResult Conflict(string eventId) =>
+        TypedResults.Problem(statusCode: 409, title: "Event id already used", detail: $"Event {eventId} was already recorded for another fact; an id names one event.");
+
+    private static bool HasValidToken(HttpRequest http, string expected)
     {
-        var header = http.Request.Headers.Authorization.ToString();
+        var header = http.Headers.Authorization.ToString();
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return false;
@@ -150,6 +245,5 @@ public static partial class InternalEventsApi
         return CryptographicOperations.FixedTimeEquals(given, Encoding.UTF8.GetBytes(expected));
     }
 
-    [GeneratedRegex(@"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-    private static partial Regex EmailPattern();
+    private sealed record EarlierEvent(string Type, string? UserId);
 }

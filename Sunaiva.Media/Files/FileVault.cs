@@ -6,6 +6,9 @@ using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media.Files;
 
+/// <summary>What an upload did: stored a new file, found the same upload again, or met a key used for other bytes.</summary>
+public sealed record SaveOutcome(StoredFile File, bool Created, bool KeyReused);
+
 public sealed record StoredFile(string Id, string Name, string ContentType, long SizeBytes, string Sha256, string Source, DateTime CreatedAt);
 
 /// <summary>Files of one user: bytes in object storage under the user's prefix, metadata in Postgres.</summary>
@@ -13,19 +16,19 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
 {
     private const string Columns = "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, created_at AS createdat";
 
-    public async Task<(StoredFile File, bool Created)> SaveAsync(string userId, string name, string contentType, Stream content, string? idempotencyKey, CancellationToken ct)
+    public async Task<SaveOutcome> SaveAsync(string userId, string name, string contentType, Stream content, string? idempotencyKey, CancellationToken ct)
     {
-        if (idempotencyKey is not null && await FindByIdempotencyKeyAsync(userId, idempotencyKey, ct) is { } earlier)
-        {
-            return (earlier, false);
-        }
-
         // Buffer to hash and to give the store a known length (s3rver needs unchunked puts).
         using var buffer = new MemoryStream();
         await content.CopyToAsync(buffer, ct);
         buffer.Position = 0;
         var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(buffer, ct));
         buffer.Position = 0;
+
+        if (idempotencyKey is not null && await FindByIdempotencyKeyAsync(userId, idempotencyKey, ct) is { } earlier)
+        {
+            return Replay(earlier, sha);
+        }
 
         var id = $"file_{Guid.CreateVersion7():N}";
         var key = ObjectKey(userId, id);
@@ -51,10 +54,10 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
             {
                 // A concurrent retry with the same key won; keep its file, drop these bytes.
                 await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
-                return ((await FindByIdempotencyKeyAsync(userId, idempotencyKey!, ct))!, false);
+                return Replay((await FindByIdempotencyKeyAsync(userId, idempotencyKey!, ct))!, sha);
             }
 
-            return (file, true);
+            return new SaveOutcome(file, Created: true, KeyReused: false);
         }
         catch
         {
@@ -62,6 +65,9 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
             throw;
         }
     }
+
+    // The same key with the same bytes is a retry; with other bytes it is a client bug to report, not to hide.
+    private static SaveOutcome Replay(StoredFile earlier, string sha) => new(earlier, Created: false, KeyReused: earlier.Sha256 != sha);
 
     public async Task<IReadOnlyList<StoredFile>> ListAsync(string userId, int limit, CancellationToken ct)
     {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Media.Files;
 
@@ -30,9 +31,9 @@ public static class FilesApi
             return TypedResults.Problem(statusCode: 415, title: "Expected multipart/form-data", detail: "Send the file as the form field 'file'.");
         }
 
-        if (idempotencyKey is { Length: > 200 })
+        if (idempotencyKey is not null && (string.IsNullOrWhiteSpace(idempotencyKey) || idempotencyKey.Length > 200 || InputRules.HasControlCharacters(idempotencyKey)))
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "The key may have at most 200 characters.");
+            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "The key must be 1 to 200 visible characters.");
         }
 
         var limit = options.Value.MaxUploadBytes;
@@ -41,7 +42,15 @@ public static class FilesApi
             return TooLarge(limit);
         }
 
-        var form = await request.ReadFormAsync(ct);
+        IFormCollection form;
+        try
+        {
+            form = await request.ReadFormAsync(ct);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Unreadable multipart body", detail: "The body is not valid multipart/form-data (check the boundary).");
+        }
         var file = form.Files.GetFile("file");
         if (file is null || file.Length == 0)
         {
@@ -59,15 +68,19 @@ public static class FilesApi
             return TypedResults.Problem(statusCode: 415, title: "File type not accepted", detail: $"'{contentType}' is not one of the accepted types.");
         }
 
-        var name = Path.GetFileName(file.FileName);
-        if (string.IsNullOrWhiteSpace(name) || name.Length > 255)
+        if (CleanName(file.FileName) is not { } name)
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid file name", detail: "The file needs a name of at most 255 characters.");
+            return TypedResults.Problem(statusCode: 400, title: "Invalid file name", detail: "The file needs a name of at most 255 characters, without control characters.");
         }
 
         await using var stream = file.OpenReadStream();
-        var (stored, created) = await vault.SaveAsync(request.HttpContext.User.UserId(), name, contentType, stream, idempotencyKey, ct);
-        return created ? TypedResults.Created($"/files/{stored.Id}", stored) : TypedResults.Ok(stored);
+        var outcome = await vault.SaveAsync(request.HttpContext.User.UserId(), name, contentType, stream, idempotencyKey, ct);
+        return outcome switch
+        {
+            { KeyReused: true } => TypedResults.Problem(statusCode: 422, title: "Idempotency-Key reused", detail: "This key was used for a different file; use a new key for a new upload."),
+            { Created: true } => TypedResults.Created($"/files/{outcome.File.Id}", outcome.File),
+            _ => TypedResults.Ok(outcome.File),
+        };
     }
 
     private static async Task<Ok<IReadOnlyList<StoredFile>>> ListAsync(HttpContext http, FileVault vault, CancellationToken ct, int limit = 50) =>
@@ -86,6 +99,13 @@ public static class FilesApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, HttpContext http, FileVault vault, CancellationToken ct) =>
         await vault.DeleteAsync(http.User.UserId(), id, ct) ? TypedResults.NoContent() : NotFound();
+
+    /// <summary>The base name only (either separator), without control characters, never "." or "..".</summary>
+    internal static string? CleanName(string? fileName)
+    {
+        var name = (fileName ?? string.Empty).Replace('\\', '/').Split('/').Last().Trim();
+        return name.Length is 0 or > 255 || name is "." or ".." || InputRules.HasControlCharacters(name) ? null : name;
+    }
 
     // Another user's file and a missing file look the same, so ids reveal nothing.
     private static ProblemHttpResult NotFound() =>

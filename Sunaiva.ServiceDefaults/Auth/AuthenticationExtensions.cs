@@ -40,6 +40,19 @@ public static class AuthenticationExtensions
                     RoleClaimType = "role",
                     ClockSkew = TimeSpan.FromSeconds(30),
                 };
+                bearer.Events = new JwtBearerEvents
+                {
+                    // Every user-facing query is scoped by sub: a token without a real subject would share one anonymous account.
+                    OnTokenValidated = context =>
+                    {
+                        if (string.IsNullOrWhiteSpace(context.Principal?.FindFirstValue("sub")))
+                        {
+                            context.Fail("The token has no subject.");
+                        }
+
+                        return Task.CompletedTask;
+                    },
+                };
             });
 
         builder.Services.AddAuthorizationBuilder()

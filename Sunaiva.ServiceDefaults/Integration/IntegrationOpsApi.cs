@@ -60,10 +60,10 @@ public static class IntegrationOpsApi
 
         var end = to ?? time.GetUtcNow();
         var start = from ?? end.AddDays(-1);
-        if (start > end || page < 1 || pageSize is < 1 or > 1000)
+        if (start > end || page is < 1 or > 100_000 || pageSize is < 1 or > 1000)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid usage query",
-                detail: "from must not be after to; page starts at 1; pageSize is between 1 and 1000.");
+                detail: "from must not be after to; page is between 1 and 100000; pageSize is between 1 and 1000.");
         }
 
         return TypedResults.Ok(await store.ListAsync(start.ToUniversalTime(), end.ToUniversalTime(), provider, capability, userId, page, pageSize, cancellationToken));
@@ -128,6 +128,14 @@ public static class IntegrationOpsApi
         if (update.Provider is not { Length: > 0 } && !update.PrimaryOnly)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "No provider", detail: "Name a provider, \"*\" for all, or set primaryOnly.");
+        }
+
+        // A typo would otherwise switch chaos on for a provider nothing calls, and look like it worked.
+        if (update.Provider is { Length: > 0 } named && named != "*"
+            && !chaos.Current.Keys.Concat(runtime.Snapshot().Select(h => h.Provider)).Contains(named, StringComparer.OrdinalIgnoreCase))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Unknown provider",
+                detail: "No adapter or configured provider has that name; GET /ops/chaos lists them.");
         }
 
         // A service with no chains yet has no primaries: nothing changes, and the answer says so.

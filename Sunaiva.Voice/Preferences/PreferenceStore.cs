@@ -46,11 +46,13 @@ public sealed class SignupPreferenceHandler(PreferenceStore store) : IIntegratio
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         var user = integrationEvent.DataAs<UserSignedUp>();
-        if (string.IsNullOrWhiteSpace(user.Voice))
+        // Engagement validated the signup; a voice that still does not fit is skipped, not stored.
+        if (!ServiceDefaults.Validation.InputRules.IsVoiceId(user.Voice))
         {
             return;
         }
 
-        await store.UpsertAsync(connection, transaction, user.Id, user.Voice, user.Language ?? "en", overwrite: false, cancellationToken);
+        var language = ServiceDefaults.Validation.InputRules.IsLanguageTag(user.Language) ? user.Language! : ServiceDefaults.Validation.InputRules.LanguageOfVoice(user.Voice!);
+        await store.UpsertAsync(connection, transaction, user.Id, user.Voice!, language, overwrite: false, cancellationToken);
     }
 }

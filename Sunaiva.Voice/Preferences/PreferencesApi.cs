@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Voice.Preferences;
 
@@ -8,7 +8,7 @@ public sealed record VoicePreference(string VoiceId, string Language, DateTime U
 
 public sealed record VoicePreferenceRequest(string? VoiceId, string? Language);
 
-public static partial class PreferencesApi
+public static class PreferencesApi
 {
     public static RouteGroupBuilder MapPreferencesApi(this IEndpointRouteBuilder app)
     {
@@ -28,20 +28,18 @@ public static partial class PreferencesApi
 
     private static async Task<Results<Ok<VoicePreference>, ProblemHttpResult>> PutAsync(VoicePreferenceRequest request, HttpContext http, PreferenceStore store, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(request.VoiceId) || request.VoiceId.Length > 64 || !VoiceIdPattern().IsMatch(request.VoiceId))
+        if (!InputRules.IsVoiceId(request.VoiceId))
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid voice", detail: "voiceId must look like en-GB-female-1 (letters, digits and dashes, at most 64).");
+            return TypedResults.Problem(statusCode: 400, title: "Invalid voice", detail: "voiceId must look like en-GB-female-1: a language, then dash-separated parts (at most 64 characters).");
         }
 
-        var language = string.IsNullOrWhiteSpace(request.Language) ? request.VoiceId[..2] : request.Language;
-        if (language.Length is < 2 or > 12)
+        var language = request.Language ?? InputRules.LanguageOfVoice(request.VoiceId!);
+        if (!InputRules.IsLanguageTag(language))
         {
             return TypedResults.Problem(statusCode: 400, title: "Invalid language", detail: "language must be a BCP 47 tag such as en or pt-BR.");
         }
 
-        return TypedResults.Ok(await store.UpsertAsync(http.User.UserId(), request.VoiceId, language, ct));
+        return TypedResults.Ok(await store.UpsertAsync(http.User.UserId(), request.VoiceId!, language, ct));
     }
 
-    [GeneratedRegex("^[A-Za-z0-9-]+$")]
-    private static partial Regex VoiceIdPattern();
 }
