@@ -156,6 +156,8 @@ internal static class DashboardPage
     }
     const names = Object.keys(series).sort();
     if (!names.length) { svg.innerHTML = `<text x="20" y="40" fill="#8b98a5">no latency data in this window</text>`; $("legend").innerHTML = ""; return; }
+    // The axis spans the whole window, so 30 days of sparse data is not drawn as if it were a few minutes.
+    for (const s of ok) { const f = Date.parse(s.summary.from), t = Date.parse(s.summary.to); if (!isNaN(f)) minT = Math.min(minT, f); if (!isNaN(t)) maxT = Math.max(maxT, t); }
     if (minT === maxT) { minT -= 60000; maxT += 60000; }
     const x = (t) => pad.l + (t - minT) / (maxT - minT) * (width - pad.l - pad.r);
     const y = (v) => height - pad.b - v / maxV * (height - pad.t - pad.b);
@@ -178,12 +180,12 @@ internal static class DashboardPage
     if (!token) { message("No ops token: open this page from the \"Ops: cost & latency\" link of a service in the Aspire dashboard, or add #token=<ops JWT> to the address."); $("updated").textContent = ""; return; }
     try {
       const res = await fetch(`/ops/dashboard/data?window=${encodeURIComponent(win)}`, { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
-      if (res.status === 401 || res.status === 403) { message("The ops token was refused (expired, or not an ops token). Open the page again from the Aspire dashboard."); return; }
-      if (!res.ok) { message(`Could not load usage: HTTP ${res.status}`); return; }
+      if (res.status === 401 || res.status === 403) { message("The ops token was refused (expired, or not an ops token). Open the page again from the Aspire dashboard."); $("updated").textContent = ""; return; }
+      if (!res.ok) { message(`Could not load usage: HTTP ${res.status}`); $("updated").textContent = ""; return; }
       message("");
       render(await res.json());
       document.body.dataset.loaded = win;
-    } catch (e) { message("Could not load usage: " + e); }
+    } catch (e) { message("Could not load usage: " + e); $("updated").textContent = ""; }
   }
 
   $("windows").addEventListener("click", (e) => { const w = e.target?.dataset?.w; if (w) { win = w; history.replaceState(null, "", "?window=" + w); load(); } });
