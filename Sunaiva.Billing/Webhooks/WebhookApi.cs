@@ -58,9 +58,10 @@ public static partial class WebhookApi
         var logger = loggers.CreateLogger("Sunaiva.Billing.Webhooks");
         try
         {
-            // Another API version is parsed anyway (throwOnApiVersionMismatch: false); handlers re-read the object from Stripe.
-            _ = EventUtility.ConstructEvent(payload, signature, settings.WebhookSecret, (long)settings.WebhookTolerance.TotalSeconds,
-                time.GetUtcNow().ToUnixTimeSeconds(), throwOnApiVersionMismatch: false);
+            // Only the signature is checked here (Stripe's scheme, with tolerance); the body is kept as sent and
+            // read as a plain envelope below, so any API version is stored and handlers re-read the object from Stripe.
+            EventUtility.ValidateSignature(payload, signature, settings.WebhookSecret, (long)settings.WebhookTolerance.TotalSeconds,
+                time.GetUtcNow().ToUnixTimeSeconds());
         }
         catch (StripeException)
         {
