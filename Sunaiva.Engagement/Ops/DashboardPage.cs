@@ -124,6 +124,11 @@ internal static class DashboardPage
     $("users").tBodies[0].innerHTML = ok.map((s) => { const x = s.summary.totals, c = s.summary.cache; return `<tr data-row="${esc(s.service)}">
       <td class="t">${esc(s.service)}</td><td></td><td></td><td data-k="activeUsers">${int(x.activeUsers)}</td><td data-k="cost">${usd(x.costUsd)}</td>
       <td data-k="costPerActiveUser">${usd(x.costPerActiveUser)}</td><td data-k="hits">${int(c.hits)}</td><td data-k="misses">${int(c.misses)}</td><td data-k="saved">${usd(c.savedUsd)}</td></tr>`; }).join("");
+    if (data.overall) {
+      const o = data.overall;
+      $("users").tBodies[0].insertAdjacentHTML("afterbegin", `<tr data-row="all" class="total"><td class="t"><b>all services</b></td><td></td><td></td>
+        <td data-k="activeUsers"><b>${int(o.activeUsers)}</b></td><td data-k="cost"><b>${usd(o.costUsd)}</b></td><td data-k="costPerActiveUser"><b>${usd(o.costPerActiveUser)}</b></td><td></td><td></td><td></td></tr>`);
+    }
 
     $("circuits").tBodies[0].innerHTML = ok.flatMap((s) => s.summary.circuits.map((c) => `<tr data-row="${esc(s.service)}|${esc(c.capability)}|${esc(c.provider)}">
       <td class="t">${esc(s.service)}</td><td class="t">${esc(c.capability)}</td><td class="t">${esc(c.provider)}</td>

@@ -13,7 +13,10 @@ namespace Sunaiva.Engagement.Ops;
 public sealed record ServiceUsage(string Service, bool Reachable, string? Error, JsonElement? Summary, JsonElement? Status);
 
 /// <summary>What the dashboard page renders: every service's summary for one window.</summary>
-public sealed record DashboardData(string Window, DateTimeOffset GeneratedAt, IReadOnlyList<ServiceUsage> Services);
+public sealed record DashboardData(string Window, DateTimeOffset GeneratedAt, IReadOnlyList<ServiceUsage> Services, OverallUsage Overall);
+
+/// <summary>All reachable services together: total cost over distinct users (a user active in two services counts once).</summary>
+public sealed record OverallUsage(decimal CostUsd, long ActiveUsers, decimal CostPerActiveUser);
 
 /// <summary>A user's cost across all services this month.</summary>
 public sealed record UserCostAcrossServices(string UserId, decimal CostUsd, long Calls, IReadOnlyList<ServiceUsage> Services);
@@ -55,7 +58,21 @@ public static partial class OpsDashboardApi
         var self = SelfAsync(services, identity, s => s.SummarizeAsync(window, time.GetUtcNow(), cancellationToken), cancellationToken);
         var peers = options.Value.PeerNames.Select(name => PeerAsync(http, clients, options.Value, name, $"/ops/usage/summary?window={window}", withStatus: true, cancellationToken));
         var all = await Task.WhenAll(peers.Prepend(self));
-        return TypedResults.Ok(new DashboardData(window, time.GetUtcNow(), all.OrderBy(s => s.Service, StringComparer.Ordinal).ToList()));
+        return TypedResults.Ok(new DashboardData(window, time.GetUtcNow(), all.OrderBy(s => s.Service, StringComparer.Ordinal).ToList(), Overall(all)));
+    }
+
+    internal static OverallUsage Overall(IEnumerable<ServiceUsage> services)
+    {
+        var totals = services.Where(s => s.Summary is { } summary && summary.TryGetProperty("totals", out _))
+            .Select(s => s.Summary!.Value.GetProperty("totals"))
+            .ToList();
+        var cost = totals.Sum(t => t.GetProperty("costUsd").GetDecimal());
+        var users = totals
+            .SelectMany(t => t.TryGetProperty("activeUserKeys", out var keys) ? keys.EnumerateArray().Select(k => k.GetString()) : [])
+            .Where(k => k is not null)
+            .Distinct(StringComparer.Ordinal)
+            .LongCount();
+        return new OverallUsage(cost, users, users == 0 ? 0 : Math.Round(cost / users, 6));
     }
 
     internal static async Task<Ok<UserCostAcrossServices>> UserAcrossServices(

@@ -28,7 +28,9 @@ public sealed record UsageSummaryRow(
 /// <summary>One time bucket of one provider.</summary>
 public sealed record UsageBucket(DateTimeOffset Bucket, string Provider, long Calls, long Failures, double? P50Ms, double? P95Ms, decimal CostUsd);
 
-public sealed record UsageTotals(long Calls, long Errors, long Timeouts, long Throttled, long Fallbacks, long CircuitOpen, decimal CostUsd, long ActiveUsers, decimal CostPerActiveUser);
+/// <param name="ActiveUserKeys">Pseudonymous keys (first 16 hex of md5) of the window's users, so a dashboard can count distinct users across services.</param>
+public sealed record UsageTotals(long Calls, long Errors, long Timeouts, long Throttled, long Fallbacks, long CircuitOpen, decimal CostUsd, long ActiveUsers, decimal CostPerActiveUser,
+    IReadOnlyList<string> ActiveUserKeys);
 
 public sealed record QuotaUsage(string Provider, string Name, string Unit, long Limit, decimal Used, string Window, bool PerUser, string Source, string Date);
 
@@ -133,6 +135,10 @@ public sealed class UsageStore(NpgsqlDataSource dataSource, IntegrationRuntime r
             "SELECT count(DISTINCT user_id), coalesce(sum(cost_usd), 0) FROM usage_ledger WHERE at >= @from AND at < @to",
             args, cancellationToken: cancellationToken));
 
+        var userKeys = (await connection.QueryAsync<string>(new CommandDefinition(
+            "SELECT DISTINCT left(md5(user_id), 16) FROM usage_ledger WHERE at >= @from AND at < @to AND user_id IS NOT NULL LIMIT 100000",
+            args, cancellationToken: cancellationToken))).ToList();
+
         var cache = await connection.QuerySingleAsync<(long Hits, long Misses, decimal Saved)>(new CommandDefinition(
             "SELECT count(*) FILTER (WHERE hit), count(*) FILTER (WHERE NOT hit), coalesce(sum(saved_usd), 0) FROM cache_ledger WHERE at >= @from AND at < @to",
             args, cancellationToken: cancellationToken));
@@ -142,7 +148,7 @@ public sealed class UsageStore(NpgsqlDataSource dataSource, IntegrationRuntime r
 
         var totals = new UsageTotals(
             rows.Sum(r => r.Calls), rows.Sum(r => r.Errors), rows.Sum(r => r.Timeouts), rows.Sum(r => r.Throttled), rows.Sum(r => r.Fallbacks), rows.Sum(r => r.CircuitOpen),
-            users.Cost, users.ActiveUsers, users.ActiveUsers == 0 ? 0 : Math.Round(users.Cost / users.ActiveUsers, 6));
+            users.Cost, users.ActiveUsers, users.ActiveUsers == 0 ? 0 : Math.Round(users.Cost / users.ActiveUsers, 6), userKeys);
         return new UsageSummary(telemetry.Service, window, from, now, (int)bucket.TotalSeconds, totals,
             rows.Select(r => r.ToRow()).ToList(), series.Select(b => b.ToBucket()).ToList(), circuits, quotas, new CacheSummary(cache.Hits, cache.Misses, cache.Saved));
     }

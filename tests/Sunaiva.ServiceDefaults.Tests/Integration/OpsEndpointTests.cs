@@ -155,6 +155,13 @@ public sealed class OpsEndpointTests(LocalServers servers)
         Assert.False(services["billing"].GetProperty("reachable").GetBoolean());
         Assert.True(services["engagement"].GetProperty("reachable").GetBoolean());
 
+        // Ada used two services: the overall cost per active user counts her once.
+        var overall = data.GetProperty("overall");
+        decimal Cost(string service) => services[service].GetProperty("summary").GetProperty("totals").GetProperty("costUsd").GetDecimal();
+        Assert.Equal(1, overall.GetProperty("activeUsers").GetInt64());
+        Assert.Equal(Cost("voice") + Cost("engagement"), overall.GetProperty("costUsd").GetDecimal());
+        Assert.Equal(Cost("voice") + Cost("engagement"), overall.GetProperty("costPerActiveUser").GetDecimal());
+
         var ada = await ops.GetFromJsonAsync<JsonElement>("/ops/dashboard/users/ada");
         Assert.Equal(2, ada.GetProperty("calls").GetInt64());
         Assert.Equal(0.013m + 0.004m, ada.GetProperty("costUsd").GetDecimal());
