@@ -88,28 +88,21 @@ public static class InternalEventsApi
     private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> SignedUpAsync(
         InternalEventRequest request, NpgsqlDataSource dataSource, EventOutbox outbox, TimeProvider time, CancellationToken ct)
     {
-        UserSignedUp? user;
-        try
-        {
-            user = request.Data.Deserialize<UserSignedUp>(EventJson.Options);
-        }
-        catch (JsonException)
+        if (!TryRead<UserSignedUp>(request.Data, out var user))
         {
             return Invalid("data does not match user.signed_up.");
         }
 
-        if (user is null || Validate(user) is { } problem)
+        if (Validate(user) is { } problem)
         {
-            return Invalid(user is null ? "data does not match user.signed_up." : Validate(user)!);
+            return Invalid(problem);
         }
 
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await EarlierUseAsync(connection, tx, request.Id!, ct) is { } earlier)
+        if (await EarlierUseAsync(connection, tx, request, user.Id, ct) is { } answer)
         {
-            return earlier.Type == EventTypes.UserSignedUp && earlier.UserId == user.Id
-                ? TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true))
-                : Conflict(request.Id!);
+            return answer;
         }
 
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
@@ -134,19 +127,9 @@ public static class InternalEventsApi
     private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> ActiveAsync(
         InternalEventRequest request, NpgsqlDataSource dataSource, EventOutbox outbox, TimeProvider time, CancellationToken ct)
     {
-        UserActive? active;
-        try
-        {
-            active = request.Data.Deserialize<UserActive>(EventJson.Options);
-        }
-        catch (JsonException)
+        if (!TryRead<UserActive>(request.Data, out var active) || string.IsNullOrWhiteSpace(active.Id) || active.Id.Length > 100)
         {
             return Invalid("user.active needs data.id (a string) and optionally data.at (an ISO 8601 time).");
-        }
-
-        if (active is null || string.IsNullOrWhiteSpace(active.Id) || active.Id.Length > 100)
-        {
-            return Invalid("user.active needs data.id.");
         }
 
         var now = time.GetUtcNow();
@@ -158,11 +141,9 @@ public static class InternalEventsApi
 
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await EarlierUseAsync(connection, tx, request.Id!, ct) is { } earlier)
+        if (await EarlierUseAsync(connection, tx, request, active.Id, ct) is { } answer)
         {
-            return earlier.Type == EventTypes.UserActive && earlier.UserId == active.Id
-                ? TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true))
-                : Conflict(request.Id!);
+            return answer;
         }
 
         var updated = await connection.ExecuteAsync(new CommandDefinition(
@@ -178,9 +159,34 @@ public static class InternalEventsApi
         return TypedResults.Accepted((string?)null, new InternalEventAccepted(request.Id!, request.Type!, Duplicate: false));
     }
 
-    private static async Task<EarlierEvent?> EarlierUseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string eventId, CancellationToken ct) =>
-        await connection.QuerySingleOrDefaultAsync<EarlierEvent>(new CommandDefinition(
-            "SELECT type, payload->>'id' AS userid FROM outbox WHERE id = @eventId", new { eventId }, tx, cancellationToken: ct));
+    /// <summary>The answer when this event id was recorded before: a duplicate of the same fact, or a conflict.</summary>
+    private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>?> EarlierUseAsync(
+        NpgsqlConnection connection, NpgsqlTransaction tx, InternalEventRequest request, string userId, CancellationToken ct)
+    {
+        var earlier = await connection.QuerySingleOrDefaultAsync<EarlierEvent>(new CommandDefinition(
+            "SELECT type, payload->>'id' AS userid FROM outbox WHERE id = @id", new { id = request.Id }, tx, cancellationToken: ct));
+        return earlier switch
+        {
+            null => null,
+            _ when earlier.Type == request.Type && earlier.UserId == userId => TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true)),
+            _ => Conflict(request.Id!),
+        };
+    }
+
+    private static bool TryRead<T>(JsonElement data, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? value)
+        where T : class
+    {
+        try
+        {
+            value = data.Deserialize<T>(EventJson.Options);
+        }
+        catch (JsonException)
+        {
+            value = null;
+        }
+
+        return value is not null;
+    }
 
     private static string? Validate(UserSignedUp user)
     {
