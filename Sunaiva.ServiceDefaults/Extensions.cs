@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -98,8 +99,8 @@ public static class SunaivaServiceDefaults
         app.UseAuthorization();
 
         // Health is mapped in every environment: the AppHost and orchestrators probe it.
-        app.MapHealthChecks(HealthPath);
-        app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") });
+        app.MapHealthChecks(HealthPath).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
+        app.MapHealthChecks(AlivePath, new HealthCheckOptions { Predicate = r => r.Tags.Contains("live") }).WithMetadata(new HttpMethodMetadata(["GET", "HEAD"]));
 
         var identity = app.Services.GetRequiredService<ServiceIdentity>();
         app.MapGet("/", () => TypedResults.Ok(new ServiceInfo(identity.Name, identity.Version, "Sunaiva " + identity.Name)))

@@ -29,8 +29,15 @@ public static class BillingOpsApi
         return group;
     }
 
-    private static async Task<Ok<ReplayResult>> ReplayAsync(ReplayRequest? request, WebhookInbox inbox, CancellationToken ct) =>
-        TypedResults.Ok(new ReplayResult(await inbox.ReplayAsync(request?.EventIds, ct)));
+    private static async Task<Results<Ok<ReplayResult>, ProblemHttpResult>> ReplayAsync(ReplayRequest? request, WebhookInbox inbox, CancellationToken ct)
+    {
+        if (request?.EventIds is { } ids && (ids.Count > 1000 || ids.Any(id => !Sunaiva.ServiceDefaults.Validation.InputRules.IsOpaqueKey(id))))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid event ids", detail: "Send at most 1000 Stripe event ids (evt_...), each of printable ASCII.");
+        }
+
+        return TypedResults.Ok(new ReplayResult(await inbox.ReplayAsync(request?.EventIds, ct)));
+    }
 
     private static async Task<Results<Ok<RecoveryResult>, ProblemHttpResult>> RecoverAsync(RecoverRequest request, EventRecovery recovery, TimeProvider time, CancellationToken ct)
     {

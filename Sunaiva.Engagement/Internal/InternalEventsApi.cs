@@ -100,7 +100,7 @@ public static class InternalEventsApi
 
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await EarlierUseAsync(connection, tx, request, user.Id, ct) is { } answer)
+        if (await EarlierUseAsync(connection, tx, request, user.Id, time, ct) is { } answer)
         {
             return answer;
         }
@@ -115,7 +115,9 @@ public static class InternalEventsApi
             tx, cancellationToken: ct));
         if (inserted == 0)
         {
-            // The user signed up before under another event id: the same fact, nothing new to publish.
+            // The user signed up before under another event id: the same fact, nothing new to publish
+            // (the id stays recorded, so it cannot name another user later).
+            await tx.CommitAsync(ct);
             return TypedResults.Ok(new InternalEventAccepted(request.Id!, request.Type!, Duplicate: true));
         }
 
@@ -133,7 +135,7 @@ public static class InternalEventsApi
         }
 
         var now = time.GetUtcNow();
-        var at = active.At ?? now;
+        var at = (active.At ?? now).ToUniversalTime();
         if (at > now.AddMinutes(5))
         {
             return Invalid("data.at lies in the future.");
@@ -141,7 +143,7 @@ public static class InternalEventsApi
 
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        if (await EarlierUseAsync(connection, tx, request, active.Id, ct) is { } answer)
+        if (await EarlierUseAsync(connection, tx, request, active.Id, time, ct) is { } answer)
         {
             return answer;
         }
@@ -159,12 +161,24 @@ public static class InternalEventsApi
         return TypedResults.Accepted((string?)null, new InternalEventAccepted(request.Id!, request.Type!, Duplicate: false));
     }
 
-    /// <summary>The answer when this event id was recorded before: a duplicate of the same fact, or a conflict.</summary>
+    /// <summary>
+    /// Records the event id, or answers for its earlier use: a duplicate of the same fact, or a conflict.
+    /// The id is locked for the transaction, so parallel posts of one id are decided one at a time.
+    /// </summary>
     private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>?> EarlierUseAsync(
-        NpgsqlConnection connection, NpgsqlTransaction tx, InternalEventRequest request, string userId, CancellationToken ct)
+        NpgsqlConnection connection, NpgsqlTransaction tx, InternalEventRequest request, string userId, TimeProvider time, CancellationToken ct)
     {
+        await connection.ExecuteAsync(new CommandDefinition(
+            "SELECT pg_advisory_xact_lock(hashtextextended(@id, 7))", new { id = request.Id }, tx, cancellationToken: ct));
         var earlier = await connection.QuerySingleOrDefaultAsync<EarlierEvent>(new CommandDefinition(
-            "SELECT type, payload->>'id' AS userid FROM outbox WHERE id = @id", new { id = request.Id }, tx, cancellationToken: ct));
+            "SELECT type, user_id AS userid FROM internal_events WHERE id = @id", new { id = request.Id }, tx, cancellationToken: ct));
+        if (earlier is null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO internal_events (id, type, user_id, received_at) VALUES (@id, @type, @userId, @at)",
+                new { id = request.Id, type = request.Type, userId, at = time.GetUtcNow() }, tx, cancellationToken: ct));
+        }
+
         return earlier switch
         {
             null => null,

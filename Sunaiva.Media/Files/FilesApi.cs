@@ -31,9 +31,9 @@ public static class FilesApi
             return TypedResults.Problem(statusCode: 415, title: "Expected multipart/form-data", detail: "Send the file as the form field 'file'.");
         }
 
-        if (idempotencyKey is not null && (string.IsNullOrWhiteSpace(idempotencyKey) || idempotencyKey.Length > 200 || InputRules.HasControlCharacters(idempotencyKey)))
+        if (idempotencyKey is not null && !InputRules.IsOpaqueKey(idempotencyKey))
         {
-            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "The key must be 1 to 200 visible characters.");
+            return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "Send one key of 1 to 200 printable ASCII characters (no commas).");
         }
 
         var limit = options.Value.MaxUploadBytes;
@@ -94,6 +94,8 @@ public static class FilesApi
         var userId = http.User.UserId();
         var file = await vault.GetAsync(userId, id, ct);
         var stream = file is null ? null : await vault.OpenAsync(userId, id, ct);
+        // The type is the uploader's claim: browsers must not sniff a "picture" into a script.
+        http.Response.Headers.XContentTypeOptions = "nosniff";
         return stream is null ? NotFound() : TypedResults.Stream(stream, file!.ContentType, file.Name);
     }
 

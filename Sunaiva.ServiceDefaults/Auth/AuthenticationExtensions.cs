@@ -45,9 +45,10 @@ public static class AuthenticationExtensions
                     // Every user-facing query is scoped by sub: a token without a real subject would share one anonymous account.
                     OnTokenValidated = context =>
                     {
-                        if (string.IsNullOrWhiteSpace(context.Principal?.FindFirstValue("sub")))
+                        var subject = context.Principal?.FindFirstValue("sub");
+                        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 100 || Validation.InputRules.HasControlCharacters(subject))
                         {
-                            context.Fail("The token has no subject.");
+                            context.Fail("The token has no usable subject.");
                         }
 
                         return Task.CompletedTask;

@@ -35,14 +35,39 @@ public static class DeadLetterApi
 
     internal static async Task<DeadLetterReplay> ReplayAsync(IDatabase db, ServiceIdentity identity)
     {
+        // One replay per service at a time, so two clicks do not re-add an entry twice.
+        var lockKey = $"{ResourceNames.DeadLetterStream}.replay.{identity.Name}";
+        var token = Guid.NewGuid().ToString("N");
+        if (!await db.LockTakeAsync(lockKey, token, TimeSpan.FromMinutes(5)))
+        {
+            return new DeadLetterReplay(0, []);
+        }
+
+        try
+        {
+            return await ReplayLockedAsync(db, identity);
+        }
+        finally
+        {
+            await db.LockReleaseAsync(lockKey, token);
+        }
+    }
+
+    private static async Task<DeadLetterReplay> ReplayLockedAsync(IDatabase db, ServiceIdentity identity)
+    {
         var replayed = new List<string>();
         foreach (var entry in await MineAsync(db, identity))
         {
             var original = entry.Values
                 .Where(v => v.Name == "id" || v.Name == "type" || v.Name == "source" || v.Name == "occurred_at" || v.Name == "data")
                 .ToArray();
+            // Deleted first: only the caller that removed the entry puts it back.
+            if (await db.StreamDeleteAsync(ResourceNames.DeadLetterStream, [entry.Id]) == 0)
+            {
+                continue;
+            }
+
             await db.StreamAddAsync(ResourceNames.EventStream, original);
-            await db.StreamDeleteAsync(ResourceNames.DeadLetterStream, [entry.Id]);
             await db.HashDecrementAsync(EventConsumer.DeadLetterCountKey, identity.Name);
             replayed.Add(entry["id"].ToString());
         }

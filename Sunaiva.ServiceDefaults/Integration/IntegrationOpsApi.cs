@@ -60,6 +60,12 @@ public static class IntegrationOpsApi
 
         var end = to ?? time.GetUtcNow();
         var start = from ?? end.AddDays(-1);
+        if (new[] { provider, capability, userId }.Any(f => f is not null && (f.Length > 200 || Validation.InputRules.HasControlCharacters(f))))
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid filter",
+                detail: "provider, capability and userId have at most 200 characters and no control characters.");
+        }
+
         if (start > end || page is < 1 or > 100_000 || pageSize is < 1 or > 1000)
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid usage query",

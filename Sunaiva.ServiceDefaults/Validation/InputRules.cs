@@ -22,8 +22,15 @@ public static partial class InputRules
 
     public static bool IsEmail(string? value) => value is { Length: <= 254 } && !HasControlCharacters(value) && Email().IsMatch(value);
 
-    /// <summary>Control characters (newlines, escapes, NUL) have no place in names, subjects or identifiers.</summary>
-    public static bool HasControlCharacters(string value) => value.Any(char.IsControl);
+    /// <summary>
+    /// Control characters (newlines, escapes, NUL) and invisible formatting characters (right-to-left override,
+    /// zero-width space, byte-order mark) have no place in names, subjects or identifiers.
+    /// </summary>
+    public static bool HasControlCharacters(string value) =>
+        value.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format);
+
+    /// <summary>Printable ASCII without commas (a comma means two header values were joined).</summary>
+    public static bool IsOpaqueKey(string? value) => value is { Length: > 0 and <= 200 } && value.All(c => c is >= '!' and <= '~' and not ',');
 
     /// <summary>The language of a voice: <c>en-GB-female-1</c> speaks <c>en-GB</c>, <c>de-male-2</c> speaks <c>de</c>.</summary>
     public static string LanguageOfVoice(string voiceId)
@@ -44,6 +51,6 @@ public static partial class InputRules
     [GeneratedRegex(@"^[A-Za-z0-9_-]{3,32}\z")]
     private static partial Regex ReferralCode();
 
-    [GeneratedRegex(@"^[^@\s]+@[^@\s]+\.[^@\s]+\z")]
+    [GeneratedRegex(@"^[^@\s\[\]]+@[^@\s\[\]]+\.[^@\s\[\]]+\z")]
     private static partial Regex Email();
 }

@@ -155,6 +155,95 @@ public sealed class InputHardeningTests(SunaivaAppFixture fixture)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
     }
 
+    [Fact]
+    public async Task Parallel_posts_of_one_event_id_for_different_users_accept_exactly_one()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        using var engagement = InternalClient();
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 12).Select(async i =>
+            (await engagement.PostAsJsonAsync("/internal/events", Signup($"evt_race_{id}", $"race_{id}_{i}"))).StatusCode));
+
+        Assert.Single(statuses, s => s == HttpStatusCode.Accepted);
+        Assert.All(statuses.Where(s => s != HttpStatusCode.Accepted), s => Assert.Equal(HttpStatusCode.Conflict, s));
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM users WHERE id LIKE @v", $"race_{id}_%"));
+    }
+
+    [Fact]
+    public async Task Event_id_answered_as_a_duplicate_cannot_name_another_user_later()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        using var engagement = InternalClient();
+        Assert.Equal(HttpStatusCode.Accepted, (await engagement.PostAsJsonAsync("/internal/events", Signup($"evt_a_{id}", $"dup_{id}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await engagement.PostAsJsonAsync("/internal/events", Signup($"evt_b_{id}", $"dup_{id}"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await engagement.PostAsJsonAsync("/internal/events", Signup($"evt_b_{id}", $"other_{id}"))).StatusCode);
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM users WHERE id = @v", $"other_{id}"));
+    }
+
+    [Fact]
+    public async Task User_active_with_a_non_utc_offset_is_accepted_and_stored_in_utc()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        using var engagement = InternalClient();
+        Assert.Equal(HttpStatusCode.Accepted, (await engagement.PostAsJsonAsync("/internal/events", Signup($"evt_s_{id}", $"tz_{id}"))).StatusCode);
+        var at = DateTimeOffset.UtcNow.AddHours(-1).ToOffset(TimeSpan.FromHours(1));
+
+        var response = await engagement.PostAsJsonAsync("/internal/events", new { id = $"evt_t_{id}", type = "user.active", data = new { id = $"tz_{id}", at } });
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM users WHERE id = @v AND last_active_at IS NOT NULL", $"tz_{id}"));
+    }
+
+    [Theory]
+    [InlineData("user@[127.0.0.1]", null)]
+    [InlineData(null, "\u202eevil")]
+    [InlineData(null, "zero\u200bwidth")]
+    public async Task Signup_with_ip_literal_email_or_invisible_formatting_gets_400(string? email, string? name)
+    {
+        var user = "fmt_" + Guid.NewGuid().ToString("N")[..8];
+        using var engagement = InternalClient();
+        var body = $"{{\"id\":\"evt_{user}\",\"type\":\"user.signed_up\",\"data\":{{\"id\":\"{user}\",\"email\":\"{email ?? user + "@example.com"}\",\"name\":\"{name ?? "Ok"}\"}}}}";
+        var response = await engagement.PostAsync("/internal/events", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Token_whose_subject_holds_a_control_character_is_rejected()
+    {
+        using var client = fixture.Client(ResourceNames.Voice);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", DevTokens.For("a\u0000b"));
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PutAsJsonAsync("/voice/preferences", new { voiceId = "en-GB-female-1" })).StatusCode);
+    }
+
+    [Fact]
+    public async Task Usage_filter_with_a_nul_gets_400()
+    {
+        using var ops = fixture.Client(ResourceNames.Engagement, "ops-person", ops: true);
+        Assert.Equal(HttpStatusCode.BadRequest, (await ops.GetAsync("/ops/usage?provider=%00")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Two_idempotency_keys_get_400_and_downloads_are_not_sniffed()
+    {
+        using var client = fixture.Client(ResourceNames.Media, "dl-" + Guid.NewGuid().ToString("N")[..8]);
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/files") { Content = Upload("x", "x.txt") })
+        {
+            request.Headers.TryAddWithoutValidation("Idempotency-Key", ["k1", "k2"]);
+            Assert.Equal(HttpStatusCode.BadRequest, (await client.SendAsync(request)).StatusCode);
+        }
+
+        var created = await client.PostAsync("/files", Upload("hello", "h.txt"));
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+        var download = await client.GetAsync($"/files/{id}/content");
+        Assert.Equal("nosniff", download.Headers.GetValues("X-Content-Type-Options").Single());
+    }
+
+    [Fact]
+    public async Task Health_answers_only_get()
+    {
+        using var client = fixture.Client(ResourceNames.Voice);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, (await client.PostAsync("/health", null)).StatusCode);
+    }
+
     private HttpClient InternalClient()
     {
         var client = fixture.Client(ResourceNames.Engagement);
