@@ -11,6 +11,12 @@ public static class FilesApi
     public static RouteGroupBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/files").RequireAuthorization().WithTags("Files");
+        // Storage requests made while serving a user are metered against that user.
+        group.AddEndpointFilter(async (context, next) =>
+        {
+            using var _ = Sunaiva.ServiceDefaults.Integration.MeteringContext.ForUser(context.HttpContext.User.FindFirst("sub")?.Value);
+            return await next(context);
+        });
         group.MapPost("/", UploadAsync).DisableAntiforgery();
         group.MapGet("/", ListAsync);
         group.MapGet("/{id}", GetAsync);

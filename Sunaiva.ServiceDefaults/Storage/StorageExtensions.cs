@@ -36,7 +36,8 @@ public static class StorageExtensions
             ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Storage} is not configured; the AppHost passes it.");
         var connection = StorageConnection.Parse(connectionString);
         builder.Services.AddSingleton(connection);
-        builder.Services.AddSingleton<IAmazonS3>(_ => CreateClient(connection));
+        builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
+            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
         builder.Services.AddSingleton(new StorageBuckets(buckets));
         builder.Services.AddSingleton<IStartupTask, BucketInitializer>();
         builder.Services.AddStartupTaskRunner();
@@ -44,7 +45,7 @@ public static class StorageExtensions
         return builder;
     }
 
-    public static AmazonS3Client CreateClient(StorageConnection connection) =>
+    public static AmazonS3Client CreateClient(StorageConnection connection, Amazon.Runtime.HttpClientFactory? httpClients = null) =>
         new(
             new BasicAWSCredentials(connection.AccessKey, connection.SecretKey),
             new AmazonS3Config
@@ -57,6 +58,7 @@ public static class StorageExtensions
                 MaxErrorRetry = 2,
                 RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
                 ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
+                HttpClientFactory = httpClients,
             });
 
     /// <summary>s3rver rejects chunked uploads, so every put goes through here.</summary>
@@ -103,4 +105,18 @@ internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Di
             return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("object storage does not answer", ex);
         }
     }
+}
+
+/// <summary>Gives the AWS SDK HTTP clients that meter every storage request (capability storage, provider s3-storage).</summary>
+internal sealed class MeteredAwsHttpClientFactory(Integration.IIntegrationMeter meter, TimeProvider time) : Amazon.Runtime.HttpClientFactory
+{
+    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) =>
+        new(new Integration.MeteringHttpHandler(meter, "storage", "s3-storage", time) { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
+        {
+            Timeout = clientConfig.Timeout ?? TimeSpan.FromSeconds(100),
+        };
+
+    public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => true;
+
+    public override bool DisposeHttpClientsAfterUse(Amazon.Runtime.IClientConfig clientConfig) => false;
 }

@@ -81,6 +81,12 @@ public sealed class RoundTripTests(SunaivaAppFixture fixture)
         using var s3 = Sunaiva.ServiceDefaults.Storage.StorageExtensions.CreateClient(storage);
         var listed = await s3.ListObjectsV2Async(new Amazon.S3.Model.ListObjectsV2Request { BucketName = "sunaiva-files" });
         Assert.Contains(listed.S3Objects, o => o.Key.EndsWith(id!, StringComparison.Ordinal) && o.Size == bytes.Length);
+
+        // Every storage request made for the owner is metered against them.
+        using var ops = fixture.Client(ResourceNames.Media, "ops-person", ops: true);
+        var cost = await Eventually.Get(() => ops.GetFromJsonAsync<JsonElement>($"/ops/usage/users/{owner}"), c => c.GetProperty("calls").GetInt64() >= 2);
+        var storageRow = Assert.Single(cost.GetProperty("byProvider").EnumerateArray());
+        Assert.Equal(("storage", "s3-storage"), (storageRow.GetProperty("capability").GetString(), storageRow.GetProperty("provider").GetString()));
     }
 
     [Fact]
