@@ -69,12 +69,18 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
     // The same key with the same bytes is a retry; with other bytes it is a client bug to report, not to hide.
     private static SaveOutcome Replay(StoredFile earlier, string sha) => new(earlier, Created: false, KeyReused: earlier.Sha256 != sha);
 
-    public async Task<IReadOnlyList<StoredFile>> ListAsync(string userId, int limit, CancellationToken ct)
+    /// <summary>Newest first; <paramref name="before"/> (a file id of this user) continues after that file.</summary>
+    public async Task<IReadOnlyList<StoredFile>> ListAsync(string userId, int limit, string? before, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         return (await connection.QueryAsync<StoredFile>(new CommandDefinition(
-            $"SELECT {Columns} FROM files WHERE user_id = @userId ORDER BY created_at DESC LIMIT @limit",
-            new { userId, limit }, cancellationToken: ct))).ToList();
+            $"""
+            SELECT {Columns} FROM files
+            WHERE user_id = @userId
+              AND (@before::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM files WHERE user_id = @userId AND id = @before))
+            ORDER BY created_at DESC, id DESC LIMIT @limit
+            """,
+            new { userId, limit, before }, cancellationToken: ct))).ToList();
     }
 
     public async Task<StoredFile?> GetAsync(string userId, string id, CancellationToken ct)

@@ -89,8 +89,22 @@ public static class FilesApi
         };
     }
 
-    private static async Task<Ok<IReadOnlyList<StoredFile>>> ListAsync(HttpContext http, FileVault vault, CancellationToken ct, int limit = 50) =>
-        TypedResults.Ok(await vault.ListAsync(http.User.UserId(), Math.Clamp(limit, 1, 200), ct));
+    /// <summary><c>GET /files?limit=50&amp;before={id}</c>: newest first; pass the last id of a page as <c>before</c> for the next.</summary>
+    private static async Task<Results<Ok<IReadOnlyList<StoredFile>>, ProblemHttpResult>> ListAsync(HttpContext http, FileVault vault, CancellationToken ct, int limit = 50, string? before = null)
+    {
+        if (limit is < 1 or > 200 || (before is not null && !InputRules.IsOpaqueKey(before)))
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid page", detail: "limit is between 1 and 200; before is a file id from an earlier page.");
+        }
+
+        var userId = http.User.UserId();
+        if (before is not null && await vault.GetAsync(userId, before, ct) is null)
+        {
+            return NotFound();
+        }
+
+        return TypedResults.Ok(await vault.ListAsync(userId, limit, before, ct));
+    }
 
     private static async Task<Results<Ok<StoredFile>, ProblemHttpResult>> GetAsync(string id, HttpContext http, FileVault vault, CancellationToken ct) =>
         await vault.GetAsync(http.User.UserId(), id, ct) is { } file ? TypedResults.Ok(file) : NotFound();

@@ -238,6 +238,35 @@ public sealed class InputHardeningTests(SunaivaAppFixture fixture)
     }
 
     [Fact]
+    public async Task File_listing_pages_with_a_before_cursor_until_every_file_was_seen()
+    {
+        using var client = fixture.Client(ResourceNames.Media, "pages-" + Guid.NewGuid().ToString("N")[..8]);
+        var uploaded = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var created = await client.PostAsync("/files", Upload($"file {i}", $"f{i}.txt"));
+            uploaded.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        }
+
+        var seen = new List<string>();
+        string? before = null;
+        for (var page = 0; page < 5; page++)
+        {
+            var items = await client.GetFromJsonAsync<JsonElement[]>("/files?limit=2" + (before is null ? string.Empty : "&before=" + before)) ?? [];
+            if (items.Length == 0)
+            {
+                break;
+            }
+
+            seen.AddRange(items.Select(f => f.GetProperty("id").GetString()!));
+            before = seen[^1];
+        }
+
+        Assert.Equal(Enumerable.Reverse(uploaded), seen);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/files?limit=0")).StatusCode);
+    }
+
+    [Fact]
     public async Task Health_answers_only_get()
     {
         using var client = fixture.Client(ResourceNames.Voice);
