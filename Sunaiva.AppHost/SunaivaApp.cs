@@ -6,9 +6,11 @@ namespace Sunaiva.AppHost;
 /// <summary>The whole Sunaiva model: infrastructure, secrets and the four services.</summary>
 public static class SunaivaApp
 {
-    public static SunaivaInfrastructure AddSunaiva(this IDistributedApplicationBuilder builder)
+    /// <param name="time">The clock of the model (fresh-folder clean-up, ops tokens); the system clock unless a test gives one.</param>
+    public static SunaivaInfrastructure AddSunaiva(this IDistributedApplicationBuilder builder, TimeProvider? time = null)
     {
-        var infra = builder.AddSunaivaInfrastructure();
+        time ??= TimeProvider.System;
+        var infra = builder.AddSunaivaInfrastructure(time);
         Console.WriteLine($"Sunaiva infrastructure mode: {infra.Mode.ToString().ToLowerInvariant()}"
             + (infra.DataRoot is null ? string.Empty : $" (data in {infra.DataRoot})"));
 
@@ -63,7 +65,7 @@ public static class SunaivaApp
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {
-            service.WithChaosCommands(jwtKey, TimeProvider.System).WithOpsDashboardLink(engagement, jwtKey, TimeProvider.System);
+            service.WithChaosCommands(jwtKey, time).WithOpsDashboardLink(engagement, jwtKey, time);
         }
 
         return infra;
@@ -101,7 +103,7 @@ public static class SunaivaApp
     /// <summary>Asks the dashboard user for the range to recover (last 72 hours when nobody can be asked).</summary>
     private static async Task<object?> AskRangeAsync(HttpCommandRequestContext context)
     {
-        var now = TimeProvider.System.GetUtcNow();
+        var now = (context.Services.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow();
         var range = new { from = now.AddHours(-72), to = now };
         var interaction = context.Services.GetService<IInteractionService>();
         if (interaction is null || !interaction.IsAvailable)
@@ -145,7 +147,7 @@ public static class SunaivaApp
             IconName = icon,
             PrepareRequest = async context =>
             {
-                context.Request.Headers.Authorization = new("Bearer", await OpsAccess.MintAsync(jwtKey, TimeProvider.System, context.CancellationToken));
+                context.Request.Headers.Authorization = new("Bearer", await OpsAccess.MintAsync(jwtKey, context.Services.GetService<TimeProvider>() ?? TimeProvider.System, context.CancellationToken));
                 context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
             },
         });

@@ -21,10 +21,10 @@ public static class SunaivaInfrastructureExtensions
     private static readonly string[] DatabaseNames =
         [ResourceNames.VoiceDb, ResourceNames.BillingDb, ResourceNames.MediaDb, ResourceNames.EngagementDb];
 
-    public static SunaivaInfrastructure AddSunaivaInfrastructure(this IDistributedApplicationBuilder builder)
+    public static SunaivaInfrastructure AddSunaivaInfrastructure(this IDistributedApplicationBuilder builder, TimeProvider time)
     {
         var mode = InfrastructureModeDetector.Resolve(builder.Configuration);
-        return mode == InfrastructureMode.Containers ? AddContainers(builder) : AddLocal(builder);
+        return mode == InfrastructureMode.Containers ? AddContainers(builder) : AddLocal(builder, time);
     }
 
     private static SunaivaInfrastructure AddContainers(IDistributedApplicationBuilder builder)
@@ -53,10 +53,10 @@ public static class SunaivaInfrastructureExtensions
         return new SunaivaInfrastructure(InfrastructureMode.Containers, null, redis, postgres, databases, storage, smtp);
     }
 
-    private static SunaivaInfrastructure AddLocal(IDistributedApplicationBuilder builder)
+    private static SunaivaInfrastructure AddLocal(IDistributedApplicationBuilder builder, TimeProvider time)
     {
         var tools = LocalTools.Locate();
-        var dataRoot = ResolveDataRoot(builder);
+        var dataRoot = ResolveDataRoot(builder, time);
         var fresh = builder.Configuration.GetValue("LocalInfra:Fresh", false);
 
         var redisDir = CreateDirectory(dataRoot, "redis");
@@ -171,13 +171,13 @@ public static class SunaivaInfrastructureExtensions
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static string ResolveDataRoot(IDistributedApplicationBuilder builder)
+    private static string ResolveDataRoot(IDistributedApplicationBuilder builder, TimeProvider time)
     {
         if (builder.Configuration.GetValue("LocalInfra:Fresh", false))
         {
             var freshRoot = Path.Combine(Path.GetTempPath(), "sunaiva-fresh");
             Directory.CreateDirectory(freshRoot);
-            RemoveStaleFreshFolders(freshRoot);
+            RemoveStaleFreshFolders(freshRoot, time);
             return CreateTraversable(Path.Combine(freshRoot, Guid.NewGuid().ToString("N")));
         }
 
@@ -189,11 +189,11 @@ public static class SunaivaInfrastructureExtensions
     }
 
     // Fresh folders of earlier test runs are left behind when a run is killed; an hour is well past any run.
-    private static void RemoveStaleFreshFolders(string freshRoot)
+    private static void RemoveStaleFreshFolders(string freshRoot, TimeProvider time)
     {
         foreach (var dir in Directory.EnumerateDirectories(freshRoot))
         {
-            if (Directory.GetLastWriteTimeUtc(dir) < DateTime.UtcNow.AddHours(-1))
+            if (Directory.GetLastWriteTimeUtc(dir) < time.GetUtcNow().UtcDateTime.AddHours(-1))
             {
                 try
                 {
