@@ -91,12 +91,9 @@ public sealed class BreakerSettings
     public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(30);
 }
 
-/// <summary>A price with where it was read and when.</summary>
-public sealed class PriceEntry
+/// <summary>A documented fact about a provider: where it was read, and when.</summary>
+public abstract class SourcedEntry
 {
-    [Range(0, 1_000_000)]
-    public decimal UsdPerUnit { get; set; }
-
     [Required]
     public string Source { get; set; } = string.Empty;
 
@@ -107,8 +104,16 @@ public sealed class PriceEntry
     public string? Note { get; set; }
 }
 
+/// <summary>A price with where it was read and when.</summary>
+public sealed class PriceEntry : SourcedEntry
+{
+    [Range(0, 1_000_000)]
+    public decimal UsdPerUnit { get; set; }
+
+}
+
 /// <summary>A documented limit: <see cref="Permits"/> per <see cref="Window"/>, counted per provider account or per user.</summary>
-public sealed class LimitEntry
+public sealed class LimitEntry : SourcedEntry
 {
     [Required]
     public string Name { get; set; } = "requests";
@@ -129,14 +134,6 @@ public sealed class LimitEntry
     [Range(0, 100_000)]
     public int QueueLimit { get; set; } = 100;
 
-    [Required]
-    public string Source { get; set; } = string.Empty;
-
-    [Required]
-    [RegularExpression(@"^\d{4}-\d{2}(-\d{2})?$")]
-    public string Date { get; set; } = string.Empty;
-
-    public string? Note { get; set; }
 }
 
 /// <summary>Fault injection for one provider; switchable at run time through <c>/ops/chaos</c>.</summary>
