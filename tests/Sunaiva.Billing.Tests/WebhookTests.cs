@@ -89,6 +89,21 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
         Assert.Equal(1, await OutboxCountAsync("payment.failed"));
     }
 
+    [Fact]
+    public async Task Payment_failure_delivered_before_its_subscription_still_reaches_the_user()
+    {
+        Stripe.Put(StripeObjects.Subscription("sub_early", "cus_early", "active", "user-early"));
+        Stripe.Put(StripeObjects.Invoice("in_early", "cus_early", "sub_early", "open", 0, 0, "usd", "pi_early", 0, attemptCount: 1));
+        var failed = StripeObjects.Event(NewEventId(), "invoice.payment_failed", Stripe.Get("in_early"), Now);
+
+        (await App.DeliverAsync(failed)).EnsureSuccessStatusCode();
+        await App.WaitProcessedAsync((string)failed["id"]!);
+
+        Assert.Equal(1, await OutboxCountAsync("payment.failed"));
+        Assert.Equal("user-early", await App.QueryOneAsync<string>("SELECT payload->>'userId' FROM outbox WHERE type = 'payment.failed'"));
+        Assert.Equal("past_due", await App.QueryOneAsync<string>("SELECT status FROM billing_subscriptions WHERE stripe_subscription_id = 'sub_early'"));
+    }
+
     [Theory]
     [InlineData("canceled", 1, 2)]
     [InlineData("active", 2, 3)]

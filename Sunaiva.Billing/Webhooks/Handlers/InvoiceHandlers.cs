@@ -63,7 +63,7 @@ public sealed class InvoicePaidHandler(InvoiceReader invoices, SubscriptionSync 
 }
 
 /// <summary>Records a failed or action-required payment once per attempt and opens the grace period.</summary>
-public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionStore subscriptions, EventOutbox outbox, TimeProvider time)
+public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionStore subscriptions, SubscriptionSync sync, EventOutbox outbox, TimeProvider time)
 {
     public async Task RecordAsync(string invoiceId, bool actionRequired, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
     {
@@ -74,6 +74,13 @@ public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionS
         if (invoice.Status is "paid" or "void" || subscriptionId is null)
         {
             return;
+        }
+
+        // Delivered before the subscription's own events (or processed alongside them): mirror it from Stripe
+        // first, so the failure reaches its user instead of being recorded for nobody.
+        if (await subscriptions.UserIdAsync(connection, tx, subscriptionId, ct) is null)
+        {
+            await sync.SyncAsync(subscriptionId, connection, tx, ct);
         }
 
         var now = time.GetUtcNow();
