@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
@@ -22,22 +21,19 @@ internal sealed class BadRequestExceptionHandler(IProblemDetailsService problems
 
         var status = bad.StatusCode is >= 400 and < 500 ? bad.StatusCode : StatusCodes.Status400BadRequest;
         httpContext.Response.StatusCode = status;
+        var binding = bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal);
         var details = new ProblemDetails
         {
             Status = status,
-            Title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large"
-                : bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal) ? "Invalid request"
-                : "Invalid request body",
+            Title = status == StatusCodes.Status413PayloadTooLarge ? "Request body too large" : binding ? "Invalid request" : "Invalid request body",
             Detail = bad switch
             {
                 { InnerException: JsonException json } => $"The body is not valid JSON for this endpoint{(json.Path is { Length: > 1 } path ? $" (at {path})" : string.Empty)}.",
                 _ when bad.Message.Contains("no body was provided", StringComparison.Ordinal) => "A JSON body is required.",
-                _ when bad.Message.StartsWith("Failed to bind parameter", StringComparison.Ordinal) || bad.Message.StartsWith("Required parameter", StringComparison.Ordinal) =>
-                    "A query or route value has the wrong type or is missing.",
+                _ when binding => "A query or route value has the wrong type or is missing.",
                 _ => "The request could not be read.",
             },
         };
-        details.Extensions["traceId"] = Activity.Current?.Id ?? httpContext.TraceIdentifier;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });
     }
 }
