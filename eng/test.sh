@@ -11,9 +11,11 @@ dotnet test Sunaiva.sln --no-build -nologo --logger "console;verbosity=normal" -
   | grep -E --line-buffered "^\s+(Passed|Failed|Skipped) |Total tests|Passed!|Failed!|error|Test Run"
 status=${PIPESTATUS[0]}
 set -e
-passed=$(grep -cE "^\s+Passed " "$root/TestResults.log" || true)
-failed=$(grep -cE "^\s+Failed " "$root/TestResults.log" || true)
-skipped=$(grep -cE "^\s+Skipped " "$root/TestResults.log" || true)
+# Sum the per-project summaries ("Passed: N"): per-test lines of parallel projects can interleave.
+sum_of() { grep -E "^\s+$1: +[0-9]+" "$root/TestResults.log" | grep -oE "[0-9]+" | awk '{ s += $1 } END { print s + 0 }'; }
+passed=$(sum_of Passed)
+failed=$(sum_of Failed)
+skipped=$(sum_of Skipped)
 echo "Test wall time: $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
