@@ -12,7 +12,7 @@ dotnet test Sunaiva.sln --no-build -nologo --logger "console;verbosity=normal" -
 status=${PIPESTATUS[0]}
 set -e
 # Sum the per-project summaries ("Passed: N"): per-test lines of parallel projects can interleave.
-sum_of() { grep -E "^\s+$1: +[0-9]+" "$root/TestResults.log" | grep -oE "[0-9]+" | awk '{ s += $1 } END { print s + 0 }'; }
+sum_of() { { grep -E "^\s+$1: +[0-9]+" "$root/TestResults.log" || true; } | { grep -oE "[0-9]+" || true; } | awk '{ s += $1 } END { print s + 0 }'; }
 passed=$(sum_of Passed)
 failed=$(sum_of Failed)
 skipped=$(sum_of Skipped)
