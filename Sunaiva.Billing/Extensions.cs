@@ -10,6 +10,8 @@ using Sunaiva.Billing.Reports;
 using Sunaiva.Billing.Subscriptions;
 using Sunaiva.Billing.Webhooks;
 using Sunaiva.Billing.Webhooks.Handlers;
+using Sunaiva.Messaging.Webhooks;
+using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Integration;
@@ -55,18 +57,19 @@ public static class Extensions
         services.AddSingleton<PayoutRunner>();
         services.AddHostedService<PayoutScheduler>();
 
-        services.AddSingleton<WebhookSignal>();
-        services.AddSingleton<WebhookInbox>();
         services.AddSingleton<EventRecovery>();
-        services.AddSingleton<WebhookProcessor>();
-        services.AddHostedService(sp => sp.GetRequiredService<WebhookProcessor>());
+        services.AddWebhookProvider<StripeWebhookProvider, StripeEventProcessor>();
+        // Stripe itself retries a delivery for 3 days: an event we stored is retried at least as long before it is
+        // dead-lettered (5 s doubling to 1 h, 85 attempts: about 76 hours). Configuration (Work:Kinds:webhook.stripe) wins.
+        services.PostConfigure<WorkOptions>(o => o.Kinds.TryAdd(
+            WebhookInbox.KindOf(StripeWebhookProvider.ProviderName),
+            new WorkPolicy { BaseDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromHours(1), MaxAttempts = 85 }));
 
         services.AddSingleton<SubscriptionSync>();
         services.AddSingleton<InvoiceReader>();
         services.AddSingleton<PaymentFailureRecorder>();
         services.AddStripeHandler<CheckoutSessionCompletedHandler>();
         services.AddStripeHandler<SubscriptionChangedHandler>();
-        services.AddStripeHandler<TrialWillEndHandler>();
         services.AddStripeHandler<InvoicePaidHandler>();
         services.AddStripeHandler<InvoicePaymentFailedHandler>();
         services.AddStripeHandler<InvoicePaymentActionRequiredHandler>();
@@ -88,7 +91,7 @@ public static class Extensions
     {
         app.MapReferralsApi();
         app.MapCheckoutApi();
-        app.MapStripeWebhook();
+        app.MapWebhookInbox();
         app.MapInfluencersApi();
         app.MapBillingOpsApi();
         app.MapReportsApi();

@@ -18,6 +18,8 @@ public static class Extensions
         builder.Services.AddSingleton(email);
         builder.Services.AddProviderChain<Email.IEmailTransport>(Email.EmailDelivery.Capability).AddAdapter<Email.SmtpTransport>();
         builder.Services.AddSingleton<Email.EmailDelivery>();
+        builder.Services.AddSingleton<Email.EmailOutbox>();
+        builder.Services.AddWorkHandler<Email.EmailSendWork>();
         builder.Services.AddEventHandler<WelcomeEmailHandler>();
         builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
         builder.AddOpsDashboard();

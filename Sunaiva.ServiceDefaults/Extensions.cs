@@ -14,7 +14,6 @@ using Sunaiva;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Data;
-using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
@@ -108,9 +107,9 @@ public static class SunaivaServiceDefaults
             .WithName("ServiceInfo");
         app.MapGet("/ops/status", async (DependencyStatusReporter reporter, CancellationToken ct) => TypedResults.Ok(await reporter.ReportAsync(ct)))
             .RequireOps();
-        if (app.Services.GetService<StackExchange.Redis.IConnectionMultiplexer>() is not null)
+        foreach (var contributor in app.Services.GetServices<IEndpointContributor>())
         {
-            app.MapDeadLetterApi();
+            contributor.Map(app);
         }
 
         app.MapIntegrationOpsApi();

@@ -71,10 +71,14 @@ public static class SunaivaInfrastructureExtensions
                 context.Args.Add("127.0.0.1");
                 context.Args.Add("--dir");
                 context.Args.Add(redisDir);
+                // Every acknowledged event lives in Redis's stream until each service has taken it: an fsynced
+                // append-only file keeps it through a crash (a lost data set is also detected and republished).
                 context.Args.Add("--save");
-                context.Args.Add(fresh ? string.Empty : "60 1");
+                context.Args.Add(string.Empty);
                 context.Args.Add("--appendonly");
-                context.Args.Add("no");
+                context.Args.Add("yes");
+                context.Args.Add("--appendfsync");
+                context.Args.Add("always");
             })
             .WithTcpHealthCheck(builder);
 

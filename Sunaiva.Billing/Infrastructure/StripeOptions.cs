@@ -89,24 +89,6 @@ public sealed class StripeOptions
     [Range(1, 32)]
     public int PayoutConcurrency { get; set; } = 4;
 
-    /// <summary>Tries of a webhook handler before the event is dead-lettered.</summary>
-    [Range(1, 50)]
-    public int WebhookMaxAttempts { get; set; } = 8;
-
-    [Range(typeof(TimeSpan), "00:00:00.001", "01:00:00")]
-    public TimeSpan WebhookRetryBase { get; set; } = TimeSpan.FromSeconds(2);
-
-    [Range(typeof(TimeSpan), "00:00:00.010", "00:01:00")]
-    public TimeSpan WebhookPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
-
-    /// <summary>Events handled in parallel by one replica.</summary>
-    [Range(1, 64)]
-    public int WebhookConcurrency { get; set; } = 4;
-
-    /// <summary>Events one worker claims per transaction (each handled under its own savepoint).</summary>
-    [Range(1, 500)]
-    public int WebhookBatchSize { get; set; } = 16;
-
     public bool IsConfigured => !string.IsNullOrWhiteSpace(SecretKey);
 
     public long PayoutMinimumCents => (long)Math.Round(PayoutMinimumUsd * 100m, MidpointRounding.AwayFromZero);

@@ -5,6 +5,7 @@ using Sunaiva.Billing.Payouts;
 using Sunaiva.ServiceDefaults.Auth;
 
 using Sunaiva.Billing.Webhooks;
+using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Billing.Ops;
 
@@ -22,21 +23,37 @@ public static class BillingOpsApi
     public static RouteGroupBuilder MapBillingOpsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/ops/billing").RequireOps().WithTags("Billing ops");
-        group.MapGet("/webhooks/dead", async (WebhookInbox inbox, CancellationToken ct) => TypedResults.Ok(await inbox.ListDeadAsync(500, ct)));
+        group.MapGet("/webhooks/dead", async (WorkQueue work, CancellationToken ct) => TypedResults.Ok(await work.ListDeadAsync(StripeKind, 500, ct)));
         group.MapPost("/webhooks/replay", ReplayAsync);
         group.MapPost("/webhooks/recover", RecoverAsync).RequireStripe();
         group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe();
         return group;
     }
 
-    private static async Task<Results<Ok<ReplayResult>, ProblemHttpResult>> ReplayAsync(ReplayRequest? request, WebhookInbox inbox, CancellationToken ct)
+    private static readonly string StripeKind = Sunaiva.Messaging.Webhooks.WebhookInbox.KindOf(StripeWebhookProvider.ProviderName);
+
+    private static async Task<Results<Ok<ReplayResult>, ProblemHttpResult>> ReplayAsync(ReplayRequest? request, WorkQueue work, CancellationToken ct)
     {
         if (request?.EventIds is { } ids && (ids.Count > 1000 || ids.Any(id => !Sunaiva.ServiceDefaults.Validation.InputRules.IsOpaqueKey(id))))
         {
             return TypedResults.Problem(statusCode: 400, title: "Invalid event ids", detail: "Send at most 1000 Stripe event ids (evt_...), each of printable ASCII.");
         }
 
-        return TypedResults.Ok(new ReplayResult(await inbox.ReplayAsync(request?.EventIds, ct)));
+        if (request?.EventIds is { Count: > 0 } eventIds)
+        {
+            var replayed = 0;
+            foreach (var id in eventIds)
+            {
+                if (await work.FindAsync(Sunaiva.Messaging.Webhooks.WebhookInbox.KeyOf(StripeWebhookProvider.ProviderName, id), ct) is { Status: "dead" } item)
+                {
+                    replayed += await work.ReplayAsync(StripeKind, [item.Id], ct);
+                }
+            }
+
+            return TypedResults.Ok(new ReplayResult(replayed));
+        }
+
+        return TypedResults.Ok(new ReplayResult(await work.ReplayAsync(StripeKind, null, ct)));
     }
 
     private static async Task<Results<Ok<RecoveryResult>, ProblemHttpResult>> RecoverAsync(RecoverRequest request, EventRecovery recovery, TimeProvider time, CancellationToken ct)

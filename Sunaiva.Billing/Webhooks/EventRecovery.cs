@@ -1,5 +1,6 @@
 using Stripe;
 using Sunaiva.Billing.Infrastructure;
+using Sunaiva.Messaging.Webhooks;
 
 namespace Sunaiva.Billing.Webhooks;
 
@@ -19,8 +20,8 @@ public sealed class EventRecovery(StripeGateway stripe, WebhookInbox inbox)
         await foreach (var stripeEvent in new EventService(stripe.Client).ListAutoPagingAsync(list, cancellationToken: ct))
         {
             seen++;
-            var envelope = StripeEventEnvelope.TryParse(stripeEvent.ToJson());
-            if (envelope is not null && await inbox.StoreAsync(envelope, "recovery", ct))
+            if (StripeWebhookProvider.ToDelivery(stripeEvent.ToJson()) is { } delivery
+                && (await inbox.StoreAsync(StripeWebhookProvider.ProviderName, delivery, "recovery", ct)).Stored)
             {
                 stored++;
             }

@@ -19,8 +19,9 @@ public sealed record PayoutStatementData(string InfluencerId, string UserId, str
 /// <summary>
 /// Mails what Billing reports: the dunning email on a failed payment (once per attempt), a confirmation when
 /// the payment recovers, and the influencer's monthly payout statement. A user Engagement does not know is skipped.
+/// Runs in the event's transaction: each message is queued once per (user, kind) and sent as durable work.
 /// </summary>
-public sealed class BillingMailHandler(Email.EmailDelivery email, EmailSettings settings, TimeProvider time) : IIntegrationEventHandler
+public sealed class BillingMailHandler(Email.EmailOutbox outbox, EmailSettings settings) : IIntegrationEventHandler
 {
     public IReadOnlyCollection<string> EventTypes { get; } =
         [ServiceDefaults.Events.EventTypes.PaymentFailed, ServiceDefaults.Events.EventTypes.PaymentRecovered, ServiceDefaults.Events.EventTypes.PayoutSent, ServiceDefaults.Events.EventTypes.PayoutFailed];
@@ -42,18 +43,6 @@ public sealed class BillingMailHandler(Email.EmailDelivery email, EmailSettings 
             return;
         }
 
-        var recorded = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO sent_emails (id, user_id, kind, recipient, subject, sent_at) VALUES (@id, @userId, @kind, @recipient, @subject, @at)
-            ON CONFLICT (user_id, kind) DO NOTHING
-            """,
-            new { id = $"mail_{Guid.CreateVersion7():N}", userId = mail.UserId, kind = mail.Kind, recipient = user.Email, subject = mail.Subject, at = time.GetUtcNow() },
-            transaction, cancellationToken: cancellationToken));
-        if (recorded == 0)
-        {
-            return;
-        }
-
         var message = new MimeMessage();
         message.From.Add(new MailboxAddress(settings.FromName, settings.FromAddress));
         message.To.Add(new MailboxAddress(user.Name ?? user.Email, user.Email));
@@ -64,7 +53,7 @@ public sealed class BillingMailHandler(Email.EmailDelivery email, EmailSettings 
             TextBody = string.Join("\n\n", mail.Paragraphs),
             HtmlBody = string.Concat(mail.Paragraphs.Select(p => $"<p>{WebUtility.HtmlEncode(p)}</p>")),
         }.ToMessageBody();
-        await email.SendAsync(message, mail.UserId, cancellationToken);
+        await outbox.QueueAsync(connection, transaction, mail.UserId, mail.Kind, message, cancellationToken);
     }
 
     private static Mail Dunning(PaymentFailedData data)

@@ -35,3 +35,6 @@ public interface IStartupTask
 
     Task RunAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>A shared library's migration scripts: embedded resources named <c>{Prefix}NNNN_name.sql</c>, applied after the kernel's.</summary>
+public sealed record MigrationSource(Assembly Assembly, string Prefix);

@@ -15,6 +15,7 @@ public sealed partial class DatabaseMigrator(
     NpgsqlDataSource dataSource,
     IConfiguration configuration,
     DatabaseName databaseName,
+    IEnumerable<MigrationSource> libraries,
     ILogger<DatabaseMigrator> logger,
     TimeProvider time) : IStartupTask
 {
@@ -25,7 +26,7 @@ public sealed partial class DatabaseMigrator(
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         await EnsureDatabaseExistsAsync(cancellationToken);
-        var scripts = LoadScripts(databaseName.MigrationsAssembly);
+        var scripts = LoadScripts(databaseName.MigrationsAssembly, libraries);
 
         await using var connection = await OpenWithRetryAsync(dataSource, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, cancellationToken: cancellationToken));
@@ -57,9 +58,23 @@ public sealed partial class DatabaseMigrator(
         }
     }
 
-    internal static IReadOnlyList<(string Id, string Sql)> LoadScripts(Assembly? serviceAssembly)
+    internal static IReadOnlyList<(string Id, string Sql)> LoadScripts(Assembly? serviceAssembly, IEnumerable<MigrationSource>? libraries = null)
     {
         var result = new List<(string, string)>();
+        foreach (var library in libraries ?? [])
+        {
+            foreach (var name in library.Assembly.GetManifestResourceNames()
+                .Where(n => n.StartsWith(library.Prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal))
+            {
+                using var stream = library.Assembly.GetManifestResourceStream(name)!;
+                using var reader = new StreamReader(stream);
+                result.Add((name, reader.ReadToEnd()));
+            }
+        }
+
+        // Kernel scripts first (the libraries' scripts may alter kernel tables), then libraries, then the service's own.
+        var kernelAndService = new List<(string, string)>();
         foreach (var (assembly, prefix) in new[] { (typeof(DatabaseMigrator).Assembly, "kernel/"), (serviceAssembly, "service/") })
         {
             if (assembly is null)
@@ -74,11 +89,12 @@ public sealed partial class DatabaseMigrator(
             {
                 using var stream = assembly.GetManifestResourceStream(name)!;
                 using var reader = new StreamReader(stream);
-                result.Add((prefix + name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..], reader.ReadToEnd()));
+                kernelAndService.Add((prefix + name[(name.IndexOf('/', StringComparison.Ordinal) + 1)..], reader.ReadToEnd()));
             }
         }
 
-        return result;
+        var kernelCount = kernelAndService.Count(s => s.Item1.StartsWith("kernel/", StringComparison.Ordinal));
+        return [.. kernelAndService.Take(kernelCount), .. result, .. kernelAndService.Skip(kernelCount)];
     }
 
     private async Task EnsureDatabaseExistsAsync(CancellationToken cancellationToken)

@@ -1,7 +1,4 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using StackExchange.Redis;
-using Sunaiva.ServiceDefaults.Events;
 
 namespace Sunaiva.ServiceDefaults.Ops;
 
@@ -15,7 +12,24 @@ public sealed record ProviderStatus(string Capability, string Provider, string S
 
 public sealed record DependencyStatus(string Name, string State, string? Detail, double DurationMs);
 
-public sealed record EventBusStatus(long StreamLength, long Pending, long DeadLettered, long DeadLetteredTotal);
+/// <summary>The service's durable work as ops see it: due, running and dead items, and the event stream it reads.</summary>
+public sealed record WorkStatus(long Pending, long Running, long Dead, double OldestDueSeconds, IReadOnlyList<WorkKindStatus> Kinds, EventStreamStatus? Events);
+
+public sealed record WorkKindStatus(string Kind, long Pending, long Running, long Dead);
+
+public sealed record EventStreamStatus(long StreamLength, long Pending);
+
+/// <summary>Reports the durable work of this service (registered by the messaging library).</summary>
+public interface IWorkStatusSource
+{
+    Task<WorkStatus?> ReadAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Maps endpoints of a shared library (messaging ops, MCP) when the service maps its defaults.</summary>
+public interface IEndpointContributor
+{
+    void Map(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints);
+}
 
 public sealed record OpsStatus(
     string Service,
@@ -24,14 +38,14 @@ public sealed record OpsStatus(
     DateTimeOffset CheckedAt,
     IReadOnlyList<DependencyStatus> Dependencies,
     IReadOnlyList<ProviderStatus> Providers,
-    EventBusStatus? Events);
+    WorkStatus? Work);
 
-/// <summary>Builds <c>/ops/status</c> from the health checks, the provider sources and the event bus.</summary>
+/// <summary>Builds <c>/ops/status</c> from the health checks, the provider sources and the durable work.</summary>
 public sealed class DependencyStatusReporter(
     HealthCheckService health,
     ServiceIdentity identity,
     IEnumerable<IProviderStatusSource> providers,
-    IServiceProvider services,
+    IEnumerable<IWorkStatusSource> work,
     TimeProvider time)
 {
     public async Task<OpsStatus> ReportAsync(CancellationToken cancellationToken)
@@ -41,7 +55,7 @@ public sealed class DependencyStatusReporter(
             .Select(e => new DependencyStatus(e.Key, e.Value.Status.ToString().ToLowerInvariant(), e.Value.Description, e.Value.Duration.TotalMilliseconds))
             .OrderBy(d => d.Name, StringComparer.Ordinal)
             .ToList();
-        var events = await ReadEventBusAsync();
+        var workStatus = await ReadWorkAsync(cancellationToken);
         return new OpsStatus(
             identity.Name,
             identity.Version,
@@ -49,37 +63,24 @@ public sealed class DependencyStatusReporter(
             time.GetUtcNow(),
             dependencies,
             providers.SelectMany(p => p.GetStatuses()).ToList(),
-            events);
+            workStatus);
     }
 
-    private async Task<EventBusStatus?> ReadEventBusAsync()
+    private async Task<WorkStatus?> ReadWorkAsync(CancellationToken cancellationToken)
     {
-        if (services.GetService<IConnectionMultiplexer>() is not { } redis)
+        foreach (var source in work)
         {
-            return null;
-        }
-
-        try
-        {
-            var db = redis.GetDatabase();
-            var length = await db.StreamLengthAsync(ResourceNames.EventStream);
-            var pending = 0L;
             try
             {
-                pending = (await db.StreamPendingAsync(ResourceNames.EventStream, identity.Name)).PendingMessageCount;
+                return await source.ReadAsync(cancellationToken);
             }
-            catch (RedisServerException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // The group does not exist yet.
+                // The database is down: the dependencies above already say so.
+                return null;
             }
+        }
 
-            var mine = await db.HashGetAsync(EventConsumer.DeadLetterCountKey, identity.Name);
-            var total = await db.StreamLengthAsync(ResourceNames.DeadLetterStream);
-            return new EventBusStatus(length, pending, mine.IsNull ? 0 : (long)mine, total);
-        }
-        catch (RedisException)
-        {
-            return null;
-        }
+        return null;
     }
 }

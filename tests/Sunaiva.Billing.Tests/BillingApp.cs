@@ -47,9 +47,10 @@ public sealed class BillingApp : WebApplicationFactory<Program>
             ["Stripe:WebhookSecret"] = stripe is null ? string.Empty : WebhookSecret,
             ["Stripe:ApiBase"] = stripe?.BaseUrl ?? "https://api.stripe.com",
             ["Stripe:MaxNetworkRetries"] = "0",
-            ["Stripe:WebhookMaxAttempts"] = "3",
-            ["Stripe:WebhookRetryBase"] = "00:00:10",
-            ["Stripe:WebhookPollInterval"] = "00:00:00.050",
+            ["Work:Kinds:webhook.stripe:MaxAttempts"] = "3",
+            ["Work:Kinds:webhook.stripe:BaseDelay"] = "00:00:10",
+            ["Work:Kinds:webhook.stripe:MaxDelay"] = "01:00:00",
+            ["Work:PollInterval"] = "00:00:00.050",
             ["Stripe:PayoutDayOfMonth"] = "0",
             ["Stripe:Plans:plus-monthly:PriceId"] = StripeObjects.PriceId,
             ["Stripe:Plans:plus-monthly:Interval"] = "month",
@@ -133,7 +134,9 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         return client;
     }
 
-    public WebhookProcessor Processor => Services.GetRequiredService<WebhookProcessor>();
+    public StripeEventProcessor Processor => Services.GetRequiredService<StripeEventProcessor>();
+
+    public Sunaiva.Messaging.Work.WorkRunner Runner => Services.GetRequiredService<Sunaiva.Messaging.Work.WorkRunner>();
 
     /// <summary>Posts a Stripe event as Stripe would: raw JSON, signed now.</summary>
     public async Task<HttpResponseMessage> DeliverAsync(JsonObject stripeEvent, string? signature = null, string? payload = null)
@@ -180,7 +183,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
     /// <summary>Wakes the processor (its poll timer runs on fake time).</summary>
     public bool Nudge()
     {
-        Services.GetRequiredService<WebhookSignal>().Notify();
+        Services.GetRequiredService<Sunaiva.Messaging.Work.WorkSignal>().Notify();
         return true;
     }
 

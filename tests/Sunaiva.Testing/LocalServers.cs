@@ -86,7 +86,7 @@ public sealed class LocalServers : IAsyncLifetime
     {
         var port = FreePort();
         var dir = Directory.CreateDirectory(Path.Combine(_root, "redis")).FullName;
-        Start(Which("redis-server", "redis-server"), ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"]);
+        Start(Which("redis-server", "redis-server"), ["--port", port.ToString(), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "yes", "--appendfsync", "always"]);
         await WaitForPortAsync(port, "redis-server");
         RedisConnectionString = $"127.0.0.1:{port}";
     }

@@ -1,7 +1,7 @@
-using Npgsql;
 using Stripe;
 using Sunaiva.Billing.Commissions;
 using Sunaiva.Billing.Infrastructure;
+using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Billing.Webhooks.Handlers;
 
@@ -10,10 +10,10 @@ public sealed class ChargeRefundedHandler(StripeGateway stripe, CommissionLedger
 {
     public IReadOnlyCollection<string> Types { get; } = ["charge.refunded"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var charge = await new ChargeService(stripe.Client).GetAsync(stripeEvent.ObjectId, cancellationToken: cancellationToken);
-        await ledger.ClawBackRefundAsync(connection, transaction, charge.Id, charge.Amount, charge.AmountRefunded, cancellationToken);
+        await work.CommitAsync((connection, tx, ct) => ledger.ClawBackRefundAsync(connection, tx, charge.Id, charge.Amount, charge.AmountRefunded, ct), cancellationToken);
     }
 }
 
@@ -22,7 +22,7 @@ public sealed partial class DisputeCreatedHandler(StripeGateway stripe, ILogger<
 {
     public IReadOnlyCollection<string> Types { get; } = ["charge.dispute.created"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var dispute = await new DisputeService(stripe.Client).GetAsync(stripeEvent.ObjectId, cancellationToken: cancellationToken);
         LogDispute(logger, dispute.Id, dispute.ChargeId, dispute.Status);
@@ -37,12 +37,12 @@ public sealed class DisputeClosedHandler(StripeGateway stripe, CommissionLedger 
 {
     public IReadOnlyCollection<string> Types { get; } = ["charge.dispute.closed"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var dispute = await new DisputeService(stripe.Client).GetAsync(stripeEvent.ObjectId, cancellationToken: cancellationToken);
         if (dispute.Status == "lost")
         {
-            await ledger.ClawBackDisputeAsync(connection, transaction, dispute.Id, dispute.ChargeId, cancellationToken);
+            await work.CommitAsync((connection, tx, ct) => ledger.ClawBackDisputeAsync(connection, tx, dispute.Id, dispute.ChargeId, ct), cancellationToken);
         }
     }
 }

@@ -1,9 +1,9 @@
 using Dapper;
-using Npgsql;
 using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Influencers;
 using Sunaiva.Billing.Payouts;
+using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Billing.Webhooks.Handlers;
 
@@ -12,12 +12,12 @@ public sealed class AccountUpdatedHandler(StripeGateway stripe, InfluencerStore 
 {
     public IReadOnlyCollection<string> Types { get; } = ["account.updated"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var accountId = stripeEvent.ObjectId ?? stripeEvent.Account!;
         var account = await new AccountService(stripe.Client).GetAsync(accountId, null, null, cancellationToken: cancellationToken);
         var reason = account.PayoutsEnabled ? null : account.Requirements?.DisabledReason ?? (account.DetailsSubmitted ? "payouts_disabled" : "onboarding_incomplete");
-        await influencers.UpdateAccountStatusAsync(connection, transaction, account.Id, account.PayoutsEnabled, reason, cancellationToken);
+        await work.CommitAsync((connection, tx, ct) => influencers.UpdateAccountStatusAsync(connection, tx, account.Id, account.PayoutsEnabled, reason, ct), cancellationToken);
     }
 }
 
@@ -26,12 +26,12 @@ public sealed class TransferCreatedHandler(StripeGateway stripe, PayoutStore pay
 {
     public IReadOnlyCollection<string> Types { get; } = ["transfer.created"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var transfer = await new TransferService(stripe.Client).GetAsync(stripeEvent.ObjectId, cancellationToken: cancellationToken);
         if (transfer.Metadata is { } metadata && metadata.TryGetValue("influencer_id", out var influencerId) && metadata.TryGetValue("period", out var period))
         {
-            await payouts.ConfirmSentAsync(connection, transaction, influencerId, period, transfer.Id, transfer.Amount, cancellationToken);
+            await work.CommitAsync((connection, tx, ct) => payouts.ConfirmSentAsync(connection, tx, influencerId, period, transfer.Id, transfer.Amount, ct), cancellationToken);
         }
     }
 }
@@ -41,12 +41,12 @@ public sealed class TransferReversedHandler(StripeGateway stripe, PayoutStore pa
 {
     public IReadOnlyCollection<string> Types { get; } = ["transfer.reversed"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var transfer = await new TransferService(stripe.Client).GetAsync(stripeEvent.ObjectId, cancellationToken: cancellationToken);
         if (transfer.Reversed || transfer.AmountReversed >= transfer.Amount)
         {
-            await payouts.MarkReversedAsync(connection, transaction, transfer.Id, cancellationToken);
+            await work.CommitAsync((connection, tx, ct) => payouts.MarkReversedAsync(connection, tx, transfer.Id, ct), cancellationToken);
         }
     }
 }
@@ -56,7 +56,7 @@ public sealed partial class PayoutPaidHandler(ILogger<PayoutPaidHandler> logger)
 {
     public IReadOnlyCollection<string> Types { get; } = ["payout.paid"];
 
-    public Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         LogPaid(logger, stripeEvent.ObjectId ?? "?", stripeEvent.Account ?? "platform");
         return Task.CompletedTask;
@@ -71,7 +71,7 @@ public sealed class PayoutFailedHandler(StripeGateway stripe, InfluencerStore in
 {
     public IReadOnlyCollection<string> Types { get; } = ["payout.failed"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         if (stripeEvent.Account is null)
         {
@@ -79,10 +79,19 @@ public sealed class PayoutFailedHandler(StripeGateway stripe, InfluencerStore in
         }
 
         var payout = await new PayoutService(stripe.Client).GetAsync(stripeEvent.ObjectId, null, new RequestOptions { StripeAccount = stripeEvent.Account }, cancellationToken);
-        var influencer = await influencers.GetByAccountAsync(connection, transaction, stripeEvent.Account, cancellationToken);
-        if (influencer is not null && payout.Status == "failed")
+        if (payout.Status != "failed")
         {
-            await payouts.PublishBankPayoutFailedAsync(connection, transaction, influencer, payout.Id, payout.Amount, payout.FailureCode, cancellationToken);
+            return;
         }
+
+        await work.CommitAsync(
+            async (connection, tx, ct) =>
+            {
+                if (await influencers.GetByAccountAsync(connection, tx, stripeEvent.Account, ct) is { } influencer)
+                {
+                    await payouts.PublishBankPayoutFailedAsync(connection, tx, influencer, payout.Id, payout.Amount, payout.FailureCode, ct);
+                }
+            },
+            cancellationToken);
     }
 }

@@ -6,6 +6,7 @@ using Sunaiva.Billing.Commissions;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Subscriptions;
 using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Billing.Webhooks.Handlers;
 
@@ -28,7 +29,7 @@ public sealed class InvoicePaidHandler(InvoiceReader invoices, SubscriptionSync 
 {
     public IReadOnlyCollection<string> Types { get; } = ["invoice.paid"];
 
-    public async Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    public async Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken)
     {
         var invoice = await invoices.GetAsync(stripeEvent.ObjectId!, cancellationToken);
         if (invoice.Status != "paid")
@@ -37,37 +38,43 @@ public sealed class InvoicePaidHandler(InvoiceReader invoices, SubscriptionSync 
         }
 
         var subscriptionId = InvoiceReader.SubscriptionId(invoice);
-        string? userId = null;
-        if (subscriptionId is not null)
-        {
-            userId = (await sync.SyncAsync(subscriptionId, connection, transaction, cancellationToken))?.UserId;
-            var recovered = await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE billing_payment_failures SET recovered_at = @now WHERE stripe_subscription_id = @subscriptionId AND recovered_at IS NULL",
-                new { subscriptionId, now = time.GetUtcNow() }, transaction, cancellationToken: cancellationToken));
-            if (recovered > 0 && userId is not null)
+        var subscription = subscriptionId is null ? null : await sync.FetchAsync(subscriptionId, cancellationToken);
+        await work.CommitAsync(
+            async (connection, transaction, ct) =>
             {
-                await outbox.AddAsync(connection, transaction, EventTypes.PaymentRecovered, new PaymentRecovered(userId, subscriptionId, invoice.Id),
-                    $"payment.recovered:{invoice.Id}", cancellationToken);
-            }
-        }
+                string? userId = null;
+                if (subscription is not null)
+                {
+                    userId = (await sync.ApplyAsync(subscription, connection, transaction, ct))?.UserId;
+                    var recovered = await connection.ExecuteAsync(new CommandDefinition(
+                        "UPDATE billing_payment_failures SET recovered_at = @now WHERE stripe_subscription_id = @subscriptionId AND recovered_at IS NULL",
+                        new { subscriptionId = subscription.Id, now = time.GetUtcNow() }, transaction, cancellationToken: ct));
+                    if (recovered > 0 && userId is not null)
+                    {
+                        await outbox.AddAsync(connection, transaction, EventTypes.PaymentRecovered, new PaymentRecovered(userId, subscription.Id, invoice.Id),
+                            $"payment.recovered:{invoice.Id}", ct);
+                    }
+                }
 
-        userId ??= invoice.CustomerId is { } customer
-            ? await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
-                "SELECT user_id FROM billing_customers WHERE stripe_customer_id = @customer", new { customer }, transaction, cancellationToken: cancellationToken))
-            : null;
-        if (userId is not null)
-        {
-            await ledger.EarnAsync(connection, transaction, invoice, userId, cancellationToken);
-        }
+                userId ??= invoice.CustomerId is { } customer
+                    ? await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+                        "SELECT user_id FROM billing_customers WHERE stripe_customer_id = @customer", new { customer }, transaction, cancellationToken: ct))
+                    : null;
+                if (userId is not null)
+                {
+                    await ledger.EarnAsync(connection, transaction, invoice, userId, ct);
+                }
+            },
+            cancellationToken);
     }
 }
 
 /// <summary>Records a failed or action-required payment once per attempt and opens the grace period.</summary>
 public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionStore subscriptions, SubscriptionSync sync, EventOutbox outbox, TimeProvider time)
 {
-    public async Task RecordAsync(string invoiceId, bool actionRequired, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    public async Task RecordAsync(string invoiceId, bool actionRequired, WorkContext work, CancellationToken cancellationToken)
     {
-        var invoice = await invoices.GetAsync(invoiceId, ct);
+        var invoice = await invoices.GetAsync(invoiceId, cancellationToken);
         var subscriptionId = InvoiceReader.SubscriptionId(invoice);
 
         // Out of order: the invoice was paid since; nothing failed any more.
@@ -76,13 +83,24 @@ public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionS
             return;
         }
 
-        // Delivered before the subscription's own events (or processed alongside them): mirror it from Stripe
-        // first, so the failure reaches its user instead of being recorded for nobody.
-        if (await subscriptions.UserIdAsync(connection, tx, subscriptionId, ct) is null)
-        {
-            await sync.SyncAsync(subscriptionId, connection, tx, ct);
-        }
+        // Read before any transaction: if the subscription is not mirrored yet (delivered before its own events), it is
+        // mirrored from Stripe in the same transaction, so the failure reaches its user instead of being recorded for nobody.
+        var subscription = await sync.FetchAsync(subscriptionId, cancellationToken);
+        await work.CommitAsync(
+            async (connection, tx, ct) =>
+            {
+                if (await subscriptions.UserIdAsync(connection, tx, subscriptionId, ct) is null)
+                {
+                    await sync.ApplyAsync(subscription, connection, tx, ct);
+                }
 
+                await RecordInTransactionAsync(invoice, subscriptionId, actionRequired, connection, tx, ct);
+            },
+            cancellationToken);
+    }
+
+    private async Task RecordInTransactionAsync(Invoice invoice, string subscriptionId, bool actionRequired, NpgsqlConnection connection, NpgsqlTransaction tx, CancellationToken ct)
+    {
         var now = time.GetUtcNow();
         var (userId, _) = await subscriptions.MarkPaymentFailedAsync(connection, tx, subscriptionId, ct);
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
@@ -90,7 +108,7 @@ public sealed class PaymentFailureRecorder(InvoiceReader invoices, SubscriptionS
             INSERT INTO billing_payment_failures (invoice_id, attempt_count, stripe_subscription_id, user_id, amount_due, currency, failed_at)
             VALUES (@invoiceId, @attempt, @subscriptionId, @userId, @amountDue, @currency, @now) ON CONFLICT DO NOTHING
             """,
-            new { invoiceId, attempt = (int)invoice.AttemptCount, subscriptionId, userId, amountDue = invoice.AmountDue, currency = invoice.Currency, now },
+            new { invoiceId = invoice.Id, attempt = (int)invoice.AttemptCount, subscriptionId, userId, amountDue = invoice.AmountDue, currency = invoice.Currency, now },
             tx, cancellationToken: ct));
         if (inserted == 0 || userId is null)
         {
@@ -112,8 +130,8 @@ public sealed class InvoicePaymentFailedHandler(PaymentFailureRecorder recorder)
 {
     public IReadOnlyCollection<string> Types { get; } = ["invoice.payment_failed"];
 
-    public Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken) =>
-        recorder.RecordAsync(stripeEvent.ObjectId!, actionRequired: false, connection, transaction, cancellationToken);
+    public Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken) =>
+        recorder.RecordAsync(stripeEvent.ObjectId!, actionRequired: false, work, cancellationToken);
 }
 
 /// <summary><c>invoice.payment_action_required</c>: the customer must authenticate (3DS, mandate); same dunning path.</summary>
@@ -121,6 +139,6 @@ public sealed class InvoicePaymentActionRequiredHandler(PaymentFailureRecorder r
 {
     public IReadOnlyCollection<string> Types { get; } = ["invoice.payment_action_required"];
 
-    public Task HandleAsync(StripeEventEnvelope stripeEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken) =>
-        recorder.RecordAsync(stripeEvent.ObjectId!, actionRequired: true, connection, transaction, cancellationToken);
+    public Task HandleAsync(StripeEventEnvelope stripeEvent, WorkContext work, CancellationToken cancellationToken) =>
+        recorder.RecordAsync(stripeEvent.ObjectId!, actionRequired: true, work, cancellationToken);
 }

@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace Sunaiva.ServiceDefaults.Events;
 
-/// <summary>Writes events into the service's outbox, inside the caller's transaction.</summary>
+/// <summary>Writes events into the service's outbox, inside the caller's transaction, with the current W3C trace context.</summary>
 public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
 {
     /// <summary>
@@ -16,10 +16,10 @@ public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
         var id = eventId ?? $"evt_{Guid.CreateVersion7():N}";
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO outbox (id, type, payload, occurred_at) VALUES (@id, @type, @payload::jsonb, @at)
+            INSERT INTO outbox (id, type, payload, occurred_at, traceparent) VALUES (@id, @type, @payload::jsonb, @at, @traceparent)
             ON CONFLICT (id) DO NOTHING
             """,
-            new { id, type, payload = JsonSerializer.Serialize(data, EventJson.Options), at = time.GetUtcNow() },
+            new { id, type, payload = JsonSerializer.Serialize(data, EventJson.Options), at = time.GetUtcNow(), traceparent = System.Diagnostics.Activity.Current?.Id },
             transaction,
             cancellationToken: cancellationToken));
         signal.Notify();

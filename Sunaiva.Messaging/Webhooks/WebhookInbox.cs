@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using Dapper;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Sunaiva.Messaging.Work;
+
+namespace Sunaiva.Messaging.Webhooks;
+
+/// <summary>What storing a delivery did: stored now, already stored, or already stored with another payload.</summary>
+public sealed record InboxResult(bool Stored, bool Conflict);
+
+/// <summary>
+/// The webhook inbox of every provider: one row per (provider, event id), stored together with its work item
+/// (<c>webhook:{provider}</c>) in one transaction. Deliveries arriving together share that transaction (group commit):
+/// each caller is answered only once the batch holding its row is durable, so nothing is acknowledged that is not stored,
+/// and one fsync serves many deliveries.
+/// </summary>
+public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue queue, TimeProvider time, ILogger<WebhookInbox> logger) : BackgroundService
+{
+    private const int MaxBatch = 256;
+
+    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
+    public static string KindOf(string provider) => "webhook:" + provider;
+
+    public static string KeyOf(string provider, string id) => $"webhook:{provider}:{id}";
+
+    /// <summary>Stores the delivery unless its id is known; completes when it is durable.</summary>
+    public Task<InboxResult> StoreAsync(string provider, WebhookDelivery delivery, string source, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(provider, delivery, source, Sha256(delivery.Payload), new TaskCompletionSource<InboxResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_pending.Writer.TryWrite(pending))
+        {
+            throw new InvalidOperationException("The webhook inbox is stopped.");
+        }
+
+        return pending.Completion.Task.WaitAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        try
+        {
+            while (await _pending.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var next))
+                {
+                    batch.Add(next);
+                }
+
+                try
+                {
+                    await WriteAsync(batch, stoppingToken);
+                }
+                catch (Exception ex)
+                {
+                    LogBatchFailed(logger, batch.Count, ex);
+                    foreach (var p in batch)
+                    {
+                        p.Completion.TrySetException(ex);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            _pending.Writer.TryComplete();
+            while (_pending.Reader.TryRead(out var left))
+            {
+                left.Completion.TrySetCanceled(CancellationToken.None);
+            }
+        }
+    }
+
+    private async Task WriteAsync(List<Pending> batch, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        var inserted = (await connection.QueryAsync<(string Provider, string Id)>(new CommandDefinition(
+            """
+            INSERT INTO webhook_inbox (provider, id, type, object_id, account, api_version, created, payload, payload_sha256, source, received_at)
+            SELECT * FROM unnest(@providers::text[], @ids::text[], @types::text[], @objects::text[], @accounts::text[], @versions::text[],
+                                 @created::timestamptz[], @payloads::text[], @hashes::text[], @sources::text[], @received::timestamptz[])
+            ON CONFLICT (provider, id) DO NOTHING
+            RETURNING provider, id
+            """,
+            new
+            {
+                providers = batch.Select(p => p.Provider).ToArray(),
+                ids = batch.Select(p => p.Delivery.Id).ToArray(),
+                types = batch.Select(p => p.Delivery.Type).ToArray(),
+                objects = batch.Select(p => p.Delivery.ObjectId).ToArray(),
+                accounts = batch.Select(p => p.Delivery.Account).ToArray(),
+                versions = batch.Select(p => p.Delivery.ApiVersion).ToArray(),
+                created = batch.Select(p => p.Delivery.Created?.UtcDateTime).ToArray(),
+                payloads = batch.Select(p => p.Delivery.Payload).ToArray(),
+                hashes = batch.Select(p => p.Sha256).ToArray(),
+                sources = batch.Select(p => p.Source).ToArray(),
+                received = batch.Select(_ => now.UtcDateTime).ToArray(),
+            },
+            tx,
+            cancellationToken: cancellationToken))).ToHashSet();
+
+        var results = new InboxResult[batch.Count];
+        var work = new List<NewWork>(inserted.Count);
+        var duplicates = new List<int>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var p = batch[i];
+            if (inserted.Remove((p.Provider, p.Delivery.Id)))
+            {
+                results[i] = new InboxResult(true, false);
+                work.Add(new NewWork(KindOf(p.Provider), KeyOf(p.Provider, p.Delivery.Id), p.Delivery.Id, p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null));
+            }
+            else
+            {
+                duplicates.Add(i);
+            }
+        }
+
+        if (duplicates.Count > 0)
+        {
+            var known = (await connection.QueryAsync<(string Provider, string Id, string Sha)>(new CommandDefinition(
+                "SELECT provider, id, payload_sha256 FROM webhook_inbox WHERE (provider, id) IN (SELECT * FROM unnest(@providers::text[], @ids::text[]))",
+                new { providers = duplicates.Select(i => batch[i].Provider).ToArray(), ids = duplicates.Select(i => batch[i].Delivery.Id).ToArray() },
+                tx, cancellationToken: cancellationToken))).ToDictionary(k => (k.Provider, k.Id), k => k.Sha);
+            var conflicts = new List<int>();
+            foreach (var i in duplicates)
+            {
+                var p = batch[i];
+                var conflict = known.TryGetValue((p.Provider, p.Delivery.Id), out var sha) && !string.Equals(sha, p.Sha256, StringComparison.Ordinal);
+                results[i] = new InboxResult(false, conflict);
+                if (conflict)
+                {
+                    conflicts.Add(i);
+                    LogConflict(logger, p.Provider, p.Delivery.Id);
+                }
+            }
+
+            if (conflicts.Count > 0)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    "UPDATE webhook_inbox SET conflicts = conflicts + 1 WHERE (provider, id) IN (SELECT * FROM unnest(@providers::text[], @ids::text[]))",
+                    new { providers = conflicts.Select(i => batch[i].Provider).ToArray(), ids = conflicts.Select(i => batch[i].Delivery.Id).ToArray() },
+                    tx, cancellationToken: cancellationToken));
+            }
+        }
+
+        await queue.EnqueueAsync(connection, tx, work, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+    }
+
+    /// <summary>Reads a stored delivery.</summary>
+    public async Task<WebhookEnvelope?> ReadAsync(string provider, string id, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<WebhookEnvelope>(new CommandDefinition(
+            """
+            SELECT provider, id, type, object_id AS objectid, account, api_version AS apiversion, created, payload, source, received_at AS receivedat
+            FROM webhook_inbox WHERE provider = @provider AND id = @id
+            """,
+            new { provider, id }, cancellationToken: cancellationToken));
+    }
+
+    private static string Sha256(string payload) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
+
+    private sealed record Pending(string Provider, WebhookDelivery Delivery, string Source, string Sha256, TaskCompletionSource<InboxResult> Completion);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook inbox batch of {Count} failed; the deliveries are not acknowledged")]
+    private static partial void LogBatchFailed(ILogger logger, int count, Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook {Provider} event {EventId} delivered again with a different payload; the first one is kept")]
+    private static partial void LogConflict(ILogger logger, string provider, string eventId);
+}

@@ -1,0 +1,84 @@
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+
+namespace Sunaiva.Messaging.Webhooks;
+
+/// <summary>What a provider gets back for an accepted delivery.</summary>
+public sealed record WebhookAck(string Id, bool Duplicate);
+
+/// <summary><c>POST /webhooks/{provider}</c>: verify by the provider's scheme, store once, acknowledge; processing is durable work.</summary>
+public static partial class WebhookInboxApi
+{
+    public static RouteHandlerBuilder MapWebhookInbox(this IEndpointRouteBuilder app) =>
+        app.MapPost("/webhooks/{provider}", ReceiveAsync)
+            .AllowAnonymous()
+            .DisableAntiforgery()
+            .WithTags("Webhooks")
+            .WithName("ReceiveWebhook");
+
+    private static async Task<Results<Ok<WebhookAck>, ProblemHttpResult>> ReceiveAsync(
+        string provider,
+        HttpRequest request,
+        IEnumerable<IWebhookProvider> providers,
+        WebhookInbox inbox,
+        ILoggerFactory loggers,
+        CancellationToken ct)
+    {
+        var source = providers.FirstOrDefault(p => string.Equals(p.Name, provider, StringComparison.Ordinal));
+        if (source is null)
+        {
+            return TypedResults.Problem(statusCode: 404, title: "Unknown webhook provider", detail: "No provider delivers webhooks at this address.");
+        }
+
+        if (!source.IsConfigured)
+        {
+            request.HttpContext.Response.Headers.RetryAfter = "300";
+            return TypedResults.Problem(statusCode: 503, title: $"{source.Name} webhooks are not configured",
+                detail: $"{source.Name} webhooks are not configured: no signing secret is set.");
+        }
+
+        if (request.ContentLength > source.MaxBodyBytes)
+        {
+            return TooLarge(source);
+        }
+
+        // Also bounds chunked bodies that declare no length: reading past the limit fails and answers 413 below.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = source.MaxBodyBytes;
+        }
+
+        string body;
+        try
+        {
+            using var reader = new StreamReader(request.Body, Encoding.UTF8);
+            body = await reader.ReadToEndAsync(ct);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(source);
+        }
+
+        var logger = loggers.CreateLogger("Sunaiva.Webhooks");
+        var verification = source.Verify(request, body);
+        if (verification.Delivery is not { } delivery)
+        {
+            LogRejected(logger, source.Name, verification.RejectedBecause ?? "rejected");
+            return TypedResults.Problem(statusCode: 400, title: "Webhook rejected", detail: verification.RejectedBecause);
+        }
+
+        var result = await inbox.StoreAsync(source.Name, delivery, "webhook", ct);
+        return TypedResults.Ok(new WebhookAck(delivery.Id, !result.Stored));
+    }
+
+    private static ProblemHttpResult TooLarge(IWebhookProvider source) =>
+        TypedResults.Problem(statusCode: 413, title: "Webhook rejected", detail: $"The body is larger than {source.MaxBodyBytes} bytes.");
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Provider} webhook rejected: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string provider, string reason);
+}

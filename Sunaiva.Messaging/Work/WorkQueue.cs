@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Sunaiva.Messaging.Work;
+
+/// <summary>
+/// Enqueues durable work. Inside the caller's transaction the work exists exactly when the change that caused it
+/// commits; without one it is its own short transaction. A key already present is kept (idempotent enqueue).
+/// </summary>
+public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IOptions<WorkOptions> options, TimeProvider time)
+{
+    private const string InsertSql =
+        """
+        INSERT INTO work_items (kind, key, partition_key, payload, max_attempts, run_at, traceparent, created_at)
+        SELECT * FROM unnest(@kinds::text[], @keys::text[], @partitions::text[], @payloads::text[], @maxAttempts::int[], @runAts::timestamptz[], @traces::text[], @createdAts::timestamptz[])
+        ON CONFLICT (key) DO NOTHING
+        """;
+
+    /// <summary>Adds the items in the caller's transaction; returns how many were new.</summary>
+    public async Task<int> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, IReadOnlyCollection<NewWork> items, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+        {
+            return 0;
+        }
+
+        var now = time.GetUtcNow();
+        var trace = Activity.Current?.Id;
+        var o = options.Value;
+        var inserted = await connection.ExecuteAsync(new CommandDefinition(
+            InsertSql,
+            new
+            {
+                kinds = items.Select(i => i.Kind).ToArray(),
+                keys = items.Select(i => i.Key).ToArray(),
+                partitions = items.Select(i => i.PartitionKey).ToArray(),
+                payloads = items.Select(i => i.Payload).ToArray(),
+                maxAttempts = items.Select(i => i.MaxAttempts ?? o.PolicyFor(i.Kind).MaxAttempts).ToArray(),
+                runAts = items.Select(i => (i.RunAt ?? now).UtcDateTime).ToArray(),
+                traces = items.Select(i => i.TraceParent ?? trace).ToArray(),
+                createdAts = items.Select(_ => now.UtcDateTime).ToArray(),
+            },
+            transaction,
+            cancellationToken: cancellationToken));
+        if (inserted > 0)
+        {
+            signal.Notify();
+        }
+
+        return inserted;
+    }
+
+    public Task<int> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, NewWork item, CancellationToken cancellationToken) =>
+        EnqueueAsync(connection, transaction, [item], cancellationToken);
+
+    /// <summary>Adds the items in a transaction of their own.</summary>
+    public async Task<int> EnqueueAsync(IReadOnlyCollection<NewWork> items, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await EnqueueAsync(connection, null, items, cancellationToken);
+    }
+
+    public Task<int> EnqueueAsync(NewWork item, CancellationToken cancellationToken) => EnqueueAsync([item], cancellationToken);
+
+    public async Task<WorkItemView?> FindAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<WorkItemView>(new CommandDefinition(
+            $"SELECT {ViewColumns} FROM work_items WHERE key = @key", new { key }, cancellationToken: cancellationToken));
+    }
+
+    /// <summary>Dead-lettered items, oldest first; <paramref name="kindPrefix"/> narrows to a family ("event:", "webhook:stripe").</summary>
+    public async Task<IReadOnlyList<WorkItemView>> ListDeadAsync(string? kindPrefix, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<WorkItemView>(new CommandDefinition(
+            $"""
+            SELECT {ViewColumns} FROM work_items
+            WHERE status = 'dead' AND (@prefix IS NULL OR starts_with(kind, @prefix))
+            ORDER BY finished_at, id LIMIT @limit
+            """,
+            new { prefix = kindPrefix, limit }, cancellationToken: cancellationToken))).ToList();
+    }
+
+    /// <summary>Puts dead items back with fresh attempts: all of a family, or the given ids.</summary>
+    public async Task<int> ReplayAsync(string? kindPrefix, IReadOnlyCollection<long>? ids, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var replayed = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE work_items SET status = 'pending', attempts = 0, run_at = @now, last_error = NULL, finished_at = NULL,
+                                  lease_owner = NULL, lease_until = NULL
+            WHERE status = 'dead' AND (@prefix IS NULL OR starts_with(kind, @prefix)) AND (@all OR id = ANY(@ids))
+            """,
+            new { now = time.GetUtcNow(), prefix = kindPrefix, all = ids is null || ids.Count == 0, ids = ids?.ToArray() ?? [] },
+            cancellationToken: cancellationToken));
+        signal.Notify();
+        return replayed;
+    }
+
+    public async Task<IReadOnlyList<WorkKindStats>> StatsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return (await connection.QueryAsync<WorkKindStats>(new CommandDefinition(
+            """
+            SELECT kind,
+                   count(*) FILTER (WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < @now)) AS pending,
+                   count(*) FILTER (WHERE status = 'pending' AND lease_until >= @now) AS running,
+                   count(*) FILTER (WHERE status = 'done') AS done,
+                   count(*) FILTER (WHERE status = 'ignored') AS ignored,
+                   count(*) FILTER (WHERE status = 'dead') AS dead,
+                   COALESCE(EXTRACT(EPOCH FROM (@now - min(run_at) FILTER (WHERE status = 'pending' AND run_at <= @now))), 0)::float8 AS oldestdueseconds
+            FROM work_items GROUP BY kind ORDER BY kind
+            """,
+            new { now = time.GetUtcNow() }, cancellationToken: cancellationToken))).ToList();
+    }
+
+    internal const string ViewColumns =
+        "id, kind, key, status, attempts, max_attempts AS maxattempts, run_at AS runat, last_error AS lasterror, created_at AS createdat, finished_at AS finishedat";
+}
+
+/// <summary>Wakes the runner when work was enqueued or a slot freed, so nothing waits for the next poll.</summary>
+public sealed class WorkSignal
+{
+    private readonly System.Threading.Channels.Channel<bool> _channel = System.Threading.Channels.Channel.CreateBounded<bool>(
+        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
+
+    public void Notify() => _channel.Writer.TryWrite(true);
+
+    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), cts, timeout, Timeout.InfiniteTimeSpan);
+        try
+        {
+            await _channel.Reader.ReadAsync(cts.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using Dapper;
+using Npgsql;
+
+namespace Sunaiva.Messaging.Work;
+
+/// <summary>The SQL of claiming, renewing and finishing work items; every statement is a short transaction.</summary>
+public sealed class WorkStore(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    /// <summary>
+    /// Leases up to <paramref name="limit"/> due items. Row locks (SKIP LOCKED) last only for this transaction; the lease
+    /// (owner + until) is what reserves an item afterwards. Items of a partition whose lease another item holds are skipped.
+    /// </summary>
+    public async Task<IReadOnlyList<WorkItem>> ClaimAsync(string owner, int limit, TimeSpan lease, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var until = now + lease;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var candidates = (await connection.QueryAsync<(long Id, string? PartitionKey)>(new CommandDefinition(
+            """
+            SELECT id, partition_key FROM work_items
+            WHERE status = 'pending' AND run_at <= @now AND (lease_until IS NULL OR lease_until < @now)
+            ORDER BY run_at, id LIMIT @scan FOR UPDATE SKIP LOCKED
+            """,
+            new { now, scan = limit * 4 }, tx, cancellationToken: ct))).ToList();
+        if (candidates.Count == 0)
+        {
+            return [];
+        }
+
+        var chosen = new List<long>(limit);
+        var partitioned = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (id, partition) in candidates)
+        {
+            if (chosen.Count + partitioned.Count >= limit)
+            {
+                break;
+            }
+
+            if (partition is null)
+            {
+                chosen.Add(id);
+            }
+            else
+            {
+                partitioned.TryAdd(partition, id);
+            }
+        }
+
+        if (partitioned.Count > 0)
+        {
+            // An upsert per partition: a racing claimer waits for this row, then sees a live lease and gets nothing.
+            var won = await connection.QueryAsync<long>(new CommandDefinition(
+                """
+                INSERT INTO work_partitions (key, item_id, lease_until)
+                SELECT k, i, @until FROM unnest(@keys::text[], @ids::bigint[]) AS p(k, i)
+                ON CONFLICT (key) DO UPDATE SET item_id = EXCLUDED.item_id, lease_until = EXCLUDED.lease_until
+                WHERE work_partitions.lease_until < @now
+                RETURNING item_id
+                """,
+                new { keys = partitioned.Keys.ToArray(), ids = partitioned.Values.ToArray(), until, now }, tx, cancellationToken: ct));
+            chosen.AddRange(won);
+        }
+
+        if (chosen.Count == 0)
+        {
+            await tx.CommitAsync(ct);
+            return [];
+        }
+
+        var items = (await connection.QueryAsync<WorkItem>(new CommandDefinition(
+            """
+            UPDATE work_items SET lease_owner = @owner, lease_until = @until, attempts = attempts + 1
+            WHERE id = ANY(@ids)
+            RETURNING id, kind, key, partition_key AS partitionkey, payload, attempts, max_attempts AS maxattempts, traceparent, created_at AS createdat
+            """,
+            new { owner, until, ids = chosen.ToArray() }, tx, cancellationToken: ct))).ToList();
+        await tx.CommitAsync(ct);
+        return items.OrderBy(i => i.Id).ToList();
+    }
+
+    /// <summary>Extends the lease of items still held by <paramref name="owner"/> (and their partitions).</summary>
+    public async Task RenewAsync(string owner, IReadOnlyCollection<long> ids, TimeSpan lease, CancellationToken ct)
+    {
+        if (ids.Count == 0)
+        {
+            return;
+        }
+
+        var until = time.GetUtcNow() + lease;
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            WITH renewed AS (
+                UPDATE work_items SET lease_until = @until WHERE id = ANY(@ids) AND lease_owner = @owner AND status = 'pending'
+                RETURNING id)
+            UPDATE work_partitions SET lease_until = @until WHERE item_id IN (SELECT id FROM renewed)
+            """,
+            new { owner, until, ids = ids.ToArray() }, cancellationToken: ct));
+    }
+
+    /// <summary>Marks a leased item finished inside the caller's transaction; false when the lease is no longer ours.</summary>
+    internal async Task<bool> FinishAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, WorkContext context, string status, string? note, CancellationToken ct)
+    {
+        var updated = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE work_items SET status = @status, finished_at = @now, last_error = @note, lease_owner = NULL, lease_until = NULL
+            WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+            """,
+            new { id = context.Item.Id, owner = context.Owner, status, note, now = time.GetUtcNow() }, tx, cancellationToken: ct));
+        if (updated == 1 && context.Item.PartitionKey is not null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM work_partitions WHERE key = @key AND item_id = @id",
+                new { key = context.Item.PartitionKey, id = context.Item.Id }, tx, cancellationToken: ct));
+        }
+
+        return updated == 1;
+    }
+
+    public async Task<bool> FinishAsync(WorkContext context, string status, string? note, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var finished = await FinishAsync(connection, tx, context, status, note, ct);
+        await tx.CommitAsync(ct);
+        return finished;
+    }
+
+    /// <summary>Puts the item back for later; <paramref name="refundAttempt"/> when the failure was not the item's (an open circuit).</summary>
+    public async Task<bool> RescheduleAsync(WorkContext context, DateTimeOffset runAt, string error, bool refundAttempt, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var tx = await connection.BeginTransactionAsync(ct);
+        var updated = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            UPDATE work_items SET run_at = @runAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
+                                  attempts = attempts - CASE WHEN @refund THEN 1 ELSE 0 END
+            WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+            """,
+            new { id = context.Item.Id, owner = context.Owner, runAt, error, refund = refundAttempt }, tx, cancellationToken: ct));
+        if (updated == 1 && context.Item.PartitionKey is not null)
+        {
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM work_partitions WHERE key = @key AND item_id = @id",
+                new { key = context.Item.PartitionKey, id = context.Item.Id }, tx, cancellationToken: ct));
+        }
+
+        await tx.CommitAsync(ct);
+        return updated == 1;
+    }
+
+    /// <summary>Deletes finished items older than the retention, a bounded batch at a time.</summary>
+    public async Task<int> PurgeAsync(TimeSpan retention, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            """
+            DELETE FROM work_items WHERE id IN (
+                SELECT id FROM work_items WHERE status IN ('done', 'ignored') AND finished_at < @before LIMIT 5000)
+            """,
+            new { before = time.GetUtcNow() - retention }, cancellationToken: ct));
+    }
+}

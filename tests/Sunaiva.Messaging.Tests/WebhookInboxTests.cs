@@ -1,0 +1,66 @@
+using StackExchange.Redis;
+using Sunaiva.Messaging.Webhooks;
+using Sunaiva.Testing;
+
+namespace Sunaiva.Messaging.Tests;
+
+/// <summary>The webhook inbox of any provider against real Postgres: stored once, queued once, conflicts seen.</summary>
+[Collection(ServersCollection.Name)]
+public sealed class WebhookInboxTests(LocalServers servers) : IAsyncLifetime
+{
+    private ConnectionMultiplexer _redis = null!;
+    private MessagingHarness _h = null!;
+    private WebhookInbox _inbox = null!;
+
+    public async Task InitializeAsync()
+    {
+        _redis = await ConnectionMultiplexer.ConnectAsync(servers.RedisConnectionString);
+        _h = await MessagingHarness.CreateAsync(servers, _redis);
+        _inbox = _h.Inbox();
+        await _inbox.StartAsync(default);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _inbox.StopAsync(default);
+        _inbox.Dispose();
+        await _h.DisposeAsync();
+        await _redis.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Concurrent_duplicate_deliveries_are_stored_and_queued_once_each()
+    {
+        var deliveries = Enumerable.Range(0, 300).Select(i => Delivery($"evt_{i % 100}", "{\"n\":" + (i % 100) + "}")).ToList();
+        var results = await Task.WhenAll(deliveries.Select(d => _inbox.StoreAsync("heygen", d, "webhook", default)));
+
+        Assert.Equal(100, results.Count(r => r.Stored));
+        Assert.Equal(200, results.Count(r => !r.Stored && !r.Conflict));
+        Assert.Equal(100L, await _h.ScalarAsync<long>("SELECT count(*) FROM webhook_inbox WHERE provider = 'heygen'"));
+        Assert.Equal(100L, await _h.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE kind = 'webhook:heygen'"));
+    }
+
+    [Fact]
+    public async Task Event_id_reused_with_another_payload_keeps_the_first_and_is_flagged()
+    {
+        Assert.True((await _inbox.StoreAsync("stripe", Delivery("evt_same", "{\"a\":1}"), "webhook", default)).Stored);
+        var again = await _inbox.StoreAsync("stripe", Delivery("evt_same", "{\"a\":2}"), "webhook", default);
+
+        Assert.Equal(new InboxResult(false, true), again);
+        Assert.Equal("{\"a\":1}", (await _inbox.ReadAsync("stripe", "evt_same", default))!.Payload);
+        Assert.Equal(1, await _h.ScalarAsync<int>("SELECT conflicts FROM webhook_inbox WHERE id = 'evt_same'"));
+    }
+
+    [Fact]
+    public async Task Deliveries_of_one_partition_share_a_partition_key_per_provider()
+    {
+        await _inbox.StoreAsync("stripe", Delivery("evt_p1", "{}", "cus_1"), "webhook", default);
+        await _inbox.StoreAsync("stripe", Delivery("evt_p2", "{}", "cus_1"), "webhook", default);
+
+        Assert.Equal(1L, await _h.ScalarAsync<long>("SELECT count(DISTINCT partition_key) FROM work_items WHERE key IN ('webhook:stripe:evt_p1', 'webhook:stripe:evt_p2')"));
+        Assert.Equal("stripe:cus_1", await _h.ScalarAsync<string>("SELECT partition_key FROM work_items WHERE key = 'webhook:stripe:evt_p1'"));
+    }
+
+    private static WebhookDelivery Delivery(string id, string payload, string? partition = null) =>
+        new(id, "video.ready", "obj_1", null, null, DateTimeOffset.UnixEpoch, partition, payload);
+}
