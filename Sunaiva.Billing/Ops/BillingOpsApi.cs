@@ -13,6 +13,8 @@ public sealed record ReplayRequest(IReadOnlyList<string>? EventIds);
 
 public sealed record ReplayResult(int Replayed);
 
+public sealed record DeadEvent(string Id, string Type, int Attempts, string? LastError, DateTime ReceivedAt);
+
 public sealed record RecoverRequest(DateTimeOffset? From, DateTimeOffset? To);
 
 public sealed record PayoutRunRequest(string? Period);
@@ -23,7 +25,7 @@ public static class BillingOpsApi
     public static RouteGroupBuilder MapBillingOpsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/ops/billing").RequireOps().WithTags("Billing ops");
-        group.MapGet("/webhooks/dead", async (WorkQueue work, CancellationToken ct) => TypedResults.Ok(await work.ListDeadAsync(StripeKind, 500, ct)));
+        group.MapGet("/webhooks/dead", ListDeadAsync);
         group.MapPost("/webhooks/replay", ReplayAsync);
         group.MapPost("/webhooks/recover", RecoverAsync).RequireStripe();
         group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe();
@@ -31,6 +33,16 @@ public static class BillingOpsApi
     }
 
     private static readonly string StripeKind = Sunaiva.Messaging.Webhooks.WebhookInbox.KindOf(StripeWebhookProvider.ProviderName);
+
+    /// <summary>Dead-lettered Stripe events by their Stripe id (the work items of <c>webhook:stripe</c> joined to the inbox).</summary>
+    private static async Task<Ok<List<DeadEvent>>> ListDeadAsync(Npgsql.NpgsqlDataSource data, CancellationToken ct)
+    {
+        await using var connection = await data.OpenConnectionAsync(ct);
+        var dead = await Dapper.SqlMapper.QueryAsync<DeadEvent>(connection, new Dapper.CommandDefinition(
+            "SELECT id, type, attempts, last_error AS lasterror, received_at AS receivedat FROM stripe_events WHERE status = 'dead' ORDER BY received_at LIMIT 500",
+            cancellationToken: ct));
+        return TypedResults.Ok(dead.ToList());
+    }
 
     private static async Task<Results<Ok<ReplayResult>, ProblemHttpResult>> ReplayAsync(ReplayRequest? request, WorkQueue work, CancellationToken ct)
     {

@@ -18,6 +18,8 @@ public sealed class StripeWebhookProvider(StripeGateway gateway, IOptions<Stripe
 
     public bool IsConfigured => gateway.IsConfigured && gateway.CanVerifyWebhooks;
 
+    public string NotConfiguredDetail => "billing is not configured: no Stripe secret key or webhook signing secret is set.";
+
     public WebhookVerification Verify(HttpRequest request, string body)
     {
         var signature = request.Headers["Stripe-Signature"].ToString();

@@ -16,6 +16,9 @@ public interface IWebhookProvider
 
     int MaxBodyBytes => 1024 * 1024;
 
+    /// <summary>The 503 answer's detail while <see cref="IsConfigured"/> is false.</summary>
+    string NotConfiguredDetail => $"{Name} webhooks are not configured: no signing secret is set.";
+
     /// <summary>Checks the signature (by the provider's scheme) and reads the delivery's identity; never throws for bad input.</summary>
     WebhookVerification Verify(HttpRequest request, string body);
 }

@@ -38,8 +38,7 @@ public static partial class WebhookInboxApi
         if (!source.IsConfigured)
         {
             request.HttpContext.Response.Headers.RetryAfter = "300";
-            return TypedResults.Problem(statusCode: 503, title: $"{source.Name} webhooks are not configured",
-                detail: $"{source.Name} webhooks are not configured: no signing secret is set.");
+            return TypedResults.Problem(statusCode: 503, title: $"{source.Name} webhooks are not configured", detail: source.NotConfiguredDetail);
         }
 
         if (request.ContentLength > source.MaxBodyBytes)

@@ -98,7 +98,8 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL)");
         foreach (var (assembly, prefix, resourcePrefix) in new[]
         {
-            (typeof(Sunaiva.ServiceDefaults.Events.EventOutbox).Assembly, "kernel/", "kernel/"),
+            (typeof(Sunaiva.ServiceDefaults.Data.DatabaseMigrator).Assembly, "kernel/", "kernel/"),
+            (typeof(Sunaiva.ServiceDefaults.Events.EventOutbox).Assembly, "messaging/", "messaging/"),
             (typeof(Program).Assembly, "service/", "migrations/"),
         })
         {
@@ -177,7 +178,9 @@ public sealed class BillingApp : WebApplicationFactory<Program>
     /// <summary>Waits until the event has been tried at least this many times.</summary>
     public Task WaitAttemptsAsync(string eventId, int attempts) =>
         Eventually.UntilAsync(async () =>
-            Nudge() && await QueryOneAsync<int>("SELECT COALESCE((SELECT attempts FROM stripe_events WHERE id = @eventId), 0)", new { eventId }) >= attempts,
+            // Counted once the outcome of the try is recorded (the item no longer leased).
+            Nudge() && await QueryOneAsync<int>(
+                "SELECT COALESCE((SELECT attempts FROM work_items WHERE key = 'webhook:stripe:' || @eventId AND lease_owner IS NULL), 0)", new { eventId }) >= attempts,
             $"event {eventId} tried {attempts} times");
 
     /// <summary>Wakes the processor (its poll timer runs on fake time).</summary>

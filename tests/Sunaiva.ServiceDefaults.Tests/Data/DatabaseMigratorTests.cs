@@ -18,7 +18,7 @@ public sealed class DatabaseMigratorTests(LocalServers servers)
         var connectionString = servers.PostgresConnectionString(name);
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [$"ConnectionStrings:{name}"] = connectionString }).Build();
         await using var source = NpgsqlDataSource.Create(connectionString);
-        DatabaseMigrator Migrator() => new(source, configuration, new DatabaseName(name), NullLogger<DatabaseMigrator>.Instance, TimeProvider.System);
+        DatabaseMigrator Migrator() => new(source, configuration, new DatabaseName(name), [], NullLogger<DatabaseMigrator>.Instance, TimeProvider.System);
 
         await Task.WhenAll(Migrator().RunAsync(CancellationToken.None), Migrator().RunAsync(CancellationToken.None), Migrator().RunAsync(CancellationToken.None));
         await Migrator().RunAsync(CancellationToken.None);
