@@ -113,7 +113,7 @@ public static class SunaivaServiceDefaults
             app.MapDeadLetterApi();
         }
 
-        app.MapIntegrationOpsApi();
+        app.MapGroup("/ops").RequireOps().WithTags("ops").MapIntegrationOpsApi();
         return app;
     }
 }

@@ -5,14 +5,6 @@ using Sunaiva.ServiceDefaults.Events;
 
 namespace Sunaiva.ServiceDefaults.Ops;
 
-/// <summary>A provider adapter (Stripe, SMTP relay, HeyGen, ...) that reports its own state.</summary>
-public interface IProviderStatusSource
-{
-    IEnumerable<ProviderStatus> GetStatuses();
-}
-
-public sealed record ProviderStatus(string Capability, string Provider, string State, string? Detail = null);
-
 public sealed record DependencyStatus(string Name, string State, string? Detail, double DurationMs);
 
 public sealed record EventBusStatus(long StreamLength, long Pending, long DeadLettered, long DeadLetteredTotal);

@@ -114,6 +114,7 @@ public sealed class KernelHost : IDisposable
         builder.Services.AddSingleton<TimeProvider>(Time);
         builder.Services.AddLogging();
         builder.AddIntegrationKernel();
+        builder.Services.AddSingleton<ProviderCache>();
         if (recordingMeter)
         {
             builder.Services.Replace(ServiceDescriptor.Singleton<IIntegrationMeter>(Meter));

@@ -20,7 +20,7 @@ namespace Sunaiva.ServiceDefaults.Integration;
 /// <summary>Registration of the integration kernel and of provider chains.</summary>
 public static class IntegrationKernelExtensions
 {
-    /// <summary>The kernel's price book, limits and quotas, embedded in ServiceDefaults; services' configuration overrides it.</summary>
+    /// <summary>The kernel's price book, limits and quotas, embedded in Sunaiva.Integration; services' configuration overrides it.</summary>
     public const string ProvidersResource = "kernel-config/providers.json";
 
     /// <summary>
@@ -76,7 +76,6 @@ public static class IntegrationKernelExtensions
             o.DefaultEntryOptions = new HybridCacheEntryOptions { Expiration = TimeSpan.FromHours(1), LocalCacheExpiration = TimeSpan.FromMinutes(5) };
             o.MaximumPayloadBytes = 16 * 1024 * 1024;
         });
-        services.AddSingleton<ProviderCache>();
 
         services.AddExceptionHandler<ProviderChainExceptionHandler>();
         return builder;
@@ -84,7 +83,7 @@ public static class IntegrationKernelExtensions
 
     internal static Stream OpenProvidersJson() =>
         typeof(IntegrationKernelExtensions).Assembly.GetManifestResourceStream(ProvidersResource)
-        ?? throw new InvalidOperationException($"Embedded resource {ProvidersResource} is missing from ServiceDefaults.");
+        ?? throw new InvalidOperationException($"Embedded resource {ProvidersResource} is missing from Sunaiva.Integration.");
 
     /// <summary>Declares a capability's chain: <c>services.AddProviderChain&lt;ITts&gt;("tts").AddAdapter&lt;ElevenLabsTts&gt;().AddAdapter&lt;EspeakTts&gt;()</c>.</summary>
     /// <remarks>Order of preference comes from <c>Integration:Capabilities:{capability}:Adapters</c>, else registration order.
