@@ -296,9 +296,11 @@ public sealed partial class ProviderChain<TAdapter>
             return await MoveAsync(_chain._options.FirstChunkDeadline, first: true, cancellationToken);
         }
 
-        // The deadline is kept by the chain, not left to the adapter: a provider that ignores its token still cannot stall the caller.
+        // The deadline is kept by the chain, not left to the adapter: a provider that ignores its token still cannot stall
+        // the caller. It starts before the chunk is asked for, so it runs from the request, not from the first await.
         private async ValueTask<bool> MoveAsync(TimeSpan within, bool first, CancellationToken cancellationToken)
         {
+            using var stall = new CancellationTokenSource(within, _chain._time);
             var move = _enumerator!.MoveNextAsync();
             bool more;
             if (move.IsCompletedSuccessfully)
@@ -308,11 +310,12 @@ public sealed partial class ProviderChain<TAdapter>
             else
             {
                 var pending = _pending = move.AsTask();
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stall.Token);
                 try
                 {
-                    more = await pending.WaitAsync(within, _chain._time, cancellationToken);
+                    more = await pending.WaitAsync(wait.Token);
                 }
-                catch (TimeoutException) when (!pending.IsCompleted)
+                catch (OperationCanceledException) when (stall.IsCancellationRequested && !cancellationToken.IsCancellationRequested && !pending.IsCompleted)
                 {
                     throw new StreamStallException(first);
                 }
