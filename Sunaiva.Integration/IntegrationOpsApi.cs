@@ -4,6 +4,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Sunaiva.ServiceDefaults.Integration;
 
@@ -101,8 +103,16 @@ public static class IntegrationOpsApi
 
     internal static Ok<ChaosReport> GetChaos(ChaosControl chaos, ServiceIdentity identity) => TypedResults.Ok(new ChaosReport(identity.Name, chaos.Current));
 
-    internal static Results<Ok<ChaosReport>, ProblemHttpResult> PutChaos(ChaosUpdate update, ChaosControl chaos, IntegrationRuntime runtime, ServiceIdentity identity)
+    internal static Results<Ok<ChaosReport>, ProblemHttpResult> PutChaos(
+        ChaosUpdate update, ChaosControl chaos, IntegrationRuntime runtime, ServiceIdentity identity, IHostEnvironment environment, IOptions<IntegrationOptions> options)
     {
+        if (!environment.IsDevelopment() && !options.Value.Chaos.AllowInProduction)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Chaos switches are off",
+                detail: $"Run-time chaos is a Development tool; in {environment.EnvironmentName} set Integration:Chaos:AllowInProduction to true to switch it on.",
+                type: "https://sunaiva.dev/problems/chaos-disabled");
+        }
+
         var errors = new List<ValidationResult>();
         if (!Validator.TryValidateObject(update, new ValidationContext(update), errors, validateAllProperties: true))
         {

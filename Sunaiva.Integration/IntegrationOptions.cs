@@ -17,6 +17,10 @@ public sealed class IntegrationOptions
     [Required]
     public LedgerOptions Ledger { get; set; } = new();
 
+    /// <summary>Whether ops may switch chaos at run time (<c>PUT /ops/chaos</c>).</summary>
+    [Required]
+    public ChaosGateOptions Chaos { get; set; } = new();
+
     public ProviderOptions ProviderOrDefault(string provider) =>
         Providers.TryGetValue(provider, out var options) ? options : DefaultProvider;
 
@@ -171,6 +175,13 @@ public sealed class ChaosSettings
     public bool Active => Outage || FaultRate > 0 || (LatencyRate > 0 && Latency > TimeSpan.Zero);
 
     public ChaosSettings Clone() => (ChaosSettings)MemberwiseClone();
+}
+
+/// <summary>Run-time chaos switches are a Development tool; elsewhere they stay off unless configured on.</summary>
+public sealed class ChaosGateOptions
+{
+    /// <summary><c>Integration:Chaos:AllowInProduction</c>: accept <c>PUT /ops/chaos</c> outside Development (a staging drill).</summary>
+    public bool AllowInProduction { get; set; }
 }
 
 public sealed class LedgerOptions
