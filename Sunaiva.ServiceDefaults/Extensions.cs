@@ -112,7 +112,7 @@ public static class SunaivaServiceDefaults
             contributor.Map(app);
         }
 
-        app.MapIntegrationOpsApi();
+        app.MapGroup("/ops").RequireOps().WithTags("ops").MapIntegrationOpsApi();
         return app;
     }
 }

@@ -2,14 +2,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Sunaiva.ServiceDefaults.Ops;
 
-/// <summary>A provider adapter (Stripe, SMTP relay, HeyGen, ...) that reports its own state.</summary>
-public interface IProviderStatusSource
-{
-    IEnumerable<ProviderStatus> GetStatuses();
-}
-
-public sealed record ProviderStatus(string Capability, string Provider, string State, string? Detail = null);
-
 public sealed record DependencyStatus(string Name, string State, string? Detail, double DurationMs);
 
 /// <summary>The service's durable work as ops see it: due, running and dead items, and the event stream it reads.</summary>

@@ -7,8 +7,9 @@ using OpenTelemetry.Metrics;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Integration;
 
-// Figures for the integration kernel (issue 3): overhead of chain + metering around a no-op adapter, and
-// how fast an outage of the first provider is routed around. Run: dotnet run -c Release --project bench/Sunaiva.Bench.Kernel
+// Figures for the integration kernel (issues 3 and 7): overhead of chain + metering around a no-op adapter, and
+// how fast an outage of the first provider is routed around; a hang is measured against the capability's latency
+// budget. Run: dotnet run -c Release --project bench/Sunaiva.Bench.Kernel
 if (OperatingSystem.IsLinux())
 {
     // One core: the figures are per core, and the machine is shared.
@@ -40,7 +41,7 @@ await overheadKernel.Host.StopAsync();
 // Outages under 100 calls/s of open-loop traffic after 10 s of healthy traffic (a full sampling window),
 // default breaker (failure ratio 0.5, minimum throughput 5, 10 s sampling, 30 s break).
 await Outage("fast errors (connection refused / 5xx)", hang: false);
-await Outage("hang (provider stops answering; 10 s attempt timeout)", hang: true);
+await Outage("hang (provider stops answering; 10 s attempt timeout, 2 s latency budget)", hang: true);
 
 static async Task<(double P50, double P99, double PerSecond)> Measure(Func<ValueTask> call)
 {
@@ -68,6 +69,7 @@ static async Task Outage(string name, bool hang)
     using var k = Kernel.Create(attemptTimeout: "00:00:10");
     await k.Host.StartAsync();
     var runtime = k.Services.GetRequiredService<IntegrationRuntime>();
+    var budget = k.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<IntegrationOptions>>().Value.Capabilities["noop"].LatencyBudget;
     var op = new ProviderOperation("noop", "api-calls");
     var calls = new List<Task<(long Started, long Ended, ChainResult<int>? Result)>>();
     using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(10));
@@ -117,6 +119,15 @@ static async Task Outage(string name, bool hang)
     Console.WriteLine($"  outage -> first answer from the fallback: {Ms(firstFallback):0.0} ms");
     Console.WriteLine($"  outage -> circuit open: {(openAt == 0 ? "never" : $"{Ms(openAt):0.0} ms")}");
     Console.WriteLine($"  outage -> traffic fully served by the fallback (last call that waited on the primary answered): {Ms(lastTouchingPrimary):0.0} ms");
+    if (hang)
+    {
+        var firstAnswer = Ms(firstFallback);
+        var longestWait = after.Where(c => c.Result is not null).Select(c => (c.Ended - c.Started) * 1000.0 / Stopwatch.Frequency).DefaultIfEmpty(0).Max();
+        Console.WriteLine($"  latency budget {budget.TotalMilliseconds:0} ms: first answer from the fallback {firstAnswer:0.0} ms after the hang began "
+            + $"(budget {(firstAnswer >= budget.TotalMilliseconds ? "+" : "-")}{Math.Abs(firstAnswer - budget.TotalMilliseconds):0.0} ms; without a budget: the 10 s attempt timeout)");
+        Console.WriteLine($"  longest any caller waited for an answer during the hang: {longestWait:0.0} ms (budget {budget.TotalMilliseconds:0} ms)");
+    }
+
     await k.Host.StopAsync();
 }
 
@@ -166,6 +177,7 @@ internal sealed class Kernel : IDisposable
         {
             ["Integration:Capabilities:noop:Adapters:0"] = "primary",
             ["Integration:Capabilities:noop:Adapters:1"] = "backup",
+            ["Integration:Capabilities:noop:LatencyBudget"] = "00:00:02",
             ["Integration:Providers:primary:AttemptTimeout"] = attemptTimeout,
             ["Integration:Providers:primary:Prices:api-calls:UsdPerUnit"] = "0.0001",
             ["Integration:Providers:primary:Prices:api-calls:Source"] = "bench",

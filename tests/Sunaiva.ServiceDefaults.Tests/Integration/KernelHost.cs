@@ -89,6 +89,8 @@ public sealed class KernelHost : IDisposable
             ["Integration:Capabilities:echo:Adapters:0"] = "primary",
             ["Integration:Capabilities:echo:Adapters:1"] = "backup",
             ["Integration:Capabilities:echo:Deadline"] = "00:00:20",
+            // Longer than the deadline: tests of the attempt timeout and deadline are not cut by the budget; budget tests set it.
+            ["Integration:Capabilities:echo:LatencyBudget"] = "00:01:00",
             ["Integration:Providers:primary:AttemptTimeout"] = "00:00:10",
             ["Integration:Providers:primary:Retry:MaxRetries"] = "0",
             ["Integration:Providers:primary:Retry:BaseDelay"] = "00:00:00",
@@ -114,6 +116,7 @@ public sealed class KernelHost : IDisposable
         builder.Services.AddSingleton<TimeProvider>(Time);
         builder.Services.AddLogging();
         builder.AddIntegrationKernel();
+        builder.Services.AddSingleton<ProviderCache>();
         if (recordingMeter)
         {
             builder.Services.Replace(ServiceDescriptor.Singleton<IIntegrationMeter>(Meter));

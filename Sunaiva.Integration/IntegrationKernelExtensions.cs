@@ -20,7 +20,7 @@ namespace Sunaiva.ServiceDefaults.Integration;
 /// <summary>Registration of the integration kernel and of provider chains.</summary>
 public static class IntegrationKernelExtensions
 {
-    /// <summary>The kernel's price book, limits and quotas, embedded in ServiceDefaults; services' configuration overrides it.</summary>
+    /// <summary>The kernel's price book, limits and quotas, embedded in Sunaiva.Integration; services' configuration overrides it.</summary>
     public const string ProvidersResource = "kernel-config/providers.json";
 
     /// <summary>
@@ -76,7 +76,6 @@ public static class IntegrationKernelExtensions
             o.DefaultEntryOptions = new HybridCacheEntryOptions { Expiration = TimeSpan.FromHours(1), LocalCacheExpiration = TimeSpan.FromMinutes(5) };
             o.MaximumPayloadBytes = 16 * 1024 * 1024;
         });
-        services.AddSingleton<ProviderCache>();
 
         services.AddExceptionHandler<ProviderChainExceptionHandler>();
         return builder;
@@ -84,7 +83,7 @@ public static class IntegrationKernelExtensions
 
     internal static Stream OpenProvidersJson() =>
         typeof(IntegrationKernelExtensions).Assembly.GetManifestResourceStream(ProvidersResource)
-        ?? throw new InvalidOperationException($"Embedded resource {ProvidersResource} is missing from ServiceDefaults.");
+        ?? throw new InvalidOperationException($"Embedded resource {ProvidersResource} is missing from Sunaiva.Integration.");
 
     /// <summary>Declares a capability's chain: <c>services.AddProviderChain&lt;ITts&gt;("tts").AddAdapter&lt;ElevenLabsTts&gt;().AddAdapter&lt;EspeakTts&gt;()</c>.</summary>
     /// <remarks>Order of preference comes from <c>Integration:Capabilities:{capability}:Adapters</c>, else registration order.
@@ -127,6 +126,15 @@ public static class IntegrationKernelExtensions
         }
     }
 
+    /// <summary>Adds <c>Sunaiva-Degraded: &lt;provider&gt;</c> when a fallback adapter serves the stream; call it after the first chunk.</summary>
+    public static void MarkDegraded<T>(this HttpResponse response, ChainStream<T> stream)
+    {
+        if (stream.Degraded && stream.Provider is { } provider)
+        {
+            response.Headers[DegradedHeader] = provider;
+        }
+    }
+
     public const string DegradedHeader = "Sunaiva-Degraded";
 }
 
@@ -153,11 +161,29 @@ public sealed class ProviderChainBuilder<TAdapter>(IServiceCollection services, 
     }
 }
 
-/// <summary>Turns a chain that could not serve into 503 (504 when its deadline ran out) ProblemDetails, with Retry-After when known.</summary>
+/// <summary>
+/// Turns a chain that could not serve into 503 (504 when its deadline ran out) ProblemDetails, with Retry-After when
+/// known; an input a provider refused (<see cref="PermanentFailureException"/>) into 422.
+/// </summary>
 internal sealed class ProviderChainExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (exception is PermanentFailureException rejected)
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status422UnprocessableEntity;
+            var refused = new ProblemDetails
+            {
+                Status = StatusCodes.Status422UnprocessableEntity,
+                Title = "The provider refused this input",
+                Detail = "Sending it again, or through another provider, will not change the answer.",
+                Type = "https://sunaiva.dev/problems/provider-rejected",
+            };
+            refused.Extensions["provider"] = rejected.Provider;
+            refused.Extensions["reason"] = rejected.Reason;
+            return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = refused, Exception = exception });
+        }
+
         if (exception is not ProviderChainException chain)
         {
             return false;
@@ -178,6 +204,7 @@ internal sealed class ProviderChainExceptionHandler(IProblemDetailsService probl
             Type = "https://sunaiva.dev/problems/provider-unavailable",
         };
         details.Extensions["capability"] = chain.Capability;
+        details.Extensions["unavailable"] = chain.Unavailable;
         details.Extensions["attempts"] = chain.Attempts.Select(a => new { a.Provider, Outcome = IntegrationTelemetry.OutcomeName(a.Outcome) }).ToList();
         details.Extensions["traceId"] = Activity.Current?.Id ?? httpContext.TraceIdentifier;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });

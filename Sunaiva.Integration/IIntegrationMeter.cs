@@ -16,6 +16,7 @@ public enum CallOutcome
 }
 
 /// <summary>One attempt at one provider: what it was, what it cost in units, how long it took, how it ended.</summary>
+/// <remarks>Streams also say how long their first chunk took (<paramref name="FirstChunk"/>) and how many chunks came.</remarks>
 public sealed record MeteredCall(
     string Capability,
     string Provider,
@@ -25,7 +26,9 @@ public sealed record MeteredCall(
     TimeSpan Duration,
     CallOutcome Outcome,
     string? UserId,
-    string? Error = null);
+    string? Error = null,
+    TimeSpan? FirstChunk = null,
+    long? Chunks = null);
 
 /// <summary>Records provider calls. Must not block the caller: implementations buffer and write off the request path.</summary>
 public interface IIntegrationMeter

@@ -4,12 +4,14 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using Polly;
+using Polly.Retry;
 
 namespace Sunaiva.ServiceDefaults.Integration;
 
 /// <summary>
 /// Drains the meter's buffer into the usage ledger with binary COPY, a batch at a time, so metering costs the
-/// request path one channel write. Batches that fail are retried with backoff, then dropped and logged.
+/// request path one channel write. Batches that fail are retried with Polly (exponential backoff), then dropped and logged.
 /// </summary>
 public sealed partial class UsageLedgerWriter(
     LedgerMeter meter,
@@ -18,6 +20,18 @@ public sealed partial class UsageLedgerWriter(
     ILogger<UsageLedgerWriter> logger,
     TimeProvider time) : BackgroundService
 {
+    // Five retries, 200 ms doubling (about 6 s in all), then the batch is dropped and logged: the ledger never holds up metering.
+    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder { TimeProvider = time, Name = "usage-ledger/write" }
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = 5,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+        })
+        .Build();
+
     private NpgsqlDataSource? _source;
     private long _processed;
     private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -109,25 +123,21 @@ public sealed partial class UsageLedgerWriter(
 
     private async Task WriteWithRetryAsync(NpgsqlDataSource source, List<UsageRow> usage, List<CacheRow> cache, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            try
-            {
-                await WriteAsync(source, usage, cache, cancellationToken);
-                return;
-            }
-            catch (Exception ex) when (ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException && !cancellationToken.IsCancellationRequested)
-            {
-                if (attempt >= 6)
-                {
-                    LogDropped(logger, usage.Count + cache.Count, ex);
-                    return;
-                }
-
-                await Task.Delay(TimeSpan.FromMilliseconds(100 * Math.Pow(2, attempt)), time, cancellationToken);
-            }
+            await _retry.ExecuteAsync(
+                static async (state, ct) => await WriteAsync(state.source, state.usage, state.cache, ct),
+                (source, usage, cache),
+                cancellationToken);
+        }
+        catch (Exception ex) when (IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            LogDropped(logger, usage.Count + cache.Count, ex);
         }
     }
+
+    // The database restarting or out of reach; a batch that Postgres refuses outright is not retried either way.
+    private static bool IsTransient(Exception ex) => ex is NpgsqlException or System.Net.Sockets.SocketException or TimeoutException;
 
     internal static async Task WriteAsync(NpgsqlDataSource source, IReadOnlyList<UsageRow> usage, IReadOnlyList<CacheRow> cache, CancellationToken cancellationToken)
     {

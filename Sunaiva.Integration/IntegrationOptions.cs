@@ -17,6 +17,10 @@ public sealed class IntegrationOptions
     [Required]
     public LedgerOptions Ledger { get; set; } = new();
 
+    /// <summary>Whether ops may switch chaos at run time (<c>PUT /ops/chaos</c>).</summary>
+    [Required]
+    public ChaosGateOptions Chaos { get; set; } = new();
+
     public ProviderOptions ProviderOrDefault(string provider) =>
         Providers.TryGetValue(provider, out var options) ? options : DefaultProvider;
 
@@ -36,6 +40,21 @@ public sealed class CapabilityOptions
     /// <summary>Deadline for streaming operations (relays, SSE, long renders), which have no attempt timeout.</summary>
     [Range(typeof(TimeSpan), "00:00:00.001", "1.00:00:00")]
     public TimeSpan StreamingDeadline { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>
+    /// The most a hanging provider may cost a caller: an adapter that has not answered within it is abandoned for the
+    /// next adapter (the last adapter keeps its attempt timeout). Does not apply to streams (see the chunk deadlines).
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan LatencyBudget { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>A stream whose first chunk has not come within this is a failed attempt: the next adapter serves.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan FirstChunkDeadline { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A stream with no next chunk within this has stalled.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan InterChunkDeadline { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>One provider: how its calls are guarded, priced, limited and disturbed.</summary>
@@ -158,6 +177,13 @@ public sealed class ChaosSettings
     public ChaosSettings Clone() => (ChaosSettings)MemberwiseClone();
 }
 
+/// <summary>Run-time chaos switches are a Development tool; elsewhere they stay off unless configured on.</summary>
+public sealed class ChaosGateOptions
+{
+    /// <summary><c>Integration:Chaos:AllowInProduction</c>: accept <c>PUT /ops/chaos</c> outside Development (a staging drill).</summary>
+    public bool AllowInProduction { get; set; }
+}
+
 public sealed class LedgerOptions
 {
     /// <summary>Rows buffered in memory before new ones are dropped (and counted).</summary>
@@ -177,7 +203,12 @@ internal sealed class IntegrationOptionsValidator : IValidateOptions<Integration
         Check(options.Ledger, "Integration:Ledger", errors);
         foreach (var (capability, chain) in options.Capabilities)
         {
-            Check(chain, $"Integration:Capabilities:{capability}", errors);
+            var at = $"Integration:Capabilities:{capability}";
+            Check(chain, at, errors);
+            if (chain.FirstChunkDeadline > chain.StreamingDeadline || chain.InterChunkDeadline > chain.StreamingDeadline)
+            {
+                errors.Add($"{at}:FirstChunkDeadline and {at}:InterChunkDeadline must not exceed {at}:StreamingDeadline ({chain.StreamingDeadline}).");
+            }
         }
 
         foreach (var (provider, p) in options.Providers)

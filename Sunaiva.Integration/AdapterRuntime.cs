@@ -24,7 +24,8 @@ public sealed record AdapterHealth(
     string? LastError,
     DateTimeOffset? LastErrorAt,
     bool ChaosActive,
-    DateTimeOffset? ThrottledUntil);
+    DateTimeOffset? ThrottledUntil,
+    DateTimeOffset? OpenUntil = null);
 
 /// <summary>Every adapter's runtime state (pipelines, limiter, health), shared by all chains of the service.</summary>
 public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
@@ -65,7 +66,8 @@ public sealed class IntegrationRuntime : IProviderStatusSource, IDisposable
         h.Capability,
         h.Provider,
         h.Circuit,
-        $"error rate {h.ErrorRate * 100:0}% of last {h.Sampled}" + (h.LastError is null ? string.Empty : $"; last error {h.LastError} at {h.LastErrorAt:O}")
+        $"error rate {h.ErrorRate * 100:0}% of last {h.Sampled}"
+            + (h.OpenUntil is { } until ? $"; open until {until:O}" : string.Empty) + (h.LastError is null ? string.Empty : $"; last error {h.LastError} at {h.LastErrorAt:O}")
             + (h.ChaosActive ? "; chaos on" : string.Empty) + (h.ThrottledUntil is { } t ? $"; throttled until {t:O}" : string.Empty)));
 
     private IEnumerable<Measurement<int>> ObserveCircuits() => _adapters.Values.Select(a => new Measurement<int>(
@@ -94,6 +96,7 @@ internal sealed partial class AdapterRuntime : IDisposable
     private readonly PartitionedRateLimiter<string>[] _userLimiters;
     private readonly TimeProvider _time;
     private long _throttledUntilTicks;
+    private long _breakEndsTicks;
     private CancellationTokenSource _opened = new();
 
     public AdapterRuntime(string capability, string provider, ProviderOptions options, ChaosState chaos, TimeProvider time, ILogger logger)
@@ -128,6 +131,7 @@ internal sealed partial class AdapterRuntime : IDisposable
                 OnOpened = args =>
                 {
                     LogOpened(logger, capability, provider, args.BreakDuration.TotalSeconds);
+                    Interlocked.Exchange(ref _breakEndsTicks, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
                     // Attempts still waiting on a provider that just went down are abandoned, so their callers fall back now
                     // instead of waiting out the attempt timeout.
                     _ = Interlocked.Exchange(ref _opened, new CancellationTokenSource()).CancelAsync();
@@ -148,8 +152,23 @@ internal sealed partial class AdapterRuntime : IDisposable
             })
             .Build();
 
+        // The attempt timeout, shortened to what is left of the turn's latency budget when another adapter can serve.
+        var attemptTimeout = options.AttemptTimeout;
         _timeout = new ResiliencePipelineBuilder { TimeProvider = time, Name = $"{capability}/{provider}/timeout" }
-            .AddTimeout(options.AttemptTimeout)
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                Timeout = attemptTimeout,
+                TimeoutGenerator = args =>
+                {
+                    if (!args.Context.Properties.TryGetValue(TurnEndsKey, out var ends))
+                    {
+                        return ValueTask.FromResult(attemptTimeout);
+                    }
+
+                    var left = ends - _time.GetUtcNow();
+                    return ValueTask.FromResult(left >= attemptTimeout ? attemptTimeout : left > MinimumTimeout ? left : MinimumTimeout);
+                },
+            })
             .Build();
 
         var requestLimits = options.Limits.Where(l => string.Equals(l.Unit, "requests", StringComparison.OrdinalIgnoreCase)).ToList();
@@ -167,7 +186,10 @@ internal sealed partial class AdapterRuntime : IDisposable
 
     public HealthWindow Health { get; } = new();
 
-    public int CircuitCode => _state.CircuitState switch
+    private static readonly ResiliencePropertyKey<DateTimeOffset> TurnEndsKey = new("sunaiva.turn-ends");
+    private static readonly TimeSpan MinimumTimeout = TimeSpan.FromMilliseconds(1);
+
+    public int CircuitCode => Circuit switch
     {
         CircuitState.Closed => 0,
         CircuitState.Open => 1,
@@ -175,12 +197,38 @@ internal sealed partial class AdapterRuntime : IDisposable
         _ => 3,
     };
 
-    public CircuitState Circuit => _state.CircuitState;
+    /// <summary>
+    /// The circuit as a caller would meet it now. Polly moves an open circuit to half-open only when the next call
+    /// arrives; until then its state provider still says open, so an open circuit whose break has ended is reported
+    /// half-open (the next call is the trial call).
+    /// </summary>
+    public CircuitState Circuit => _state.CircuitState is CircuitState.Open && BreakRemaining() == TimeSpan.Zero
+        ? CircuitState.HalfOpen
+        : _state.CircuitState;
+
+    /// <summary>Cancelled when the circuit opens: attempts still waiting on this provider are abandoned.</summary>
+    public CancellationToken AbandonToken => Volatile.Read(ref _opened).Token;
+
+    /// <summary>Time until an open circuit may half-open (the rest of its break); zero when it is not open.</summary>
+    public TimeSpan BreakRemaining()
+    {
+        if (_state.CircuitState is not CircuitState.Open)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var left = new DateTimeOffset(Interlocked.Read(ref _breakEndsTicks), TimeSpan.Zero) - _time.GetUtcNow();
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
 
     /// <summary>What counts against the breaker and is worth a retry: errors and attempt timeouts; not throttling, not cancellation.</summary>
     public static bool IsProviderFailure(Exception ex) => ex switch
     {
         ProviderThrottledException or BrokenCircuitException or IsolatedCircuitException => false,
+        // The provider answered: it refused this input, which says nothing about its health.
+        PermanentFailureException => false,
+        // Cut by the chain's latency budget: the breaker counted the timeout already; the chain moves on, no retry here.
+        LatencyBudgetSpentException => false,
         HttpRequestException { StatusCode: System.Net.HttpStatusCode.TooManyRequests } => false,
         TimeoutRejectedException => true,
         OperationCanceledException => false,
@@ -188,26 +236,53 @@ internal sealed partial class AdapterRuntime : IDisposable
     };
 
     /// <summary>Runs one adapter's turn: retry (idempotent only) around breaker around attempt timeout (not for streams).</summary>
-    public ValueTask<T> ExecuteAsync<T>(ProviderOperation operation, IAttempt<T> attempt, CancellationToken cancellationToken)
+    /// <param name="turnEnds">When the capability's latency budget for this turn runs out (only when another adapter can serve).</param>
+    public ValueTask<T> ExecuteAsync<T>(ProviderOperation operation, IAttempt<T> attempt, DateTimeOffset? turnEnds, CancellationToken cancellationToken)
     {
-        var guarded = new Guarded<T>(this, attempt, operation.Streaming);
+        var guarded = new Guarded<T>(this, attempt, operation.Streaming, turnEnds);
         return operation.Idempotent && _retry is not null
             ? _retry.ExecuteAsync(static (g, ct) => g.RunAsync(ct), guarded, cancellationToken)
             : guarded.RunAsync(cancellationToken);
     }
 
-    private sealed class Guarded<T>(AdapterRuntime runtime, IAttempt<T> attempt, bool streaming)
+    /// <summary>Runs the opening of a stream (up to its first chunk) inside the breaker: failures and stalls there count against it.</summary>
+    public async ValueTask<bool> OpenStreamAsync(Func<CancellationToken, ValueTask<bool>> open, CancellationToken cancellationToken) =>
+        await _breaker.ExecuteAsync(static (o, ct) => o(ct), open, cancellationToken);
+
+    private sealed class Guarded<T>(AdapterRuntime runtime, IAttempt<T> attempt, bool streaming, DateTimeOffset? turnEnds)
     {
         private readonly AdapterRuntime _runtime = runtime;
         private readonly IAttempt<T> _attempt = attempt;
-        private readonly bool _streaming = streaming;
 
         public async ValueTask<T> RunAsync(CancellationToken cancellationToken)
         {
-            using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Volatile.Read(ref _runtime._opened).Token);
-            return await _runtime._breaker.ExecuteAsync(static (g, ct) => g._streaming
-                ? g._attempt.RunAsync(ct)
-                : g._runtime._timeout.ExecuteAsync(static (a, ct2) => a.RunAsync(ct2), g._attempt, ct), this, abandon.Token);
+            using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _runtime.AbandonToken);
+            if (streaming)
+            {
+                return await _runtime._breaker.ExecuteAsync(static (a, ct) => a.RunAsync(ct), _attempt, abandon.Token);
+            }
+
+            var context = ResilienceContextPool.Shared.Get(abandon.Token);
+            try
+            {
+                if (turnEnds is { } ends)
+                {
+                    context.Properties.Set(TurnEndsKey, ends);
+                }
+
+                return await _runtime._breaker.ExecuteAsync(
+                    static (ctx, g) => g._runtime._timeout.ExecuteAsync(static (ctx2, a) => a.RunAsync(ctx2.CancellationToken), ctx, g._attempt),
+                    context,
+                    this);
+            }
+            catch (TimeoutRejectedException ex) when (turnEnds is { } ends && _runtime._time.GetUtcNow() >= ends)
+            {
+                throw new LatencyBudgetSpentException(_runtime.Provider, ex);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
         }
     }
 
@@ -262,8 +337,11 @@ internal sealed partial class AdapterRuntime : IDisposable
     {
         var (rate, sampled, error, at) = Health.Read();
         var throttled = ThrottledFor();
-        return new AdapterHealth(Capability, Provider, CircuitName(_state.CircuitState), rate, sampled, error, at, Chaos.Active,
-            throttled > TimeSpan.Zero ? _time.GetUtcNow() + throttled : null);
+        var circuit = Circuit;
+        var openFor = circuit is CircuitState.Open ? BreakRemaining() : TimeSpan.Zero;
+        return new AdapterHealth(Capability, Provider, CircuitName(circuit), rate, sampled, error, at, Chaos.Active,
+            throttled > TimeSpan.Zero ? _time.GetUtcNow() + throttled : null,
+            openFor > TimeSpan.Zero ? _time.GetUtcNow() + openFor : null);
     }
 
     public static string CircuitName(CircuitState state) => state switch

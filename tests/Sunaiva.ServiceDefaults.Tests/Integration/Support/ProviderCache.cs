@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Caching.Hybrid;
+using Sunaiva.ServiceDefaults.Integration;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.ServiceDefaults.Tests.Integration;
 
 /// <summary>A provider answer as cached: the value and what producing it cost, so a hit knows what it saved.</summary>
 public sealed record CachedAnswer<T>(T Value, string Provider, string Unit, decimal Units);

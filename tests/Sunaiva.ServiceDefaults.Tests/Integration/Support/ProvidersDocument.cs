@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
+using Sunaiva.ServiceDefaults.Integration;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.ServiceDefaults.Tests.Integration;
 
 /// <summary>Renders docs/providers.md from the kernel's provider configuration (prices, limits, quotas, sources).</summary>
 public static class ProvidersDocument
@@ -12,7 +13,7 @@ public static class ProvidersDocument
         var md = new StringBuilder();
         md.AppendLine("# Providers: prices, rate limits and quotas");
         md.AppendLine();
-        md.AppendLine("Generated from `Sunaiva.ServiceDefaults/Integration/providers.json` by the test");
+        md.AppendLine("Generated from `Sunaiva.Integration/providers.json` by the test");
         md.AppendLine("`ProvidersDocumentTests.Providers_md_matches_the_configuration`; edit the JSON, not this file.");
         md.AppendLine("Services may override any entry in their own configuration (`Integration:Providers:<name>:...`).");
         md.AppendLine("Limits with unit `requests` are enforced client-side (token bucket per provider, or per user);");

@@ -10,11 +10,15 @@ public sealed class IntegrationTelemetry
     public const string DurationInstrument = "sunaiva.integration.duration";
     public const string CostInstrument = "sunaiva.integration.cost";
     public const string UnitsInstrument = "sunaiva.integration.units";
+    public const string FirstChunkInstrument = "sunaiva.integration.first_chunk";
+    public const string ChunksInstrument = "sunaiva.integration.chunks";
 
     private readonly Counter<long> _calls;
     private readonly Histogram<double> _duration;
     private readonly Counter<double> _cost;
     private readonly Counter<double> _units;
+    private readonly Histogram<double> _firstChunk;
+    private readonly Counter<long> _chunks;
     private readonly Counter<long> _cacheHits;
     private readonly Counter<long> _cacheMisses;
     private readonly Counter<double> _cacheSaved;
@@ -30,6 +34,9 @@ public sealed class IntegrationTelemetry
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000] });
         _cost = Meter.CreateCounter<double>(CostInstrument, "USD", "Cost of outbound provider calls from the price book");
         _units = Meter.CreateCounter<double>(UnitsInstrument, "{unit}", "Billable units of outbound provider calls");
+        _firstChunk = Meter.CreateHistogram<double>(FirstChunkInstrument, "ms", "Time from opening a provider stream to its first chunk",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000] });
+        _chunks = Meter.CreateCounter<long>(ChunksInstrument, "{chunk}", "Chunks received from provider streams");
         _cacheHits = Meter.CreateCounter<long>("sunaiva.cache.hits", "{hit}", "Provider answers served from the shared cache");
         _cacheMisses = Meter.CreateCounter<long>("sunaiva.cache.misses", "{miss}", "Provider answers not found in the shared cache");
         _cacheSaved = Meter.CreateCounter<double>("sunaiva.cache.saved", "USD", "Provider cost avoided by cache hits");
@@ -61,6 +68,16 @@ public sealed class IntegrationTelemetry
         if (cost != 0)
         {
             _cost.Add((double)cost, tags);
+        }
+
+        if (call.FirstChunk is { } first)
+        {
+            _firstChunk.Record(first.TotalMilliseconds, tags);
+        }
+
+        if (call.Chunks is { } chunks and > 0)
+        {
+            _chunks.Add(chunks, tags);
         }
 
         if (call.Units != 0)

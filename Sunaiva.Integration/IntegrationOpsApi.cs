@@ -4,7 +4,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Sunaiva.ServiceDefaults.Auth;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Sunaiva.ServiceDefaults.Integration;
 
@@ -38,15 +39,15 @@ public sealed record ChaosReport(string Service, IReadOnlyDictionary<string, Cha
 /// <summary>The kernel's ops endpoints: <c>/ops/usage</c>, <c>/ops/usage/summary</c>, <c>/ops/usage/users/{id}</c>, <c>/ops/chaos</c>.</summary>
 public static class IntegrationOpsApi
 {
-    public static IEndpointRouteBuilder MapIntegrationOpsApi(this IEndpointRouteBuilder app)
+    /// <summary>Maps the kernel's endpoints on <paramref name="ops"/>, the service's <c>/ops</c> group (which carries the ops authorization).</summary>
+    public static RouteGroupBuilder MapIntegrationOpsApi(this RouteGroupBuilder ops)
     {
-        var ops = app.MapGroup("/ops").RequireOps().WithTags("ops");
         ops.MapGet("/usage", ListUsage).WithName("ListUsage");
         ops.MapGet("/usage/summary", Summary).WithName("UsageSummary");
         ops.MapGet("/usage/users/{id}", UserCost).WithName("UserCost");
         ops.MapGet("/chaos", GetChaos).WithName("GetChaos");
         ops.MapPut("/chaos", PutChaos).WithName("PutChaos");
-        return app;
+        return ops;
     }
 
     internal static async Task<Results<Ok<UsagePage>, ProblemHttpResult>> ListUsage(
@@ -60,7 +61,7 @@ public static class IntegrationOpsApi
 
         var end = to ?? time.GetUtcNow();
         var start = from ?? end.AddDays(-1);
-        if (new[] { provider, capability, userId }.Any(f => f is not null && (f.Length > 200 || Validation.InputRules.HasControlCharacters(f))))
+        if (new[] { provider, capability, userId }.Any(f => f is not null && (f.Length > 200 || f.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == System.Globalization.UnicodeCategory.Format))))
         {
             return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid filter",
                 detail: "provider, capability and userId have at most 200 characters and no control characters.");
@@ -102,8 +103,16 @@ public static class IntegrationOpsApi
 
     internal static Ok<ChaosReport> GetChaos(ChaosControl chaos, ServiceIdentity identity) => TypedResults.Ok(new ChaosReport(identity.Name, chaos.Current));
 
-    internal static Results<Ok<ChaosReport>, ProblemHttpResult> PutChaos(ChaosUpdate update, ChaosControl chaos, IntegrationRuntime runtime, ServiceIdentity identity)
+    internal static Results<Ok<ChaosReport>, ProblemHttpResult> PutChaos(
+        ChaosUpdate update, ChaosControl chaos, IntegrationRuntime runtime, ServiceIdentity identity, IHostEnvironment environment, IOptions<IntegrationOptions> options)
     {
+        if (!environment.IsDevelopment() && !options.Value.Chaos.AllowInProduction)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Chaos switches are off",
+                detail: $"Run-time chaos is a Development tool; in {environment.EnvironmentName} set Integration:Chaos:AllowInProduction to true to switch it on.",
+                type: "https://sunaiva.dev/problems/chaos-disabled");
+        }
+
         var errors = new List<ValidationResult>();
         if (!Validator.TryValidateObject(update, new ValidationContext(update), errors, validateAllProperties: true))
         {

@@ -147,15 +147,18 @@ internal sealed class ChainAttemptScope
 /// <summary>No adapter of a chain could serve the call.</summary>
 public sealed class ProviderChainException : Exception
 {
-    public ProviderChainException(string capability, bool deadlineExceeded, IReadOnlyList<ChainAttempt> attempts, TimeSpan? retryAfter, Exception? last)
+    public ProviderChainException(string capability, bool deadlineExceeded, IReadOnlyList<ChainAttempt> attempts, TimeSpan? retryAfter, Exception? last, bool unavailable = false)
         : base(deadlineExceeded
             ? $"The {capability} chain ran out of time after {attempts.Count} attempt(s)"
-            : $"No {capability} provider could serve the call ({attempts.Count} attempt(s))", last)
+            : unavailable
+                ? $"No {capability} provider is available now: every circuit open or every adapter throttled ({attempts.Count} attempt(s))"
+                : $"No {capability} provider could serve the call ({attempts.Count} attempt(s))", last)
     {
         Capability = capability;
         DeadlineExceeded = deadlineExceeded;
         Attempts = attempts;
         RetryAfter = retryAfter;
+        Unavailable = unavailable;
     }
 
     public ProviderChainException()
@@ -183,8 +186,18 @@ public sealed class ProviderChainException : Exception
 
     public IReadOnlyList<ChainAttempt> Attempts { get; }
 
-    /// <summary>When every adapter was throttled, the earliest moment one accepts calls again.</summary>
+    /// <summary>
+    /// How long until an adapter may accept calls again: the shortest Retry-After of the throttled adapters and the
+    /// shortest remaining break of the open circuits. Null when no adapter was skipped for either reason.
+    /// </summary>
     public TimeSpan? RetryAfter { get; }
+
+    /// <summary>
+    /// True when no adapter failed: every attempt met an open circuit or throttling (a Retry-After wait, the client-side
+    /// limiter, or a 429), so the call never reached a provider that could have done the work. Durable work delays such
+    /// a call by <see cref="RetryAfter"/> without spending a delivery attempt.
+    /// </summary>
+    public bool Unavailable { get; }
 }
 
 /// <summary>
@@ -192,7 +205,7 @@ public sealed class ProviderChainException : Exception
 /// retry for idempotent operations, circuit breaker, attempt timeout, chaos); the whole call runs under one deadline;
 /// when an adapter fails, times out, is throttled or has its circuit open, the next one serves. Every attempt is metered.
 /// </summary>
-public sealed class ProviderChain<TAdapter>
+public sealed partial class ProviderChain<TAdapter>
     where TAdapter : class, IProviderAdapter
 {
     private readonly TAdapter[] _adapters;
@@ -249,6 +262,7 @@ public sealed class ProviderChain<TAdapter>
         var tried = 0;
         Exception? last = null;
         TimeSpan? earliestRetry = null;
+        var failed = false;
 
         for (var i = 0; i < _adapters.Length; i++)
         {
@@ -265,7 +279,9 @@ public sealed class ProviderChain<TAdapter>
 
             tried++;
             var runtime = _runtimes[i];
-            var attempt = new AttemptState<T>(this, adapter, runtime, operation, call, userId, attempts, cancellationToken);
+            // With another adapter behind this one, a hanging provider costs the caller at most the latency budget.
+            DateTimeOffset? turnEnds = !operation.Streaming && HasSuccessor(i) ? _time.GetUtcNow() + _options.LatencyBudget : null;
+            var attempt = new AttemptState<T>(this, adapter, runtime, operation, call, userId, attempts, cancellationToken) { TurnEnds = turnEnds };
 
             var blockedFor = runtime.ThrottledFor();
             if (blockedFor > TimeSpan.Zero)
@@ -296,7 +312,7 @@ public sealed class ProviderChain<TAdapter>
 
             try
             {
-                var value = await runtime.ExecuteAsync(operation, attempt, token);
+                var value = await runtime.ExecuteAsync(operation, attempt, turnEnds, token);
                 activity?.SetTag("sunaiva.provider", adapter.Provider);
                 var degraded = attempts.Exists(a => !string.Equals(a.Provider, adapter.Provider, StringComparison.Ordinal));
                 activity?.SetTag("sunaiva.degraded", degraded);
@@ -305,6 +321,8 @@ public sealed class ProviderChain<TAdapter>
             catch (Exception ex) when (ex is BrokenCircuitException or IsolatedCircuitException)
             {
                 attempt.Record(CallOutcome.CircuitOpen, TimeSpan.Zero, 0, "circuit open");
+                earliestRetry = Min(earliestRetry, OpenFor(runtime));
+                failed |= attempt.Invoked;
                 last = ex;
             }
             catch (ProviderThrottledException ex)
@@ -314,6 +332,12 @@ public sealed class ProviderChain<TAdapter>
                 earliestRetry = Min(earliestRetry, wait);
                 last = ex;
             }
+            catch (PermanentFailureException)
+            {
+                // The provider refused this input: another provider would too. Metered as "rejected"; the caller decides.
+                activity?.SetStatus(ActivityStatusCode.Error, "rejected");
+                throw;
+            }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 activity?.SetStatus(ActivityStatusCode.Error, "canceled");
@@ -322,14 +346,37 @@ public sealed class ProviderChain<TAdapter>
             catch (Exception ex)
             {
                 // Attempt timeouts and provider errors were metered inside the attempt; try the next adapter.
+                failed = true;
                 last = ex;
             }
         }
 
-        var deadlineHit = deadlineSource.IsCancellationRequested;
-        activity?.SetStatus(ActivityStatusCode.Error, deadlineHit ? "deadline" : "all adapters failed");
-        throw new ProviderChainException(Capability, deadlineHit, attempts, earliestRetry, last is TimeoutRejectedException or OperationCanceledException ? null : last);
+        throw ChainFailed(activity, deadlineSource, attempts, earliestRetry, last, tried > 0 && !failed);
     }
+
+    private ProviderChainException ChainFailed(Activity? activity, CancellationTokenSource deadlineSource, List<ChainAttempt> attempts, TimeSpan? earliestRetry, Exception? last, bool unavailable)
+    {
+        var deadlineHit = deadlineSource.IsCancellationRequested;
+        activity?.SetStatus(ActivityStatusCode.Error, deadlineHit ? "deadline" : unavailable ? "unavailable" : "all adapters failed");
+        return new ProviderChainException(Capability, deadlineHit, attempts, earliestRetry,
+            last is TimeoutRejectedException or OperationCanceledException or TimeoutException ? null : last, unavailable);
+    }
+
+    private bool HasSuccessor(int index)
+    {
+        for (var j = index + 1; j < _adapters.Length; j++)
+        {
+            if (_adapters[j].IsAvailable)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // The rest of the break; a circuit whose break has ended is half-open with a trial call in flight: ask again shortly.
+    private static TimeSpan OpenFor(AdapterRuntime runtime) => runtime.BreakRemaining() is { } left && left > TimeSpan.Zero ? left : TimeSpan.FromSeconds(1);
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is null || b < a ? b : a;
 
@@ -348,6 +395,12 @@ public sealed class ProviderChain<TAdapter>
         private readonly Func<TAdapter, ProviderCallContext, CancellationToken, ValueTask<T>> _call = call;
         private int _attempt;
 
+        /// <summary>When the latency budget of this adapter's turn runs out; null when it is the last adapter.</summary>
+        public DateTimeOffset? TurnEnds { get; init; }
+
+        /// <summary>The adapter was called at least once (not only refused by its circuit).</summary>
+        public bool Invoked => Volatile.Read(ref _attempt) > 0;
+
         public async ValueTask<T> RunAsync(CancellationToken cancellationToken)
         {
             var scope = ChainAttemptScope.Enter();
@@ -362,13 +415,20 @@ public sealed class ProviderChain<TAdapter>
                 runtime.Health.Success();
                 return value;
             }
+            catch (PermanentFailureException)
+            {
+                // Not the provider's health: no health-window failure; the breaker and retry ignore it too.
+                Record(CallOutcome.Error, chain._time.GetElapsedTime(started), context.Units, CallErrors.Rejected, context.Unit);
+                throw;
+            }
             catch (Exception ex)
             {
                 var outcome = Classify(ex, callerToken);
-                Record(outcome, chain._time.GetElapsedTime(started), context.Units, Describe(ex, outcome), context.Unit);
+                var description = outcome == CallOutcome.Timeout && TurnEnds is { } ends && chain._time.GetUtcNow() >= ends ? CallErrors.LatencyBudget : Describe(ex, outcome);
+                Record(outcome, chain._time.GetElapsedTime(started), context.Units, description, context.Unit);
                 if (outcome is not CallOutcome.Throttled && !callerToken.IsCancellationRequested)
                 {
-                    runtime.Health.Failure(Describe(ex, outcome), chain._time.GetUtcNow());
+                    runtime.Health.Failure(description, chain._time.GetUtcNow());
                 }
 
                 if (outcome == CallOutcome.Throttled && ex is not ProviderThrottledException { RetryAfter: not null })
@@ -386,23 +446,25 @@ public sealed class ProviderChain<TAdapter>
             chain._meter.Record(new MeteredCall(chain.Capability, _adapter.Provider, operation.Name, unit ?? operation.Unit, units, duration, outcome, userId, error));
         }
 
-        private static CallOutcome Classify(Exception ex, CancellationToken callerToken) => ex switch
-        {
-            ProviderThrottledException => CallOutcome.Throttled,
-            HttpRequestException { StatusCode: System.Net.HttpStatusCode.TooManyRequests } => CallOutcome.Throttled,
-            OperationCanceledException when callerToken.IsCancellationRequested => CallOutcome.Error,
-            OperationCanceledException or TimeoutException or TimeoutRejectedException => CallOutcome.Timeout,
-            _ => CallOutcome.Error,
-        };
-
-        // Exception types and HTTP status only: provider messages may echo request content or keys.
-        private static string Describe(Exception ex, CallOutcome outcome) => ex switch
-        {
-            _ when outcome == CallOutcome.Timeout => "timeout",
-            OperationCanceledException => "canceled",
-            HttpRequestException { StatusCode: { } status } => $"HTTP {(int)status}",
-            ChaosInjectedException => "chaos fault",
-            _ => ex.GetType().Name,
-        };
+        private static CallOutcome Classify(Exception ex, CancellationToken callerToken) => ChainClassify(ex, callerToken);
     }
+
+    private static CallOutcome ChainClassify(Exception ex, CancellationToken callerToken) => ex switch
+    {
+        ProviderThrottledException => CallOutcome.Throttled,
+        HttpRequestException { StatusCode: System.Net.HttpStatusCode.TooManyRequests } => CallOutcome.Throttled,
+        OperationCanceledException when callerToken.IsCancellationRequested => CallOutcome.Error,
+        OperationCanceledException or TimeoutException or TimeoutRejectedException => CallOutcome.Timeout,
+        _ => CallOutcome.Error,
+    };
+
+    // Exception types and HTTP status only: provider messages may echo request content or keys.
+    private static string Describe(Exception ex, CallOutcome outcome) => ex switch
+    {
+        _ when outcome == CallOutcome.Timeout => "timeout",
+        OperationCanceledException => "canceled",
+        HttpRequestException { StatusCode: { } status } => $"HTTP {(int)status}",
+        ChaosInjectedException => "chaos fault",
+        _ => ex.GetType().Name,
+    };
 }
