@@ -21,7 +21,25 @@ public sealed class SmtpTransport(SmtpSender sender) : IEmailTransport
 
     public bool IsAvailable => true;
 
-    public Task SendAsync(MimeMessage message, CancellationToken cancellationToken) => sender.SendAsync(message, cancellationToken);
+    /// <summary>
+    /// A refusal of this message (a 5xx on the recipient, sender or content, an address MimeKit cannot parse) is a
+    /// <see cref="PermanentFailureException"/>: that message fails alone and the breaker does not count it.
+    /// </summary>
+    public async Task SendAsync(MimeMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sender.SendAsync(message, cancellationToken);
+        }
+        catch (MailKit.Net.Smtp.SmtpCommandException ex) when (EmailSendWork.IsPermanent(ex))
+        {
+            throw new PermanentFailureException(Provider, $"SMTP {(int)ex.StatusCode} {ex.ErrorCode}", ex);
+        }
+        catch (ParseException ex)
+        {
+            throw new PermanentFailureException(Provider, "unparsable address", ex);
+        }
+    }
 
     private static bool IsLoopback(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));

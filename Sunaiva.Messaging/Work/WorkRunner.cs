@@ -245,10 +245,9 @@ public sealed partial class WorkRunner : BackgroundService
     {
         WorkLeaseLostException => Failure.LeaseLost,
         OperationCanceledException when stoppingToken.IsCancellationRequested => Failure.Stopping,
-        PermanentWorkFailureException or JsonException => Failure.Permanent,
-        _ when ex.GetType().Name == "PermanentFailureException" => Failure.Permanent,
+        PermanentWorkFailureException or PermanentFailureException or JsonException => Failure.Permanent,
         RetryLaterException => Failure.Unavailable,
-        ProviderChainException chain when chain.Attempts.Count > 0 && chain.Attempts.All(a => a.Outcome is CallOutcome.CircuitOpen or CallOutcome.Throttled) => Failure.Unavailable,
+        ProviderChainException { Unavailable: true } => Failure.Unavailable,
         Polly.CircuitBreaker.BrokenCircuitException => Failure.Unavailable,
         _ => Failure.Transient,
     };

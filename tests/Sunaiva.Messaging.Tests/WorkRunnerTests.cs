@@ -156,7 +156,7 @@ public sealed class WorkRunnerTests(LocalServers servers) : IAsyncLifetime
     }
 
     private static ProviderChainException OpenCircuit(TimeSpan retryAfter) =>
-        new("email-delivery", false, [new ChainAttempt("smtp-local", CallOutcome.CircuitOpen, TimeSpan.Zero, "circuit open")], retryAfter, null);
+        new("email-delivery", false, [new ChainAttempt("smtp-local", CallOutcome.CircuitOpen, TimeSpan.Zero, "circuit open")], retryAfter, null, unavailable: true);
 
     /// <summary>Lets another replica take the lease just before committing its effect.</summary>
     private sealed class LeaseStealingWork(MessagingHarness h) : IWorkHandler
