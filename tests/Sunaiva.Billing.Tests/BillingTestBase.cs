@@ -26,6 +26,7 @@ public abstract class BillingTestBase(LocalServers servers) : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Stripe = await FakeStripe.StartAsync();
+        Stripe.Clock = Time;
         await BillingApp.MigrateAsync(Servers, DatabaseName);
         App = new BillingApp(Servers, Stripe, DatabaseName, Time, Settings);
         _ = App.Server;
