@@ -50,6 +50,20 @@ public abstract class BillingTestBase(LocalServers servers) : IAsyncLifetime
         return subscription;
     }
 
+    /// <summary>Registers influencers owning these referral codes (a code is attributed only when someone owns it).</summary>
+    protected async Task OwnedCodesAsync(params string[] codes)
+    {
+        foreach (var code in codes)
+        {
+            await App.ExecuteAsync(
+                """
+                INSERT INTO influencers (id, user_id, referral_code, country, created_at, updated_at)
+                VALUES (@id, @user, @code, 'US', now(), now()) ON CONFLICT DO NOTHING
+                """,
+                new { id = "inf_owner_" + code.ToLowerInvariant(), user = "owner-" + code.ToLowerInvariant(), code = code.ToUpperInvariant() });
+        }
+    }
+
     protected async Task<long> OutboxCountAsync(string type) =>
         await App.QueryOneAsync<long>("SELECT COUNT(*) FROM outbox WHERE type = @type", new { type });
 

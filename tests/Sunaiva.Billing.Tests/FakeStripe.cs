@@ -89,6 +89,9 @@ public sealed class FakeStripe : IAsyncDisposable
 
     public bool Has(string id) => _objects.ContainsKey(id);
 
+    /// <summary>The objects of one Stripe type the fake holds (e.g. every transfer Stripe made).</summary>
+    public IReadOnlyList<JsonObject> ObjectsOf(string type) => _objects.Values.Where(o => (string?)o["object"] == type).ToList();
+
     public void Remove(string id) => _objects.TryRemove(id, out _);
 
     /// <summary>Adds an event to what GET /v1/events lists.</summary>
