@@ -419,7 +419,7 @@ internal sealed class FakeStripeServer : IAsyncDisposable
 
     public static async Task<FakeStripeServer> StartAsync(string root)
     {
-        var fixtures = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "..", "shared", "fixtures", "stripe", "fixtures3.json")))!["resources"]!;
+        var fixtures = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "tests", "Sunaiva.Billing.Tests", "Fixtures", "stripe", "fixtures3.json")))!["resources"]!;
         var subscription = fixtures["subscription"]!.DeepClone().AsObject();
         subscription["status"] = "active";
         subscription["metadata"] = new JsonObject { ["user_id"] = "user_bench" };

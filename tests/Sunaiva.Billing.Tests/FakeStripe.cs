@@ -16,13 +16,13 @@ namespace Sunaiva.Billing.Tests;
 public sealed record StripeRequest(string Method, string Path, IReadOnlyDictionary<string, string> Form, string? IdempotencyKey, string? StripeAccount);
 
 /// <summary>
-/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (shared/fixtures/stripe/fixtures3.json)
+/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (Fixtures/stripe/fixtures3.json, from stripe/openapi)
 /// with ids and fields set per test; idempotency keys replay the first answer, as Stripe does.
 /// </summary>
 public sealed class FakeStripe : IAsyncDisposable
 {
     private static readonly Lazy<JsonObject> Fixtures = new(() =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Shared, "fixtures", "stripe", "fixtures3.json")))!["resources"]!.AsObject());
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "stripe", "fixtures3.json")))!["resources"]!.AsObject());
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, JsonObject> _objects = new();
@@ -413,12 +413,10 @@ internal sealed class StripeRefusal(int status, string type, string? code, strin
     public string? Param { get; } = param;
 }
 
-/// <summary>Finds the repository root (the folder holding Sunaiva.sln) and the shared folder beside it.</summary>
+/// <summary>Finds the repository root (the folder holding Sunaiva.sln).</summary>
 public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
-
-    public static string Shared => Path.GetFullPath(Path.Combine(Root, "..", "shared"));
 
     private static string FindRoot()
     {
