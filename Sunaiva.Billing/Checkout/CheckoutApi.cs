@@ -17,12 +17,17 @@ public sealed record PortalResponse(string Url);
 
 public static class CheckoutApi
 {
-    // Locales Stripe Checkout offers beyond plain languages; anything else falls back to "auto" (the browser's).
-    private static readonly HashSet<string> SupportedLocales = new(StringComparer.OrdinalIgnoreCase)
-    {
+    /// <summary>
+    /// The values of Checkout's <c>locale</c> enum (Stripe API reference, Checkout Session <c>locale</c>), in Stripe's casing.
+    /// Stripe compares them case-sensitively, so a caller's <c>en-gb</c> or <c>PT-BR</c> is mapped to <c>en-GB</c> / <c>pt-BR</c>.
+    /// </summary>
+    public static readonly IReadOnlyList<string> StripeLocales =
+    [
         "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja",
         "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
-    };
+    ];
+
+    private static readonly Dictionary<string, string> LocalesIgnoringCase = StripeLocales.ToDictionary(l => l, l => l, StringComparer.OrdinalIgnoreCase);
 
     private static readonly Dictionary<string, string> CountryLocales = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -30,6 +35,12 @@ public static class CheckoutApi
         ["FR"] = "fr", ["BE"] = "fr", ["DE"] = "de", ["AT"] = "de", ["NL"] = "nl", ["ES"] = "es", ["IT"] = "it", ["MX"] = "es-419",
         ["PL"] = "pl", ["SE"] = "sv", ["JP"] = "ja",
     };
+
+    // Subscriptions that still bind the customer: a second checkout would double-charge; the portal changes or fixes them.
+    private static readonly HashSet<string> LiveStatuses = ["active", "trialing", "past_due", "unpaid"];
+
+    /// <summary>Stripe's exact spelling of a locale, matched case-insensitively; null when Stripe has no such locale.</summary>
+    public static string? StripeLocale(string locale) => LocalesIgnoringCase.GetValueOrDefault(locale.Trim());
 
     public static RouteGroupBuilder MapCheckoutApi(this IEndpointRouteBuilder app)
     {
@@ -40,6 +51,11 @@ public static class CheckoutApi
         return group;
     }
 
+    /// <summary>
+    /// Opens a Checkout Session. Everything that can be refused locally is checked before anything is written or any Stripe
+    /// customer is created: plan, country, locale, referral code (owned by an influencer), a live subscription (409 with the
+    /// portal link instead of a second subscription) and the currency an existing customer is fixed to.
+    /// </summary>
     private static async Task<Results<Ok<CheckoutResponse>, ProblemHttpResult>> CheckoutAsync(
         CheckoutRequest request,
         HttpContext http,
@@ -47,6 +63,7 @@ public static class CheckoutApi
         StripeGateway stripe,
         CustomerStore customers,
         ReferralStore referrals,
+        SubscriptionStore subscriptions,
         CancellationToken ct)
     {
         var settings = options.Value;
@@ -72,6 +89,22 @@ public static class CheckoutApi
             return TypedResults.Problem(statusCode: 400, title: "Invalid Idempotency-Key", detail: "An Idempotency-Key has at most 200 characters.");
         }
 
+        string locale;
+        if (request.Locale is not null)
+        {
+            if (StripeLocale(request.Locale) is not { } exact)
+            {
+                return TypedResults.Problem(statusCode: 422, title: "Unsupported locale",
+                    detail: $"Stripe Checkout supports these locales (any letter case): {string.Join(", ", StripeLocales)}.");
+            }
+
+            locale = exact;
+        }
+        else
+        {
+            locale = country is not null && CountryLocales.TryGetValue(country, out var fromCountry) ? fromCountry : "auto";
+        }
+
         var userId = http.User.UserId();
         using var _ = MeteringContext.ForUser(userId);
         var currency = settings.CurrencyFor(country);
@@ -80,12 +113,43 @@ public static class CheckoutApi
             currency = settings.DefaultCurrency;
         }
 
-        var locale = request.Locale is not null && SupportedLocales.Contains(request.Locale)
-            ? request.Locale
-            : country is not null && CountryLocales.TryGetValue(country, out var fromCountry) ? fromCountry : "auto";
-
         try
         {
+            if (request.ReferralCode is not null && !await referrals.IsOwnedAsync(request.ReferralCode, ct))
+            {
+                return ReferralsApi.UnknownCode();
+            }
+
+            var existing = await customers.GetAsync(userId, ct);
+            if (await subscriptions.GetViewAsync(userId, ct) is { } mirrored && LiveStatuses.Contains(mirrored.Status))
+            {
+                return await AlreadySubscribedAsync(http, stripe, settings, existing?.StripeCustomerId ?? await subscriptions.CustomerIdAsync(mirrored.SubscriptionId, ct), ct);
+            }
+
+            if (existing is not null)
+            {
+                // The mirror may lag behind Stripe (a checkout paid a moment ago): Stripe's customer says for sure.
+                var stripeCustomer = await customers.GetFromStripeAsync(existing.StripeCustomerId, ct);
+                if (stripeCustomer.Subscriptions?.Data?.Any(s => LiveStatuses.Contains(s.Status)) == true)
+                {
+                    return await AlreadySubscribedAsync(http, stripe, settings, existing.StripeCustomerId, ct);
+                }
+
+                if (stripeCustomer.Currency is { Length: > 0 } fixedCurrency && !string.Equals(fixedCurrency, currency, StringComparison.OrdinalIgnoreCase))
+                {
+                    // Stripe refuses a second currency on one customer: keep the one it already has, if the plan is priced in it.
+                    if (plan.Currencies.Count > 0 && !plan.Currencies.Contains(fixedCurrency, StringComparer.OrdinalIgnoreCase))
+                    {
+                        return TypedResults.Problem(statusCode: 409, title: "Currency not available for this customer",
+                            detail: $"This billing account pays in {fixedCurrency.ToUpperInvariant()}, which plan {request.Plan} is not priced in; "
+                                + $"it is priced in {string.Join(", ", plan.Currencies.Select(c => c.ToUpperInvariant()))}.",
+                            extensions: new Dictionary<string, object?> { ["customerCurrency"] = fixedCurrency });
+                    }
+
+                    currency = fixedCurrency.ToLowerInvariant();
+                }
+            }
+
             if (request.ReferralCode is not null)
             {
                 await referrals.AttributeAsync(userId, request.ReferralCode, "checkout", ct);
@@ -127,8 +191,29 @@ public static class CheckoutApi
         }
         catch (StripeException ex)
         {
-            return StripeProblems.From(ex);
+            return StripeProblems.From(ex, http, "checkout");
         }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return StripeProblems.Unavailable(http, ex, "checkout");
+        }
+    }
+
+    /// <summary>409 with a fresh portal link: the user manages the subscription they have instead of starting a second one.</summary>
+    private static async Task<ProblemHttpResult> AlreadySubscribedAsync(HttpContext http, StripeGateway stripe, StripeOptions settings, string? customerId, CancellationToken ct)
+    {
+        string? portalUrl = null;
+        if (customerId is not null)
+        {
+            var session = await new global::Stripe.BillingPortal.SessionService(stripe.Client).CreateAsync(
+                new global::Stripe.BillingPortal.SessionCreateOptions { Customer = customerId, ReturnUrl = settings.PortalReturnUrl },
+                cancellationToken: ct);
+            portalUrl = session.Url;
+        }
+
+        return TypedResults.Problem(statusCode: 409, title: "Already subscribed",
+            detail: "This user already has a subscription; change or renew it in the billing portal (portalUrl, or POST /billing/portal).",
+            extensions: new Dictionary<string, object?> { ["portalUrl"] = portalUrl });
     }
 
     private static async Task<Results<Ok<PortalResponse>, ProblemHttpResult>> PortalAsync(
@@ -151,7 +236,11 @@ public static class CheckoutApi
         }
         catch (StripeException ex)
         {
-            return StripeProblems.From(ex);
+            return StripeProblems.From(ex, http, "portal");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return StripeProblems.Unavailable(http, ex, "portal");
         }
     }
 

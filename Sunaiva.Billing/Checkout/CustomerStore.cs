@@ -3,6 +3,7 @@ using Npgsql;
 using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Referrals;
+using Sunaiva.Billing.Subscriptions;
 using Sunaiva.ServiceDefaults.Integration;
 
 namespace Sunaiva.Billing.Checkout;
@@ -10,7 +11,7 @@ namespace Sunaiva.Billing.Checkout;
 public sealed record BillingCustomer(string UserId, string StripeCustomerId, string? Country, string Currency, bool ReferralSynced);
 
 /// <summary>One Stripe customer per user, created on first need; the referral attribution is copied to its metadata.</summary>
-public sealed class CustomerStore(NpgsqlDataSource dataSource, StripeGateway stripe, TimeProvider time)
+public sealed class CustomerStore(NpgsqlDataSource dataSource, StripeGateway stripe, SubscriptionStore subscriptions, TimeProvider time)
 {
     private const string Columns = "user_id AS userid, stripe_customer_id AS stripecustomerid, country, currency, referral_synced AS referralsynced";
 
@@ -24,6 +25,11 @@ public sealed class CustomerStore(NpgsqlDataSource dataSource, StripeGateway str
     public async Task<string?> UserIdForCustomerAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string customerId, CancellationToken ct) =>
         await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT user_id FROM billing_customers WHERE stripe_customer_id = @customerId", new { customerId }, tx, cancellationToken: ct));
+
+    /// <summary>The customer as Stripe has it, with its subscriptions expanded: the currency it is fixed to (null until its first
+    /// subscription or invoice) and whether it already pays for one.</summary>
+    public Task<Customer> GetFromStripeAsync(string customerId, CancellationToken ct) =>
+        new CustomerService(stripe.Client).GetAsync(customerId, new CustomerGetOptions { Expand = ["subscriptions"] }, cancellationToken: ct);
 
     /// <summary>Copies a new attribution to the metadata of the user's existing Stripe customer (if any, once).</summary>
     public async Task SyncReferralAsync(string userId, ReferralAttribution attribution, CancellationToken ct)
@@ -54,12 +60,20 @@ public sealed class CustomerStore(NpgsqlDataSource dataSource, StripeGateway str
                 StripeGateway.Idempotent($"customer:{userId}"),
                 ct);
             await using var connection = await dataSource.OpenConnectionAsync(ct);
-            await connection.ExecuteAsync(new CommandDefinition(
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            var inserted = await connection.ExecuteAsync(new CommandDefinition(
                 """
                 INSERT INTO billing_customers (user_id, stripe_customer_id, country, currency, referral_synced, created_at)
-                VALUES (@userId, @id, @country, @currency, @synced, @at) ON CONFLICT (user_id) DO NOTHING
+                VALUES (@userId, @id, @country, @currency, @synced, @at) ON CONFLICT DO NOTHING
                 """,
-                new { userId, id = created.Id, country, currency, synced = attribution is not null, at = time.GetUtcNow() }, cancellationToken: ct));
+                new { userId, id = created.Id, country, currency, synced = attribution is not null, at = time.GetUtcNow() }, tx, cancellationToken: ct));
+            if (inserted == 1)
+            {
+                // Subscriptions of this customer mirrored before the link belong to the user from now on.
+                await subscriptions.LinkUserAsync(connection, tx, created.Id, userId, ct);
+            }
+
+            await tx.CommitAsync(ct);
             return (await GetAsync(userId, ct))!;
         }
 

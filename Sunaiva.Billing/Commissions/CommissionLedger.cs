@@ -37,7 +37,7 @@ public sealed partial class CommissionLedger(StripeGateway stripe, EventOutbox o
         var amount = (long)Math.Round(net * rate, MidpointRounding.AwayFromZero);
         var (chargeId, usdPerUnit) = await SettlementAsync(invoice, ct);
         var amountUsd = (long)Math.Round(amount * usdPerUnit, MidpointRounding.AwayFromZero);
-        var paidAt = invoice.StatusTransitions?.PaidAt is { } paid && paid != default ? new DateTimeOffset(paid, TimeSpan.Zero) : time.GetUtcNow();
+        var paidAt = StripeDates.OrNull(invoice.StatusTransitions?.PaidAt) is { } paid ? new DateTimeOffset(paid, TimeSpan.Zero) : time.GetUtcNow();
         var availableAt = paidAt + options.Value.HoldPeriod;
         var inserted = await InsertAsync(connection, tx, code, "commission", $"commission:{invoice.Id}", userId, invoice.Id, chargeId,
             invoice.Currency, amount, amountUsd, rate, availableAt, ct);

@@ -53,12 +53,25 @@ public static class InfluencersApi
             return TypedResults.Problem(statusCode: 400, title: "Invalid country", detail: "country is an ISO 3166-1 alpha-2 code.");
         }
 
+        // Refused before anything is stored: an account Stripe could never pay from the platform's country helps no one.
+        var platformCountry = options.Value.PlatformCountry;
+        if (ConnectCountries.Plan(platformCountry, country) is { Allowed: false, Refusal: var refusal })
+        {
+            return CannotPay(country, platformCountry, refusal!);
+        }
+
         var userId = http.User.UserId();
         using var _ = MeteringContext.ForUser(userId);
         var influencer = await store.RegisterAsync(userId, request.ReferralCode!, country, ct);
         if (influencer is null)
         {
             return TypedResults.Problem(statusCode: 409, title: "Referral code taken", detail: "This referral code belongs to another influencer, or you already have another code.");
+        }
+
+        var connect = ConnectCountries.Plan(platformCountry, influencer.Country);
+        if (!connect.Allowed)
+        {
+            return CannotPay(influencer.Country, platformCountry, connect.Refusal!);
         }
 
         try
@@ -72,7 +85,9 @@ public static class InfluencersApi
                         Type = "express",
                         Country = influencer.Country,
                         Email = request.Email,
+                        // Cross-border accounts must be under the recipient service agreement, which allows the transfers capability only.
                         Capabilities = new AccountCapabilitiesOptions { Transfers = new AccountCapabilitiesTransfersOptions { Requested = true } },
+                        TosAcceptance = connect.ServiceAgreement is { } agreement ? new AccountTosAcceptanceOptions { ServiceAgreement = agreement } : null,
                         Metadata = new Dictionary<string, string> { ["influencer_id"] = influencer.Id, ["user_id"] = userId, ["referral_code"] = influencer.ReferralCode },
                     },
                     StripeGateway.Idempotent($"influencer-account:{influencer.Id}"),
@@ -94,9 +109,17 @@ public static class InfluencersApi
         }
         catch (StripeException ex)
         {
-            return StripeProblems.From(ex);
+            return StripeProblems.From(ex, http, "connect onboarding");
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            return StripeProblems.Unavailable(http, ex, "connect onboarding");
         }
     }
+
+    private static ProblemHttpResult CannotPay(string country, string platformCountry, string reason) =>
+        TypedResults.Problem(statusCode: 422, title: "Country cannot be paid", detail: reason,
+            extensions: new Dictionary<string, object?> { ["country"] = country, ["payableCountries"] = ConnectCountries.PayableFrom(platformCountry) });
 
     /// <summary>The influencer's own earnings, or anyone's for ops.</summary>
     private static async Task<Results<Ok<Earnings>, ProblemHttpResult>> EarningsAsync(

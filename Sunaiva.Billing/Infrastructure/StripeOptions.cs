@@ -50,6 +50,11 @@ public sealed class StripeOptions
     [Url]
     public string ConnectReturnUrl { get; set; } = "http://localhost:5173/influencers/onboarding/done";
 
+    /// <summary>Country of the platform's Stripe account: decides which influencers' countries can be paid (cross-border rules).</summary>
+    [Required]
+    [RegularExpression("^[A-Z]{2}$", ErrorMessage = "Stripe:PlatformCountry must be an upper-case ISO 3166-1 alpha-2 code (the platform account's country).")]
+    public string PlatformCountry { get; set; } = "US";
+
     /// <summary>Let Stripe Tax compute tax at checkout (needs Stripe Tax set up in the account).</summary>
     public bool AutomaticTax { get; set; }
 

@@ -68,7 +68,7 @@ public static class BillingOpsApi
         return TypedResults.Ok(new ReplayResult(await work.ReplayAsync(StripeKind, null, ct)));
     }
 
-    private static async Task<Results<Ok<RecoveryResult>, ProblemHttpResult>> RecoverAsync(RecoverRequest request, EventRecovery recovery, TimeProvider time, CancellationToken ct)
+    private static async Task<Results<Ok<RecoveryResult>, ProblemHttpResult>> RecoverAsync(RecoverRequest request, EventRecovery recovery, TimeProvider time, HttpContext http, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var to = request.To ?? now;
@@ -84,15 +84,21 @@ public static class BillingOpsApi
         }
         catch (StripeException ex)
         {
-            return StripeProblems.From(ex);
+            return StripeProblems.From(ex, http, "event recovery");
         }
     }
 
-    private static async Task<Results<Ok<PayoutRunResult>, ProblemHttpResult>> RunPayoutsAsync(PayoutRunRequest? request, PayoutRunner runner, CancellationToken ct)
+    private static async Task<Results<Ok<PayoutRunResult>, ProblemHttpResult>> RunPayoutsAsync(PayoutRunRequest? request, PayoutRunner runner, TimeProvider time, CancellationToken ct)
     {
         if (request?.Period is { } period && !System.Text.RegularExpressions.Regex.IsMatch(period, "^[0-9]{4}-(0[1-9]|1[0-2])$"))
         {
             return TypedResults.Problem(statusCode: 400, title: "Invalid period", detail: "period is yyyy-MM.");
+        }
+
+        if (request?.Period is { } requested && PayoutRunner.IsFuture(requested, time.GetUtcNow()))
+        {
+            return TypedResults.Problem(statusCode: 422, title: "Future period",
+                detail: $"Period {requested} has not started yet; a run pays the current month at the latest.");
         }
 
         return TypedResults.Ok(await runner.RunAsync(request?.Period, ct));

@@ -35,22 +35,31 @@ public static partial class ReferralsApi
             return TypedResults.Problem(statusCode: 400, title: "Invalid referral code", detail: "A referral code has 3 to 32 letters, digits, dashes or underscores.");
         }
 
-        var (attribution, created) = await store.AttributeAsync(http.User.UserId(), request.ReferralCode!, "api", ct);
+        var (attribution, created, owned) = await store.AttributeAsync(http.User.UserId(), request.ReferralCode!, "api", ct);
+        if (!owned)
+        {
+            return UnknownCode();
+        }
+
         if (created)
         {
             try
             {
                 // The Stripe customer's metadata carries the attribution too; if Stripe is down, the next checkout copies it.
-                await customers.SyncReferralAsync(http.User.UserId(), attribution, ct);
+                await customers.SyncReferralAsync(http.User.UserId(), attribution!, ct);
             }
-            catch (global::Stripe.StripeException ex)
+            catch (Exception ex) when (ex is global::Stripe.StripeException or HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
             {
                 LogSyncFailed(loggers.CreateLogger("Sunaiva.Billing.Referrals"), ex);
             }
         }
 
-        return created ? TypedResults.Created("/billing/referral", attribution) : TypedResults.Ok(attribution);
+        return created ? TypedResults.Created("/billing/referral", attribution!) : TypedResults.Ok(attribution!);
     }
+
+    /// <summary>A well-formed code that no influencer owns.</summary>
+    public static ProblemHttpResult UnknownCode() => TypedResults.Problem(statusCode: 422, title: "Unknown referral code",
+        detail: "No influencer owns this referral code; check the spelling or leave it out.");
 
     public static bool IsValidCode(string? code) => Sunaiva.ServiceDefaults.Validation.InputRules.IsReferralCode(code);
 

@@ -67,7 +67,7 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
         var hasAccess = HasAccess(row.Status, row.GraceUntil, time.GetUtcNow());
         var entitlements = hasAccess && row.Plan is not null && options.Value.Plans.TryGetValue(row.Plan, out var plan) ? plan.Entitlements : [];
         return new SubscriptionView(row.StripeSubscriptionId, row.Status, row.Plan, row.Currency, row.UnitAmount, row.Interval,
-            row.CurrentPeriodEnd, row.CancelAtPeriodEnd, row.GraceUntil, hasAccess, entitlements);
+            StripeDates.OrNull(row.CurrentPeriodEnd), row.CancelAtPeriodEnd, row.GraceUntil, hasAccess, entitlements);
     }
 
     public static bool HasAccess(string status, DateTime? graceUntil, DateTimeOffset now) =>
@@ -118,10 +118,10 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
                 currency = subscription.Currency,
                 unitAmount = item?.Price?.UnitAmount,
                 interval = item?.Price?.Recurring?.Interval,
-                periodEnd = item is null || item.CurrentPeriodEnd == default ? (DateTime?)null : item.CurrentPeriodEnd,
+                periodEnd = item is null ? null : StripeDates.OrNull(item.CurrentPeriodEnd),
                 cancelAtPeriodEnd = subscription.CancelAtPeriodEnd,
-                endedAt = subscription.EndedAt,
-                createdAt = subscription.Created == default ? now.UtcDateTime : subscription.Created,
+                endedAt = StripeDates.OrNull(subscription.EndedAt),
+                createdAt = StripeDates.OrNull(subscription.Created) ?? now.UtcDateTime,
                 now,
                 active,
             },
@@ -134,7 +134,10 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
         }
 
         var changed = new SubscriptionChanged(subscription.Id, userId, subscription.Status, plan);
-        var wasActive = previous is not null && (ActiveStatuses.Contains(previous.Status) || previous.Status == "past_due");
+
+        // Activation was announced only if the row was active *and had a user*: a subscription mirrored before its user was
+        // known announces it now, in the transaction that links the user (the outbox id keeps it to once).
+        var wasActive = previous is { UserId: not null } && (ActiveStatuses.Contains(previous.Status) || previous.Status == "past_due");
         if (active && !wasActive)
         {
             await outbox.AddAsync(connection, tx, EventTypes.SubscriptionActivated, changed, $"subscription.activated:{subscription.Id}", ct);
@@ -145,6 +148,28 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
         }
 
         return changed;
+    }
+
+    /// <summary>
+    /// Links a customer's subscriptions that were mirrored before their user was known, and announces each live one
+    /// (<c>subscription.activated</c>, once per subscription) in the caller's transaction, the one that links the user.
+    /// </summary>
+    public async Task LinkUserAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string customerId, string userId, CancellationToken ct)
+    {
+        var linked = await connection.QueryAsync<(string Id, string Status, string? Plan)>(new CommandDefinition(
+            """
+            UPDATE billing_subscriptions SET user_id = @userId, updated_at = @now
+            WHERE stripe_customer_id = @customerId AND user_id IS NULL
+            RETURNING stripe_subscription_id, status, plan
+            """,
+            new { customerId, userId, now = time.GetUtcNow() }, tx, cancellationToken: ct));
+        foreach (var (id, status, plan) in linked)
+        {
+            if (ActiveStatuses.Contains(status) || status == "past_due")
+            {
+                await outbox.AddAsync(connection, tx, EventTypes.SubscriptionActivated, new SubscriptionChanged(id, userId, status, plan), $"subscription.activated:{id}", ct);
+            }
+        }
     }
 
     /// <summary>A failed renewal: past due with a grace period that keeps access while Stripe retries.</summary>
@@ -171,6 +196,13 @@ public sealed class SubscriptionStore(NpgsqlDataSource dataSource, EventOutbox o
             """,
             new { subscriptionId, now, graceUntil = now + options.Value.GracePeriod }, tx, cancellationToken: ct));
         return (row.UserId, first);
+    }
+
+    public async Task<string?> CustomerIdAsync(string subscriptionId, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT stripe_customer_id FROM billing_subscriptions WHERE stripe_subscription_id = @subscriptionId", new { subscriptionId }, cancellationToken: ct));
     }
 
     public async Task<string?> UserIdAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string subscriptionId, CancellationToken ct) =>

@@ -113,7 +113,7 @@ try
     runWatch.Stop();
     var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
     Console.WriteLine($"Payout run: {options.Influencers:N0} influencers, {options.Entries:N0} ledger entries (seeded in {seed.Elapsed.TotalSeconds:N1} s):");
-    Console.WriteLine($"  HTTP {(int)response.StatusCode} in {runWatch.Elapsed.TotalSeconds:N2} s: sent {body["sent"]} transfers ({(long?)body["sentUsd"] / 100m:N2} USD), carried over {body["carriedOver"]}, held {body["held"]}, failed {body["failed"]}; fake Stripe saw {fakeStripe.Transfers} transfer requests");
+    Console.WriteLine($"  HTTP {(int)response.StatusCode} in {runWatch.Elapsed.TotalSeconds:N2} s: sent {body["sent"]} transfers ({(long?)body["sentUsd"] / 100m:N2} USD), carried over {body["carriedOver"]}, held {body["held"]}, failed {body["failed"]}, unknown {body["unknown"]}; fake Stripe saw {fakeStripe.Transfers} transfer requests");
     var again = Stopwatch.StartNew();
     using var rerun = new HttpRequestMessage(HttpMethod.Post, billingUrl + "/ops/billing/payouts/run") { Content = new StringContent("{\"period\":\"2026-10\"}", Encoding.UTF8, "application/json") };
     rerun.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -419,7 +419,7 @@ internal sealed class FakeStripeServer : IAsyncDisposable
 
     public static async Task<FakeStripeServer> StartAsync(string root)
     {
-        var fixtures = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "..", "shared", "fixtures", "stripe", "fixtures3.json")))!["resources"]!;
+        var fixtures = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "tests", "Sunaiva.Billing.Tests", "Fixtures", "stripe", "fixtures3.json")))!["resources"]!;
         var subscription = fixtures["subscription"]!.DeepClone().AsObject();
         subscription["status"] = "active";
         subscription["metadata"] = new JsonObject { ["user_id"] = "user_bench" };

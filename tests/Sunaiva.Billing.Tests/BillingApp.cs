@@ -82,6 +82,9 @@ public sealed class BillingApp : WebApplicationFactory<Program>
 
     public RecordingMeter Meter { get; } = new();
 
+    /// <summary>Warnings and errors the service logged, formatted.</summary>
+    public RecordingLogs Logs { get; } = new();
+
     public NpgsqlDataSource Data => Services.GetRequiredService<NpgsqlDataSource>();
 
     /// <summary>Creates the database and applies the kernel's and billing's scripts, as the migrator does at start.</summary>
@@ -120,7 +123,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
 
-        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning).AddProvider(Logs));
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<TimeProvider>(Time);
@@ -220,4 +223,29 @@ public sealed class RecordingMeter : Sunaiva.ServiceDefaults.Integration.IIntegr
     public IReadOnlyList<Sunaiva.ServiceDefaults.Integration.MeteredCall> Calls => _calls.ToList();
 
     public void Record(Sunaiva.ServiceDefaults.Integration.MeteredCall call) => _calls.Enqueue(call);
+}
+
+/// <summary>Collects formatted log lines (what an operator would read).</summary>
+public sealed class RecordingLogs : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => _lines.ToList();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(RecordingLogs owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            owner._lines.Enqueue(formatter(state, exception));
+    }
 }

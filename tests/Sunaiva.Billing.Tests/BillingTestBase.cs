@@ -26,6 +26,7 @@ public abstract class BillingTestBase(LocalServers servers) : IAsyncLifetime
     public virtual async Task InitializeAsync()
     {
         Stripe = await FakeStripe.StartAsync();
+        Stripe.Clock = Time;
         await BillingApp.MigrateAsync(Servers, DatabaseName);
         App = new BillingApp(Servers, Stripe, DatabaseName, Time, Settings);
         _ = App.Server;
@@ -47,6 +48,20 @@ public abstract class BillingTestBase(LocalServers servers) : IAsyncLifetime
         (await App.DeliverAsync(StripeObjects.Event(id, "customer.subscription.created", subscription, Now))).EnsureSuccessStatusCode();
         await App.WaitProcessedAsync(id);
         return subscription;
+    }
+
+    /// <summary>Registers influencers owning these referral codes (a code is attributed only when someone owns it).</summary>
+    protected async Task OwnedCodesAsync(params string[] codes)
+    {
+        foreach (var code in codes)
+        {
+            await App.ExecuteAsync(
+                """
+                INSERT INTO influencers (id, user_id, referral_code, country, created_at, updated_at)
+                VALUES (@id, @user, @code, 'US', now(), now()) ON CONFLICT DO NOTHING
+                """,
+                new { id = "inf_owner_" + code.ToLowerInvariant(), user = "owner-" + code.ToLowerInvariant(), code = code.ToUpperInvariant() });
+        }
     }
 
     protected async Task<long> OutboxCountAsync(string type) =>

@@ -12,6 +12,7 @@ public sealed class CheckoutTests(LocalServers servers) : BillingTestBase(server
     [Fact]
     public async Task Checkout_opens_a_subscription_session_in_the_users_currency_and_locale_with_dynamic_payment_methods()
     {
+        await OwnedCodesAsync("alice");
         var client = App.ClientFor("user-de");
         var response = await client.PostAsJsonAsync("/billing/checkout", new { plan = "plus-monthly", country = "DE", referralCode = "alice" });
 
@@ -180,6 +181,7 @@ public sealed class UnconfiguredBillingTests(LocalServers servers) : IAsyncLifet
             Assert.Contains("billing is not configured", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
+        await _app.ExecuteAsync("INSERT INTO influencers (id, user_id, referral_code, country, created_at, updated_at) VALUES ('inf_a', 'owner-a', 'ALICE', 'US', now(), now())");
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/billing/referral", new { referralCode = "ALICE" })).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/")).StatusCode);
     }
@@ -191,6 +193,7 @@ public sealed class ReferralMetadataTests(LocalServers servers) : BillingTestBas
     [Fact]
     public async Task Referral_given_after_the_customer_exists_is_copied_to_its_metadata_and_stays_fixed()
     {
+        await OwnedCodesAsync("carol", "dave", "erin");
         var client = App.ClientFor("user-late-ref");
         (await client.PostAsJsonAsync("/billing/checkout", new { plan = "plus-monthly", country = "US" })).EnsureSuccessStatusCode();
         var customerId = Stripe.RequestsTo("POST", "/v1/checkout/sessions").Single().Form["customer"];

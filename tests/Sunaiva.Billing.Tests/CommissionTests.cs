@@ -23,6 +23,7 @@ public sealed class CommissionTests(LocalServers servers) : BillingTestBase(serv
     [Fact]
     public async Task Paid_invoice_earns_the_rate_of_the_amount_net_of_tax_valued_in_usd_from_the_balance_transaction()
     {
+        await OwnedCodesAsync("alice");
         (await App.ClientFor("user-c").PostAsJsonAsync("/billing/referral", new { referralCode = "alice" })).EnsureSuccessStatusCode();
         await ActiveSubscriptionAsync("user-c", "cus_c", "sub_c");
         // 11.90 EUR paid (after a promotion code) of which 1.90 VAT; the charge settled as 13.00 USD.

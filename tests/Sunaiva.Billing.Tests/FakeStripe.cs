@@ -16,17 +16,17 @@ namespace Sunaiva.Billing.Tests;
 public sealed record StripeRequest(string Method, string Path, IReadOnlyDictionary<string, string> Form, string? IdempotencyKey, string? StripeAccount);
 
 /// <summary>
-/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (shared/fixtures/stripe/fixtures3.json)
+/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (Fixtures/stripe/fixtures3.json, from stripe/openapi)
 /// with ids and fields set per test; idempotency keys replay the first answer, as Stripe does.
 /// </summary>
 public sealed class FakeStripe : IAsyncDisposable
 {
     private static readonly Lazy<JsonObject> Fixtures = new(() =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(RepoPaths.Shared, "fixtures", "stripe", "fixtures3.json")))!["resources"]!.AsObject());
+        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "stripe", "fixtures3.json")))!["resources"]!.AsObject());
 
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, JsonObject> _objects = new();
-    private readonly ConcurrentDictionary<string, (int Status, string Body)> _idempotent = new();
+    private readonly ConcurrentDictionary<string, (int Status, string Body, DateTimeOffset At)> _idempotent = new();
     private readonly ConcurrentQueue<StripeRequest> _requests = new();
     private readonly ConcurrentQueue<JsonObject> _events = new();
     private int _sequence;
@@ -42,6 +42,25 @@ public sealed class FakeStripe : IAsyncDisposable
 
     /// <summary>Destinations whose transfers Stripe refuses (e.g. the platform balance is short).</summary>
     public ConcurrentDictionary<string, string> FailingDestinations { get; } = new();
+
+    /// <summary>
+    /// Paths whose requests Stripe carries out but whose answer never arrives (the connection drops after the work is done),
+    /// as with a network cut or a client timeout after Stripe committed.
+    /// </summary>
+    public ConcurrentDictionary<string, bool> LostResponses { get; } = new();
+
+    /// <summary>Paths Stripe refuses with this error object (type, code, param, message), as the real API shapes it.</summary>
+    public ConcurrentDictionary<string, (int Status, string Type, string? Code, string? Param, string Message)> Refusals { get; } = new();
+
+    /// <summary>Stripe's clock: idempotency keys are forgotten 24 hours after first use (Stripe keeps them that long only).</summary>
+    public TimeProvider Clock { get; set; } = TimeProvider.System;
+
+    /// <summary>The values of Checkout's <c>locale</c> enum, compared case-sensitively as Stripe does.</summary>
+    public static readonly IReadOnlySet<string> CheckoutLocales = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "auto", "bg", "cs", "da", "de", "el", "en", "en-GB", "es", "es-419", "et", "fi", "fil", "fr", "fr-CA", "hr", "hu", "id", "it", "ja",
+        "ko", "lt", "lv", "ms", "mt", "nb", "nl", "pl", "pt", "pt-BR", "ro", "ru", "sk", "sl", "sv", "th", "tr", "vi", "zh", "zh-HK", "zh-TW",
+    };
 
     public static async Task<FakeStripe> StartAsync()
     {
@@ -69,6 +88,9 @@ public sealed class FakeStripe : IAsyncDisposable
     public JsonObject Get(string id) => _objects[id];
 
     public bool Has(string id) => _objects.ContainsKey(id);
+
+    /// <summary>The objects of one Stripe type the fake holds (e.g. every transfer Stripe made).</summary>
+    public IReadOnlyList<JsonObject> ObjectsOf(string type) => _objects.Values.Where(o => (string?)o["object"] == type).ToList();
 
     public void Remove(string id) => _objects.TryRemove(id, out _);
 
@@ -104,13 +126,29 @@ public sealed class FakeStripe : IAsyncDisposable
         {
             answer = Error(500, "api_error", "internal", "Stripe is having a bad day.");
         }
+        else if (Refusals.TryGetValue(recorded.Path, out var refusal))
+        {
+            answer = Error(refusal.Status, refusal.Type, refusal.Code, refusal.Message, refusal.Param);
+        }
         else if (request.Method == "POST" && idempotencyKey is not null)
         {
-            answer = _idempotent.GetOrAdd(request.Path + "|" + idempotencyKey, _ => Answer(recorded));
+            var now = Clock.GetUtcNow();
+            var stored = _idempotent.AddOrUpdate(
+                request.Path + "|" + idempotencyKey,
+                _ => Stamp(Answer(recorded), now),
+                (_, previous) => now - previous.At < TimeSpan.FromHours(24) ? previous : Stamp(Answer(recorded), now));
+            answer = (stored.Status, stored.Body);
         }
         else
         {
             answer = Answer(recorded);
+        }
+
+        if (LostResponses.ContainsKey(recorded.Path))
+        {
+            // The work is done; the client never hears of it.
+            http.Abort();
+            return;
         }
 
         http.Response.StatusCode = answer.Status;
@@ -118,6 +156,8 @@ public sealed class FakeStripe : IAsyncDisposable
         http.Response.Headers["Request-Id"] = "req_" + Guid.NewGuid().ToString("N")[..14];
         await http.Response.WriteAsync(answer.Body);
     }
+
+    private static (int, string, DateTimeOffset) Stamp((int Status, string Body) answer, DateTimeOffset at) => (answer.Status, answer.Body, at);
 
     private (int, string) Answer(StripeRequest r)
     {
@@ -133,6 +173,8 @@ public sealed class FakeStripe : IAsyncDisposable
                 ("POST", ["v1", "accounts"]) => Ok(Put(Account(r))),
                 ("POST", ["v1", "account_links"]) => Ok(AccountLink(r)),
                 ("POST", ["v1", "transfers"]) => Transfer(r),
+                ("GET", ["v1", "transfers"]) => Ok(TransferList(r)),
+                ("GET", ["v1", "customers", var id]) => Ok(CustomerWithExpansions(id, r)),
                 ("GET", ["v1", "events"]) => Ok(EventList(r)),
                 ("GET", ["v1", "checkout", "sessions", var id]) => Lookup(id),
                 ("GET", ["v1", _, var id]) => Lookup(id),
@@ -143,6 +185,10 @@ public sealed class FakeStripe : IAsyncDisposable
         {
             return Error(404, "invalid_request_error", "resource_missing", "No such object.");
         }
+        catch (StripeRefusal refusal)
+        {
+            return Error(refusal.Status, refusal.Type, refusal.Code, refusal.Message, refusal.Param);
+        }
     }
 
     private (int, string) Lookup(string id) =>
@@ -150,8 +196,55 @@ public sealed class FakeStripe : IAsyncDisposable
 
     private static (int, string) Ok(JsonNode node) => (200, node.ToJsonString());
 
-    private static (int, string) Error(int status, string type, string code, string message) =>
-        (status, new JsonObject { ["error"] = new JsonObject { ["type"] = type, ["code"] = code, ["message"] = message } }.ToJsonString());
+    private static (int, string) Error(int status, string type, string? code, string message, string? param = null)
+    {
+        var error = new JsonObject { ["type"] = type, ["message"] = message };
+        if (code is not null)
+        {
+            error["code"] = code;
+        }
+
+        if (param is not null)
+        {
+            error["param"] = param;
+        }
+
+        return (status, new JsonObject { ["error"] = error }.ToJsonString());
+    }
+
+    /// <summary>The transfers Stripe lists for GET /v1/transfers, filtered by destination and transfer_group, newest first.</summary>
+    private JsonObject TransferList(StripeRequest r)
+    {
+        var data = new JsonArray();
+        foreach (var transfer in _objects.Values.Where(o => (string?)o["object"] == "transfer").OrderByDescending(o => (long)o["created"]!))
+        {
+            if ((!r.Form.TryGetValue("destination", out var destination) || (string?)transfer["destination"] == destination)
+                && (!r.Form.TryGetValue("transfer_group", out var group) || (string?)transfer["transfer_group"] == group))
+            {
+                data.Add(transfer.DeepClone());
+            }
+        }
+
+        return new JsonObject { ["object"] = "list", ["data"] = data, ["has_more"] = false, ["url"] = "/v1/transfers" };
+    }
+
+    /// <summary>GET /v1/customers/{id}; <c>expand[]=subscriptions</c> adds the customer's subscriptions, as Stripe does.</summary>
+    private JsonObject CustomerWithExpansions(string id, StripeRequest r)
+    {
+        var customer = _objects[id].DeepClone().AsObject();
+        if (r.Form.Any(f => f.Key.StartsWith("expand", StringComparison.Ordinal) && f.Value == "subscriptions"))
+        {
+            var subscriptions = new JsonArray();
+            foreach (var subscription in _objects.Values.Where(o => (string?)o["object"] == "subscription" && (string?)o["customer"] == id && (string?)o["status"] != "canceled"))
+            {
+                subscriptions.Add(subscription.DeepClone());
+            }
+
+            customer["subscriptions"] = new JsonObject { ["object"] = "list", ["data"] = subscriptions, ["has_more"] = false, ["url"] = $"/v1/customers/{id}/subscriptions" };
+        }
+
+        return customer;
+    }
 
     private JsonObject Customer(StripeRequest r)
     {
@@ -159,6 +252,10 @@ public sealed class FakeStripe : IAsyncDisposable
         customer["id"] = NewId("cus");
         customer["metadata"] = Metadata(r.Form);
         customer["discount"] = null;
+        customer["created"] = Clock.GetUtcNow().ToUnixTimeSeconds();
+
+        // A new customer has no currency until its first subscription or invoice fixes it.
+        customer["currency"] = null;
         return customer;
     }
 
@@ -177,6 +274,19 @@ public sealed class FakeStripe : IAsyncDisposable
 
     private JsonObject CheckoutSession(StripeRequest r)
     {
+        if (r.Form.TryGetValue("locale", out var locale) && !CheckoutLocales.Contains(locale))
+        {
+            throw new StripeRefusal(400, "invalid_request_error", null, "locale", "Invalid locale: must be one of " + string.Join(", ", CheckoutLocales));
+        }
+
+        if (r.Form.TryGetValue("customer", out var customerId) && _objects.TryGetValue(customerId, out var owner)
+            && (string?)owner["currency"] is { } fixedCurrency && r.Form.GetValueOrDefault("currency") is { } asked && asked != fixedCurrency)
+        {
+            // Stripe refuses mixing currencies on one customer.
+            throw new StripeRefusal(400, "invalid_request_error", null, "currency",
+                $"You cannot combine currencies on a single customer. This customer has had a subscription or payment in {fixedCurrency}, but you are trying to pay in {asked}.");
+        }
+
         var session = Fixture("checkout.session");
         var id = NewId("cs_test");
         session["id"] = id;
@@ -211,6 +321,19 @@ public sealed class FakeStripe : IAsyncDisposable
         account["email"] = r.Form.GetValueOrDefault("email");
         account["metadata"] = Metadata(r.Form);
         account["payouts_enabled"] = false;
+        account["tos_acceptance"] = new JsonObject { ["date"] = null, ["ip"] = null, ["user_agent"] = null };
+        if (r.Form.TryGetValue("tos_acceptance[service_agreement]", out var agreement))
+        {
+            account["tos_acceptance"]!["service_agreement"] = agreement;
+        }
+
+        var capabilities = new JsonObject();
+        foreach (var (key, _) in r.Form.Where(f => f.Key.StartsWith("capabilities[", StringComparison.Ordinal) && f.Value == "true"))
+        {
+            capabilities[key["capabilities[".Length..key.IndexOf(']', StringComparison.Ordinal)]] = "inactive";
+        }
+
+        account["capabilities"] = capabilities;
         return account;
     }
 
@@ -236,6 +359,7 @@ public sealed class FakeStripe : IAsyncDisposable
         transfer["destination"] = destination;
         transfer["transfer_group"] = r.Form.GetValueOrDefault("transfer_group");
         transfer["metadata"] = Metadata(r.Form);
+        transfer["created"] = Clock.GetUtcNow().ToUnixTimeSeconds();
         return Ok(Put(transfer));
     }
 
@@ -277,12 +401,22 @@ public sealed class FakeStripe : IAsyncDisposable
     }
 }
 
-/// <summary>Finds the repository root (the folder holding Sunaiva.sln) and the shared folder beside it.</summary>
+/// <summary>An error the fake answers with Stripe's error shape.</summary>
+internal sealed class StripeRefusal(int status, string type, string? code, string? param, string message) : Exception(message)
+{
+    public int Status { get; } = status;
+
+    public string Type { get; } = type;
+
+    public string? Code { get; } = code;
+
+    public string? Param { get; } = param;
+}
+
+/// <summary>Finds the repository root (the folder holding Sunaiva.sln).</summary>
 public static class RepoPaths
 {
     public static string Root { get; } = FindRoot();
-
-    public static string Shared => Path.GetFullPath(Path.Combine(Root, "..", "shared"));
 
     private static string FindRoot()
     {

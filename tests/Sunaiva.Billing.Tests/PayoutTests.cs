@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Billing.Tests;
@@ -189,6 +190,84 @@ public sealed class PayoutTests(LocalServers servers) : BillingTestBase(servers)
         Assert.Equal(($"payout:{id}:2026-10", "6000"), (transfer.IdempotencyKey, transfer.Form["amount"]));
         Assert.Equal("sent", await PayoutStatusAsync(id, "2026-10"));
         Assert.Equal(0, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM payouts WHERE influencer_id = @id AND period = '2026-11'", new { id }));
+    }
+
+    private Sunaiva.Billing.Payouts.PayoutRunner Runner => App.Services.GetRequiredService<Sunaiva.Billing.Payouts.PayoutRunner>();
+
+    [Fact]
+    public async Task Transfer_whose_answer_was_lost_is_found_at_stripe_next_month_marked_paid_and_not_paid_twice()
+    {
+        var (id, account) = await InfluencerAsync("LOST");
+        await EntryAsync("LOST", 6000);
+        var period = Sunaiva.Billing.Payouts.PayoutRunner.PeriodFor(Time.GetUtcNow());
+        Stripe.LostResponses["/v1/transfers"] = true;
+
+        var first = await Runner.RunAsync(period, CancellationToken.None);
+
+        // Stripe made the transfer; we never heard. Unknown, not failed, and the amount stays reserved.
+        var made = Assert.Single(Stripe.ObjectsOf("transfer"));
+        Assert.Equal((0, 1, "unknown"), (first.Failed, first.Unknown, Assert.Single(first.Problems).Status));
+        Assert.Equal("pending", await PayoutStatusAsync(id, period));
+        Assert.Equal(0, await OutboxCountAsync("payout.failed"));
+        var request = Assert.Single(Transfers(account));
+        Assert.Equal(($"payout:{id}:{period}", $"payout:{id}:{period}"), (request.Form["transfer_group"], request.Form["metadata[payout_key]"]));
+
+        // A month later Stripe has long forgotten the idempotency key (24 h); the next run looks the transfer up instead.
+        Stripe.LostResponses.Clear();
+        Time.Advance(TimeSpan.FromDays(31));
+        var next = await Runner.RunAsync(Sunaiva.Billing.Payouts.PayoutRunner.PeriodFor(Time.GetUtcNow()), CancellationToken.None);
+
+        Assert.Single(Stripe.ObjectsOf("transfer"));
+        Assert.Single(Transfers(account));
+        Assert.Equal((1, 0, 0), (next.Sent, next.Unknown, next.Failed));
+        Assert.Equal(("sent", (string)made["id"]!), await App.QueryOneAsync<(string, string)>(
+            "SELECT status, stripe_transfer_id FROM payouts WHERE influencer_id = @id AND period = @period", new { id, period }));
+        Assert.Equal(1, await OutboxCountAsync("payout.sent"));
+        Assert.NotEmpty(Stripe.RequestsTo("GET", "/v1/transfers"));
+    }
+
+    [Fact]
+    public async Task Crash_between_the_transfer_and_its_recording_is_reconciled_next_month_without_a_second_transfer()
+    {
+        var (id, account) = await InfluencerAsync("CRASHED");
+        await EntryAsync("CRASHED", 7000);
+        var period = Sunaiva.Billing.Payouts.PayoutRunner.PeriodFor(Time.GetUtcNow());
+        Runner.AfterTransfer = (_, _) => throw new InvalidOperationException("process killed after Stripe answered");
+        try
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => Runner.RunAsync(period, CancellationToken.None));
+        }
+        finally
+        {
+            Runner.AfterTransfer = null;
+        }
+
+        Assert.Single(Stripe.ObjectsOf("transfer"));
+        Assert.Equal("pending", await PayoutStatusAsync(id, period));
+
+        Time.Advance(TimeSpan.FromDays(31));
+        var next = await Runner.RunAsync(Sunaiva.Billing.Payouts.PayoutRunner.PeriodFor(Time.GetUtcNow()), CancellationToken.None);
+
+        Assert.Equal(1, next.Sent);
+        Assert.Single(Stripe.ObjectsOf("transfer"));
+        Assert.Single(Transfers(account));
+        Assert.Equal("sent", await PayoutStatusAsync(id, period));
+        Assert.Equal(1, await OutboxCountAsync("payout.sent"));
+    }
+
+    [Fact]
+    public async Task Payout_run_refuses_a_future_period()
+    {
+        var (id, account) = await InfluencerAsync("FUTURE");
+        await EntryAsync("FUTURE", 6000);
+        var future = Time.GetUtcNow().AddMonths(1).ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture);
+
+        var response = await App.ClientFor("ops-1", ops: true).PostAsJsonAsync("/ops/billing/payouts/run", new { period = future });
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(Transfers(account));
+        Assert.Equal(0, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM payouts WHERE influencer_id = @id", new { id }));
     }
 
     [Fact]
