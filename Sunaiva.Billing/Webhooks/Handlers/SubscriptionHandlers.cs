@@ -41,7 +41,7 @@ public sealed class SubscriptionChangedHandler(SubscriptionSync sync) : IStripeE
 }
 
 /// <summary><c>checkout.session.completed</c>: link the customer to the user and mirror the new subscription.</summary>
-public sealed class CheckoutSessionCompletedHandler(StripeGateway stripe, SubscriptionSync sync, TimeProvider time) : IStripeEventHandler
+public sealed class CheckoutSessionCompletedHandler(StripeGateway stripe, SubscriptionSync sync, SubscriptionStore subscriptions, TimeProvider time) : IStripeEventHandler
 {
     public IReadOnlyCollection<string> Types { get; } = ["checkout.session.completed"];
 
@@ -65,6 +65,9 @@ public sealed class CheckoutSessionCompletedHandler(StripeGateway stripe, Subscr
                         ON CONFLICT DO NOTHING
                         """,
                         new { userId, customerId, currency = session.Currency ?? "usd", now = time.GetUtcNow() }, tx, cancellationToken: ct));
+
+                    // Subscriptions of this customer mirrored before its user was known are linked and announced too.
+                    await subscriptions.LinkUserAsync(connection, tx, customerId, userId, ct);
                 }
 
                 await sync.ApplyAsync(subscription, connection, tx, ct);
