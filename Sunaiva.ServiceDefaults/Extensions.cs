@@ -50,6 +50,7 @@ public static class SunaivaServiceDefaults
         builder.AddSunaivaAuthentication();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();
+        builder.AddSunaivaOpenApi();
         return builder;
     }
 
@@ -114,6 +115,7 @@ public static class SunaivaServiceDefaults
         }
 
         app.MapIntegrationOpsApi();
+        app.MapSunaivaOpenApi();
         return app;
     }
 }
