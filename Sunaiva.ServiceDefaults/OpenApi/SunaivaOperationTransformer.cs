@@ -126,6 +126,17 @@ internal sealed class SunaivaOperationTransformer(IAuthorizationPolicyProvider p
             }
         }
 
+        if (operation.Responses is { Count: > 1 } all)
+        {
+            // Ascending status order, so the committed document reads (and diffs) the same way every time.
+            var ordered = all.OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
+            all.Clear();
+            foreach (var (status, response) in ordered)
+            {
+                all[status] = response;
+            }
+        }
+
         return Task.CompletedTask;
     }
 
