@@ -6,6 +6,9 @@ namespace Sunaiva.Billing.Infrastructure;
 /// <summary>Maps Stripe errors to ProblemDetails without echoing request data or keys.</summary>
 public static class StripeProblems
 {
+    /// <summary>The statuses <see cref="From"/> can answer, for the endpoints that call Stripe.</summary>
+    public static readonly int[] Statuses = [StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status502BadGateway];
+
     public static ProblemHttpResult From(StripeException ex) => ex.StripeError?.Type switch
     {
         "idempotency_error" => TypedResults.Problem(statusCode: 409, title: "Idempotency-Key reused",

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Stripe;
 using Sunaiva.Billing.Infrastructure;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Webhooks;
 
@@ -13,7 +14,12 @@ public static partial class WebhookApi
     private const int MaxBodyBytes = 1024 * 1024;
 
     public static RouteHandlerBuilder MapStripeWebhook(this IEndpointRouteBuilder app) =>
-        app.MapPost("/webhooks/stripe", ReceiveAsync).AllowAnonymous().WithTags("Webhooks").DisableAntiforgery();
+        app.MapPost("/webhooks/stripe", ReceiveAsync).AllowAnonymous().WithTags("Webhooks").DisableAntiforgery()
+            .Accepts<System.Text.Json.JsonElement>("application/json")
+            .WithHeader("Stripe-Signature", "Stripe's signature of the raw body (t=..., v1=...), checked with the webhook signing secret.", required: true)
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status503ServiceUnavailable)
+            .WithSummary("Stripe webhook: verify the signature, store the event once, acknowledge")
+            .WithDescription("Processing happens afterwards, one handler per event type, re-reading the object from Stripe. A duplicate delivery answers 200 with duplicate: true.");
 
     /// <summary>Verifies, stores once, acknowledges. Processing happens in <see cref="WebhookProcessor"/>.</summary>
     private static async Task<Results<Ok<WebhookAck>, ProblemHttpResult>> ReceiveAsync(

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.ServiceDefaults.Integration;
 
@@ -41,11 +42,17 @@ public static class IntegrationOpsApi
     public static IEndpointRouteBuilder MapIntegrationOpsApi(this IEndpointRouteBuilder app)
     {
         var ops = app.MapGroup("/ops").RequireOps().WithTags("ops");
-        ops.MapGet("/usage", ListUsage).WithName("ListUsage");
-        ops.MapGet("/usage/summary", Summary).WithName("UsageSummary");
-        ops.MapGet("/usage/users/{id}", UserCost).WithName("UserCost");
-        ops.MapGet("/chaos", GetChaos).WithName("GetChaos");
-        ops.MapPut("/chaos", PutChaos).WithName("PutChaos");
+        ops.MapGet("/usage", ListUsage).WithName("ListUsage").ProducesProblems(StatusCodes.Status400BadRequest)
+            .WithSummary("Usage ledger: metered provider calls, filtered and paged");
+        ops.MapGet("/usage/summary", Summary).WithName("UsageSummary").ProducesProblems(StatusCodes.Status400BadRequest)
+            .WithSummary("Cost, calls and latency per provider for a window (1h, 24h, 30d)");
+        ops.MapGet("/usage/users/{id}", UserCost).WithName("UserCost")
+            .WithSummary("One user's cost this month");
+        ops.MapGet("/chaos", GetChaos).WithName("GetChaos")
+            .WithSummary("Chaos (injected faults, latency, outages) per provider");
+        ops.MapPut("/chaos", PutChaos).WithName("PutChaos")
+            .WithSummary("Switch chaos on or off for a provider, all providers, or every chain's first adapter")
+            .WithRequestExample(new { provider = "*", faultRate = 0.5, latencyRate = 0.0, latencyMs = 0, outage = false });
         return app;
     }
 

@@ -11,6 +11,12 @@ public sealed record IdempotencyKeyMetadata(string Description);
 /// <summary>An example body for an endpoint's request (<see cref="StatusCode"/> null) or for one of its responses.</summary>
 public sealed record ApiExampleMetadata(int? StatusCode, object Example);
 
+/// <summary>A request header the endpoint reads itself (not bound as a parameter), for the document.</summary>
+public sealed record ApiHeaderMetadata(string Name, bool Required, string Description);
+
+/// <summary>An endpoint authenticated by its own bearer scheme (not the user JWT), e.g. a shared service token.</summary>
+public sealed record ApiSecuritySchemeMetadata(string Scheme, string Description);
+
 /// <summary>Endpoint metadata the OpenAPI transformers read: problems, idempotency keys, examples.</summary>
 public static class ApiContractExtensions
 {
@@ -33,6 +39,16 @@ public static class ApiContractExtensions
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new IdempotencyKeyMetadata(description
             ?? "Optional. 1 to 200 printable ASCII characters; a retry with the same key repeats the first answer instead of acting twice."));
+
+    /// <summary>Documents a header the handler reads from the request itself.</summary>
+    public static TBuilder WithHeader<TBuilder>(this TBuilder builder, string name, string description, bool required = false)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ApiHeaderMetadata(name, required, description));
+
+    /// <summary>Documents that the endpoint takes a bearer token of its own scheme (checked by the handler, not the JWT middleware).</summary>
+    public static TBuilder WithBearerScheme<TBuilder>(this TBuilder builder, string scheme, string description)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new ApiSecuritySchemeMetadata(scheme, description));
 
     /// <summary>An example request body, shown in the document and the API reference.</summary>
     public static TBuilder WithRequestExample<TBuilder>(this TBuilder builder, object example)

@@ -70,6 +70,31 @@ internal sealed class SunaivaOperationTransformer(IAuthorizationPolicyProvider p
             });
         }
 
+        foreach (var header in metadata.OfType<ApiHeaderMetadata>())
+        {
+            operation.Parameters ??= [];
+            if (!operation.Parameters.Any(p => p.In == ParameterLocation.Header && string.Equals(p.Name, header.Name, StringComparison.OrdinalIgnoreCase)))
+            {
+                operation.Parameters.Add(new OpenApiParameter
+                {
+                    Name = header.Name,
+                    In = ParameterLocation.Header,
+                    Required = header.Required,
+                    Description = header.Description,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
+        }
+
+        if (metadata.OfType<ApiSecuritySchemeMetadata>().FirstOrDefault() is { } own)
+        {
+            var document = context.Document!;
+            document.Components ??= new OpenApiComponents();
+            document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            document.Components.SecuritySchemes[own.Scheme] = new OpenApiSecurityScheme { Type = SecuritySchemeType.Http, Scheme = "bearer", Description = own.Description };
+            operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(own.Scheme, document)] = [] }];
+        }
+
         if (path.StartsWith("/webhooks/", StringComparison.Ordinal))
         {
             // A webhook is called by a provider (the document's 3.1 `webhooks` section is for calls this API makes, so it stays a path).
