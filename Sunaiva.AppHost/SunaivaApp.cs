@@ -65,7 +65,8 @@ public static class SunaivaApp
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {
-            service.WithChaosCommands(jwtKey, time).WithOpsDashboardLink(engagement, jwtKey, time);
+            service.WithChaosCommands(jwtKey, time).WithOpsDashboardLink(engagement, jwtKey, time)
+                .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/scalar/v1", DisplayText = "API reference" });
         }
 
         return infra;

@@ -42,11 +42,17 @@ public static class IntegrationOpsApi
     /// <summary>Maps the kernel's endpoints on <paramref name="ops"/>, the service's <c>/ops</c> group (which carries the ops authorization).</summary>
     public static RouteGroupBuilder MapIntegrationOpsApi(this RouteGroupBuilder ops)
     {
-        ops.MapGet("/usage", ListUsage).WithName("ListUsage");
-        ops.MapGet("/usage/summary", Summary).WithName("UsageSummary");
-        ops.MapGet("/usage/users/{id}", UserCost).WithName("UserCost");
-        ops.MapGet("/chaos", GetChaos).WithName("GetChaos");
-        ops.MapPut("/chaos", PutChaos).WithName("PutChaos");
+        // Summaries for the OpenAPI document; the kernel has no dependency on ServiceDefaults' OpenAPI helpers.
+        ops.MapGet("/usage", ListUsage).WithName("ListUsage").ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("Usage ledger: metered provider calls, filtered and paged");
+        ops.MapGet("/usage/summary", Summary).WithName("UsageSummary").ProducesProblem(StatusCodes.Status400BadRequest)
+            .WithSummary("Cost, calls and latency per provider for a window (1h, 24h, 30d)");
+        ops.MapGet("/usage/users/{id}", UserCost).WithName("UserCost")
+            .WithSummary("One user's cost this month");
+        ops.MapGet("/chaos", GetChaos).WithName("GetChaos")
+            .WithSummary("Chaos (injected faults, latency, outages) per provider");
+        ops.MapPut("/chaos", PutChaos).WithName("PutChaos").ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status403Forbidden)
+            .WithSummary("Switch chaos on or off for a provider, all providers, or every chain's first adapter (Development, or when configured)");
         return ops;
     }
 

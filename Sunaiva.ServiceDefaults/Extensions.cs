@@ -49,6 +49,7 @@ public static class SunaivaServiceDefaults
         builder.AddSunaivaAuthentication();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();
+        builder.AddSunaivaOpenApi();
         return builder;
     }
 
@@ -113,6 +114,7 @@ public static class SunaivaServiceDefaults
         }
 
         app.MapGroup("/ops").RequireOps().WithTags("ops").MapIntegrationOpsApi();
+        app.MapSunaivaOpenApi();
         return app;
     }
 }

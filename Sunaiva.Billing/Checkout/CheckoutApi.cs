@@ -6,6 +6,7 @@ using Sunaiva.Billing.Referrals;
 using Sunaiva.Billing.Subscriptions;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Checkout;
 
@@ -45,9 +46,15 @@ public static class CheckoutApi
     public static RouteGroupBuilder MapCheckoutApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/billing").RequireAuthorization().WithTags("Billing");
-        group.MapPost("/checkout", CheckoutAsync).RequireStripe();
-        group.MapPost("/portal", PortalAsync).RequireStripe();
-        group.MapGet("/subscription", GetSubscriptionAsync).RequireStripe();
+        group.MapPost("/checkout", CheckoutAsync).RequireStripe().WithIdempotencyKey().ProducesProblems(StripeProblems.Statuses)
+            .WithSummary("Start a Stripe Checkout session for a plan")
+            .WithDescription("Currency and locale follow the country; open the returned url in the browser. With an Idempotency-Key, a retry returns the same session.")
+            .WithRequestExample(new CheckoutRequest("plus-monthly", "GB", "en-GB", "DEMO"))
+            .WithResponseExample(StatusCodes.Status200OK, new CheckoutResponse("cs_test_a1b2c3", "https://checkout.stripe.com/c/pay/cs_test_a1b2c3", "gbp", "en-GB"));
+        group.MapPost("/portal", PortalAsync).RequireStripe().ProducesProblems(StripeProblems.Statuses)
+            .WithSummary("Open the Stripe customer portal (change plan, card, cancel)");
+        group.MapGet("/subscription", GetSubscriptionAsync).RequireStripe().ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("The caller's subscription, access and entitlements");
         return group;
     }
 

@@ -7,6 +7,7 @@ using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Referrals;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Influencers;
 
@@ -33,8 +34,12 @@ public static class InfluencersApi
     public static RouteGroupBuilder MapInfluencersApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/influencers").RequireAuthorization().WithTags("Influencers");
-        group.MapPost("/", OnboardAsync).RequireStripe();
-        group.MapGet("/{id}/earnings", EarningsAsync);
+        group.MapPost("/", OnboardAsync).RequireStripe().ProducesProblems(StripeProblems.Statuses)
+            .WithSummary("Become an influencer: a Stripe Connect Express account (once) and a fresh onboarding link")
+            .WithDescription("Idempotent per user: a retry returns the same account with a new link.")
+            .WithRequestExample(new InfluencerRequest("DEMO", "GB", "ada@example.com"));
+        group.MapGet("/{id}/earnings", EarningsAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("An influencer's commissions, clawbacks, holds and payouts (own, or any for ops)");
         return group;
     }
 

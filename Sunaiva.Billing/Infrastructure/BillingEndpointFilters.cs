@@ -1,3 +1,5 @@
+using Sunaiva.ServiceDefaults.OpenApi;
+
 namespace Sunaiva.Billing.Infrastructure;
 
 /// <summary>Answers 503 ProblemDetails on Stripe-backed endpoints while no Stripe key is configured.</summary>
@@ -9,7 +11,7 @@ public static class BillingEndpointFilters
         {
             var gateway = context.HttpContext.RequestServices.GetRequiredService<StripeGateway>();
             return gateway.IsConfigured ? await next(context) : NotConfigured();
-        });
+        }).ProducesProblems(StatusCodes.Status503ServiceUnavailable);
 
     public static IResult NotConfigured() => TypedResults.Problem(
         statusCode: StatusCodes.Status503ServiceUnavailable,

@@ -9,6 +9,9 @@ namespace Sunaiva.Billing.Infrastructure;
 /// </summary>
 public static partial class StripeProblems
 {
+    /// <summary>The statuses <see cref="From"/> can answer, for the endpoints that call Stripe.</summary>
+    public static readonly int[] Statuses = [StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status422UnprocessableEntity, StatusCodes.Status503ServiceUnavailable];
+
     public static ProblemHttpResult From(StripeException ex, HttpContext http, string operation)
     {
         Log(Logger(http), ex, operation);

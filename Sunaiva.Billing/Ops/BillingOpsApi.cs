@@ -3,6 +3,7 @@ using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Payouts;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 using Sunaiva.Billing.Webhooks;
 using Sunaiva.Messaging.Work;
@@ -25,10 +26,17 @@ public static class BillingOpsApi
     public static RouteGroupBuilder MapBillingOpsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/ops/billing").RequireOps().WithTags("Billing ops");
-        group.MapGet("/webhooks/dead", ListDeadAsync);
-        group.MapPost("/webhooks/replay", ReplayAsync);
-        group.MapPost("/webhooks/recover", RecoverAsync).RequireStripe();
-        group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe();
+        group.MapGet("/webhooks/dead", ListDeadAsync)
+            .WithSummary("Dead-lettered Stripe webhook events (up to 500)");
+        group.MapPost("/webhooks/replay", ReplayAsync)
+            .WithSummary("Put dead-lettered Stripe events (all, or the ids given) back in the queue")
+            .WithRequestExample(new ReplayRequest(["evt_1QxExample"]));
+        group.MapPost("/webhooks/recover", RecoverAsync).RequireStripe().ProducesProblems(StripeProblems.Statuses)
+            .WithSummary("Read a time range of Stripe's Events API into the inbox (events already stored are skipped)")
+            .WithRequestExample(new RecoverRequest(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 3, 0, 0, 0, TimeSpan.Zero)));
+        group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe()
+            .WithSummary("Run the influencer payouts for a month (idempotent per influencer and period)")
+            .WithRequestExample(new PayoutRunRequest("2026-10"));
         return group;
     }
 

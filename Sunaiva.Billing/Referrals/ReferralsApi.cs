@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.Billing.Checkout;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Referrals;
 
@@ -13,8 +14,12 @@ public static partial class ReferralsApi
     public static RouteGroupBuilder MapReferralsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/billing/referral").RequireAuthorization().WithTags("Referrals");
-        group.MapGet("/", GetAsync);
-        group.MapPost("/", PostAsync);
+        group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("The influencer referral the caller is attributed to");
+        group.MapPost("/", PostAsync)
+            .WithSummary("Attribute the caller to a referral code (the first attribution is kept)")
+            .WithDescription("Naturally idempotent: 201 the first time, 200 with the kept attribution afterwards.")
+            .WithRequestExample(new ReferralRequest("DEMO"));
         return group;
     }
 

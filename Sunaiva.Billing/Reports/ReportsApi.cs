@@ -4,6 +4,7 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Reports;
 
@@ -34,7 +35,9 @@ public static class ReportsApi
     public static RouteGroupBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/ops/billing/reports").RequireOps().WithTags("Billing reports");
-        group.MapGet("/", GetAsync);
+        group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status400BadRequest)
+            .WithSummary("Billing report: MRR, subscriptions, failed payments, commissions and payouts per month")
+            .WithDescription("format=json (default) answers the report below; format=csv answers the same figures as text/csv. months is between 1 and 120.");
         return group;
     }
 

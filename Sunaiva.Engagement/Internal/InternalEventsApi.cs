@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.ServiceDefaults.OpenApi;
 using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Engagement.Internal;
@@ -28,7 +29,19 @@ public static class InternalEventsApi
     private const int MaxGoalLength = 200;
 
     public static RouteHandlerBuilder MapInternalEventsApi(this IEndpointRouteBuilder app) =>
-        app.MapPost("/internal/events", PostAsync).AllowAnonymous().WithTags("Internal");
+        app.MapPost("/internal/events", PostAsync).AllowAnonymous().WithTags("Internal")
+            .Accepts<InternalEventRequest>("application/json")
+            .WithBearerScheme("InternalEventsToken", "The shared internal events token (AppHost parameter internal-events-token), not a user JWT.")
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound,
+                StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
+            .WithSummary("Conversation backend: report user.signed_up or user.active")
+            .WithDescription("202 when recorded and published; 200 with duplicate: true for a retried id of the same fact; 409 when the id was used for another fact.")
+            .WithRequestExample(new
+            {
+                id = "evt_backend_0001",
+                type = EventTypes.UserSignedUp,
+                data = new UserSignedUp("user_0001", "ada@example.com", "Ada", "en", "GB", ["reflect daily"], "en-GB-female-1", "DEMO"),
+            });
 
     private static async Task<Results<Accepted<InternalEventAccepted>, Ok<InternalEventAccepted>, ProblemHttpResult>> PostAsync(
         HttpRequest http,

@@ -6,6 +6,7 @@ using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Engagement.Ops;
 
@@ -41,8 +42,10 @@ public static partial class OpsDashboardApi
             .AllowAnonymous()
             .ExcludeFromDescription();
         var group = app.MapGroup("/ops/dashboard").RequireOps();
-        group.MapGet("/data", Data).WithName("OpsDashboardData");
-        group.MapGet("/users/{id}", UserAcrossServices).WithName("OpsUserCost");
+        group.MapGet("/data", Data).WithName("OpsDashboardData").ProducesProblems(StatusCodes.Status400BadRequest)
+            .WithSummary("Dashboard data: every service's usage summary and status for a window (1h, 24h, 30d)");
+        group.MapGet("/users/{id}", UserAcrossServices).WithName("OpsUserCost")
+            .WithSummary("One user's cost across all services this month");
         return app;
     }
 

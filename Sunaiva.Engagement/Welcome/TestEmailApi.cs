@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using MimeKit;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Mail;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Engagement.Welcome;
 
@@ -11,7 +12,9 @@ public static class TestEmailApi
 {
     /// <summary><c>POST /ops/email/test</c>: ops check that mail leaves through the configured SMTP server.</summary>
     public static RouteHandlerBuilder MapTestEmailApi(this IEndpointRouteBuilder app) =>
-        app.MapPost("/ops/email/test", SendAsync).RequireOps().WithTags("Ops");
+        app.MapPost("/ops/email/test", SendAsync).RequireOps().WithTags("Ops")
+            .WithSummary("Send a test email through the configured SMTP chain")
+            .WithRequestExample(new TestEmailRequest("ops@example.com", "Sunaiva SMTP test"));
 
     private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, Email.EmailDelivery email, EmailSettings settings, CancellationToken ct)
     {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Media.Files;
@@ -17,11 +18,21 @@ public static class FilesApi
             using var _ = Sunaiva.ServiceDefaults.Integration.MeteringContext.ForUser(context.HttpContext.User.FindFirst("sub")?.Value);
             return await next(context);
         });
-        group.MapPost("/", UploadAsync).DisableAntiforgery();
-        group.MapGet("/", ListAsync);
-        group.MapGet("/{id}", GetAsync);
-        group.MapGet("/{id}/content", DownloadAsync);
-        group.MapDelete("/{id}", DeleteAsync);
+        group.MapPost("/", UploadAsync).DisableAntiforgery()
+            .Accepts<FileUpload>("multipart/form-data")
+            .WithIdempotencyKey("Optional. 1 to 200 printable ASCII characters (no commas); a retry with the same key and file answers 200 with the stored file; the same key for another file is 422.")
+            .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType, StatusCodes.Status422UnprocessableEntity)
+            .WithSummary("Upload a file to the caller's vault (multipart form field 'file')")
+            .WithDescription("201 with the stored file; 200 when an Idempotency-Key repeats an earlier upload. Accepted types and the size limit come from FileVault settings.");
+        group.MapGet("/", ListAsync).ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
+            .WithSummary("The caller's files, newest first; pass the last id of a page as before= for the next page");
+        group.MapGet("/{id}", GetAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("One of the caller's files");
+        group.MapGet("/{id}/content", DownloadAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .Produces<Stream>(StatusCodes.Status200OK, "application/octet-stream")
+            .WithSummary("Download a file's content (served with its stored type and nosniff)");
+        group.MapDelete("/{id}", DeleteAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("Delete one of the caller's files");
         return group;
     }
 
@@ -121,6 +132,12 @@ public static class FilesApi
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string id, HttpContext http, FileVault vault, CancellationToken ct) =>
         await vault.DeleteAsync(http.User.UserId(), id, ct) ? TypedResults.NoContent() : NotFound();
+
+    /// <summary>The multipart form of an upload, for the document: one field named <c>file</c>.</summary>
+    internal sealed class FileUpload
+    {
+        public required IFormFile File { get; init; }
+    }
 
     /// <summary>The base name only (either separator), without control characters, never "." or "..".</summary>
     internal static string? CleanName(string? fileName)

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
+using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Messaging.Webhooks;
 
@@ -19,7 +20,12 @@ public static partial class WebhookInboxApi
             .AllowAnonymous()
             .DisableAntiforgery()
             .WithTags("Webhooks")
-            .WithName("ReceiveWebhook");
+            .WithName("ReceiveWebhook")
+            .Accepts<System.Text.Json.JsonElement>("application/json")
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status503ServiceUnavailable)
+            .WithSummary("Provider webhook (stripe, ...): verify the provider's signature, store the delivery once, acknowledge")
+            .WithDescription("Each provider authenticates by its own signature header (Stripe: Stripe-Signature). Processing is durable work afterwards; "
+                + "a duplicate delivery answers 200 with duplicate: true; an unknown provider answers 404.");
 
     private static async Task<Results<Ok<WebhookAck>, ProblemHttpResult>> ReceiveAsync(
         string provider,

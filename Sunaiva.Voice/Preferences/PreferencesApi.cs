@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.ServiceDefaults.Auth;
+using Sunaiva.ServiceDefaults.OpenApi;
 using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Voice.Preferences;
@@ -13,8 +14,13 @@ public static class PreferencesApi
     public static RouteGroupBuilder MapPreferencesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/voice/preferences").RequireAuthorization().WithTags("Voice preferences");
-        group.MapGet("/", GetAsync);
-        group.MapPut("/", PutAsync);
+        group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status404NotFound)
+            .WithSummary("The caller's voice preference")
+            .WithResponseExample(StatusCodes.Status200OK, new VoicePreference("en-GB-female-1", "en-GB", new DateTime(2026, 11, 2, 9, 30, 0, DateTimeKind.Utc)));
+        group.MapPut("/", PutAsync)
+            .WithSummary("Choose the caller's voice (and language; by default the voice's)")
+            .WithDescription("Idempotent: putting the same preference again changes nothing.")
+            .WithRequestExample(new VoicePreferenceRequest("en-GB-female-1", "en-GB"));
         return group;
     }
 
