@@ -34,7 +34,7 @@ public static class BillingOpsApi
         group.MapPost("/webhooks/recover", RecoverAsync).RequireStripe().ProducesProblems(StripeProblems.Statuses)
             .WithSummary("Read a time range of Stripe's Events API into the inbox (events already stored are skipped)")
             .WithRequestExample(new RecoverRequest(new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 11, 3, 0, 0, 0, TimeSpan.Zero)));
-        group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe()
+        group.MapPost("/payouts/run", RunPayoutsAsync).RequireStripe().ProducesProblems(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Run the influencer payouts for a month (idempotent per influencer and period)")
             .WithRequestExample(new PayoutRunRequest("2026-10"));
         return group;

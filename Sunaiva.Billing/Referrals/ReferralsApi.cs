@@ -16,7 +16,7 @@ public static partial class ReferralsApi
         var group = app.MapGroup("/billing/referral").RequireAuthorization().WithTags("Referrals");
         group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status404NotFound)
             .WithSummary("The influencer referral the caller is attributed to");
-        group.MapPost("/", PostAsync)
+        group.MapPost("/", PostAsync).ProducesProblems(StatusCodes.Status422UnprocessableEntity)
             .WithSummary("Attribute the caller to a referral code (the first attribution is kept)")
             .WithDescription("Naturally idempotent: 201 the first time, 200 with the kept attribution afterwards.")
             .WithRequestExample(new ReferralRequest("DEMO"));
