@@ -371,7 +371,9 @@ public sealed class FakeStripe : IAsyncDisposable
         foreach (var e in _events.OrderByDescending(e => (long)e["created"]!))
         {
             var created = (long)e["created"]!;
-            if ((gte is null || created >= gte) && (lte is null || created <= lte))
+            // Events of a connected account are listed with its Stripe-Account header only; the platform's without one.
+            var ofAccount = string.Equals((string?)e["account"], r.StripeAccount, StringComparison.Ordinal);
+            if (ofAccount && (gte is null || created >= gte) && (lte is null || created <= lte))
             {
                 data.Add(e.DeepClone());
             }

@@ -287,6 +287,32 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
         Assert.Equal(Time.GetUtcNow().AddHours(-2).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), list.Form["created[gte]"]);
     }
 
+    [Fact]
+    public async Task Missed_events_of_a_connected_account_are_recovered_with_its_account_and_applied()
+    {
+        var influencer = App.ClientFor("influencer-rec");
+        var onboarding = await JsonAsync(await influencer.PostAsJsonAsync("/influencers", new { referralCode = "recov", country = "US", email = "r@example.com" }));
+        var accountId = (string)onboarding["accountId"]!;
+        var account = Stripe.Get(accountId);
+        account["payouts_enabled"] = true;
+        account["details_submitted"] = true;
+        account["requirements"]!["disabled_reason"] = null;
+        // Happened on the connected account, and its delivery never reached us.
+        var missed = StripeObjects.Event(NewEventId(), "account.updated", account, Now - 600, account: accountId);
+        Stripe.Publish(missed);
+
+        var ops = App.ClientFor("ops-1", ops: true);
+        var result = await JsonAsync(await ops.PostAsJsonAsync("/ops/billing/webhooks/recover", new { from = Time.GetUtcNow().AddHours(-1), to = Time.GetUtcNow() }));
+
+        Assert.Equal(1, (int)result["stored"]!);
+        Assert.Equal(1, (int)result["connectedAccounts"]!);
+        Assert.Contains(Stripe.RequestsTo("GET", "/v1/events"), r => r.StripeAccount == accountId);
+        await App.WaitProcessedAsync((string)missed["id"]!);
+        Assert.Equal(accountId, await App.QueryOneAsync<string>("SELECT account FROM stripe_events WHERE id = @id", new { id = (string)missed["id"]! }));
+        var earnings = await influencer.GetFromJsonAsync<JsonObject>($"/influencers/{(string)onboarding["id"]!}/earnings");
+        Assert.True((bool)earnings!["payoutsEnabled"]!);
+    }
+
     // Postgres keeps microseconds.
     private static DateTime Micro(DateTimeOffset value) => new(value.UtcTicks - (value.UtcTicks % 10), DateTimeKind.Utc);
 }
