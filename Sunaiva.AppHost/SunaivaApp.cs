@@ -66,6 +66,10 @@ public static class SunaivaApp
         foreach (var service in new[] { voice, billing, media, engagement })
         {
             service.WithChaosCommands(jwtKey, time).WithOpsDashboardLink(engagement, jwtKey, time);
+            if (infra.Mode == InfrastructureMode.Local)
+            {
+                service.WithSupervision();
+            }
         }
 
         return infra;
