@@ -25,9 +25,39 @@ internal static class Faults
     {
         Assert.True(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var current), $"no state for {resource}");
         var pid = Pid(current!) ?? throw new InvalidOperationException($"{resource} has no pid");
-        using var process = Process.GetProcessById(pid);
+        // A project runs under `dotnet run`: the crash to simulate is the service's own process, its child.
+        var target = ChildrenOf(pid).DefaultIfEmpty(pid).First();
+        using var process = Process.GetProcessById(target);
         process.Kill(); // SIGKILL on Linux
         return pid;
+    }
+
+    private static IEnumerable<int> ChildrenOf(int pid)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            string stat;
+            try
+            {
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+
+            // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ')'.
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (fields.Length > 1 && int.TryParse(fields[1], CultureInfo.InvariantCulture, out var ppid) && ppid == pid
+                && int.TryParse(Path.GetFileName(dir), CultureInfo.InvariantCulture, out var child))
+            {
+                yield return child;
+            }
+        }
     }
 
     /// <summary>Waits until another process than <paramref name="oldPid"/> runs the resource and it is healthy.</summary>
