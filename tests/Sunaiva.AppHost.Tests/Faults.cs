@@ -26,7 +26,8 @@ internal static class Faults
         Assert.True(fixture.App.ResourceNotifications.TryGetCurrentState(resource, out var current), $"no state for {resource}");
         var pid = Pid(current!) ?? throw new InvalidOperationException($"{resource} has no pid");
         // A project runs under `dotnet run`: the crash to simulate is the service's own process, its child.
-        var target = ChildrenOf(pid).DefaultIfEmpty(pid).First();
+        var runsUnderDotnet = File.ReadAllText($"/proc/{pid}/comm").Trim() == "dotnet";
+        var target = runsUnderDotnet ? ChildrenOf(pid).DefaultIfEmpty(pid).First() : pid;
         using var process = Process.GetProcessById(target);
         process.Kill(); // SIGKILL on Linux
         return pid;
