@@ -67,6 +67,10 @@ public static class SunaivaApp
         {
             service.WithChaosCommands(jwtKey, time).WithOpsDashboardLink(engagement, jwtKey, time)
                 .WithUrlForEndpoint("http", _ => new ResourceUrlAnnotation { Url = "/scalar/v1", DisplayText = "API reference" });
+            if (infra.Mode == InfrastructureMode.Local)
+            {
+                service.WithSupervision();
+            }
         }
 
         return infra;

@@ -15,6 +15,9 @@ public static class Extensions
         builder.AddSunaivaStorage(FilesBucket, VideosBucket);
         builder.Services.AddOptions<FileVaultOptions>().BindConfiguration(FileVaultOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<FileVault>();
+        builder.Services.AddSingleton<FileCleanupSignal>();
+        builder.Services.AddSingleton<FileCleanup>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
         return builder;
     }
 

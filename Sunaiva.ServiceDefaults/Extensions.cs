@@ -14,6 +14,7 @@ using Sunaiva;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Data;
+using Sunaiva.ServiceDefaults.Http;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
@@ -46,6 +47,8 @@ public static class SunaivaServiceDefaults
             ctx.ProblemDetails.Extensions.TryAdd("traceId", System.Diagnostics.Activity.Current?.Id ?? ctx.HttpContext.TraceIdentifier);
         });
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
+        builder.Services.AddExceptionHandler<Sunaiva.ServiceDefaults.Resilience.DependencyUnavailableExceptionHandler>();
+        builder.Services.AddSunaivaHttpHardening();
         builder.AddSunaivaAuthentication();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();
@@ -93,6 +96,7 @@ public static class SunaivaServiceDefaults
     /// <summary>Middleware and endpoints every service maps: errors as ProblemDetails, auth, health, <c>/</c>, <c>/ops/status</c>.</summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
+        app.UseSunaivaHttpHardening();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();

@@ -80,7 +80,8 @@ public static class SunaivaInfrastructureExtensions
                 context.Args.Add("--appendfsync");
                 context.Args.Add("always");
             })
-            .WithTcpHealthCheck(builder);
+            .WithTcpHealthCheck(builder)
+            .WithSupervision();
 
         var password = builder.AddParameter(ResourceNames.PostgresPasswordParameter, new GenerateParameterDefault { MinLength = 24, Special = false }, secret: true, persist: !fresh);
         var pgData = Path.Combine(dataRoot, "postgres");
@@ -91,7 +92,7 @@ public static class SunaivaInfrastructureExtensions
             .WithEnvironment("PG_SUPERUSER_PASSWORD", password);
         var healthKey = $"{ResourceNames.Postgres}-query";
         builder.Services.AddHealthChecks().AddTypeActivatedCheck<PostgresHealthCheck>(healthKey, args: postgresResource);
-        postgres.WithHealthCheck(healthKey);
+        postgres.WithHealthCheck(healthKey).WithSupervision();
 
         var databases = DatabaseNames.ToDictionary(
             n => n,
@@ -114,7 +115,8 @@ public static class SunaivaInfrastructureExtensions
                 context.Args.Add(resource.Port.ToString(CultureInfo.InvariantCulture));
                 context.Args.Add("--silent");
             })
-            .WithTcpHealthCheck(builder);
+            .WithTcpHealthCheck(builder)
+            .WithSupervision();
 
         var mailDir = CreateDirectory(dataRoot, "mail");
         var smtpResource = new LocalSmtpResource(ResourceNames.Smtp, mailDir, PortFor(builder, ResourceNames.Smtp), PortFor(builder, "smtp-web"));
@@ -136,7 +138,8 @@ public static class SunaivaInfrastructureExtensions
                 "--web-ip", "127.0.0.1",
                 "--mail-directory", mailDir)
             .WithUrlForEndpoint(LocalSmtpResource.WebEndpointName, u => u.DisplayText = "Inbox")
-            .WithTcpHealthCheck(builder);
+            .WithTcpHealthCheck(builder)
+            .WithSupervision();
 
         redis.WithCommand(tools.RedisServer);
         return new SunaivaInfrastructure(InfrastructureMode.Local, dataRoot, redis, postgres, databases, storage, smtp);

@@ -111,6 +111,14 @@ public static class InternalEventsApi
             return Invalid(problem);
         }
 
+        // The welcome email is sent with MimeKit: an address it would refuse or rewrite is refused here, once.
+        if (!InputRules.TryNormalizeEmail(user.Email, out var email))
+        {
+            return Unprocessable("data.email must be a plain address (local@domain.tld) that mail can be sent to as written.");
+        }
+
+        user = user with { Email = email };
+
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
         if (await EarlierUseAsync(connection, tx, request, user.Id, time, ct) is { } answer)
@@ -128,6 +136,16 @@ public static class InternalEventsApi
             tx, cancellationToken: ct));
         if (inserted == 0)
         {
+            // A signup is recorded once. Another signup of the same user with another address is not a retry and
+            // not an update either (which address is newer cannot be told): refuse it and write nothing.
+            var recorded = await connection.QuerySingleAsync<string>(new CommandDefinition(
+                "SELECT email FROM users WHERE id = @Id", new { user.Id }, tx, cancellationToken: ct));
+            if (!string.Equals(recorded, user.Email, StringComparison.OrdinalIgnoreCase))
+            {
+                return TypedResults.Problem(statusCode: 409, title: "User already signed up",
+                    detail: "This user signed up before with another email address; a signup is recorded once and does not change the address.");
+            }
+
             // The user signed up before under another event id: the same fact, nothing new to publish
             // (the id stays recorded, so it cannot name another user later).
             await tx.CommitAsync(ct);
@@ -145,6 +163,11 @@ public static class InternalEventsApi
         if (!TryRead<UserActive>(request.Data, out var active) || string.IsNullOrWhiteSpace(active.Id) || active.Id.Length > 100)
         {
             return Invalid("user.active needs data.id (a string) and optionally data.at (an ISO 8601 time).");
+        }
+
+        if (InputRules.HasControlCharacters(active.Id))
+        {
+            return Unprocessable("data.id may not hold control characters.");
         }
 
         var now = time.GetUtcNow();
@@ -222,11 +245,6 @@ public static class InternalEventsApi
             return "data.id is required (at most 100 characters, no control characters).";
         }
 
-        if (!InputRules.IsEmail(user.Email))
-        {
-            return "data.email must be an email address.";
-        }
-
         if (user.Name is { } name && (name.Length > 200 || InputRules.HasControlCharacters(name)))
         {
             return "data.name may have at most 200 characters and no control characters.";
@@ -262,6 +280,9 @@ public static class InternalEventsApi
 
     private static ProblemHttpResult Invalid(string detail) =>
         TypedResults.Problem(statusCode: 400, title: "Invalid event", detail: detail);
+
+    private static ProblemHttpResult Unprocessable(string detail) =>
+        TypedResults.Problem(statusCode: 422, title: "Invalid event", detail: detail);
 
     private static ProblemHttpResult Conflict(string eventId) =>
         TypedResults.Problem(statusCode: 409, title: "Event id already used", detail: $"Event {eventId} was already recorded for another fact; an id names one event.");

@@ -12,7 +12,7 @@ public sealed record SaveOutcome(StoredFile File, bool Created, bool KeyReused);
 public sealed record StoredFile(string Id, string Name, string ContentType, long SizeBytes, string Sha256, string Source, DateTime CreatedAt);
 
 /// <summary>Files of one user: bytes in object storage under the user's prefix, metadata in Postgres.</summary>
-public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimeProvider time)
+public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, TimeProvider time)
 {
     private const string Columns = "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, created_at AS createdat";
 
@@ -76,7 +76,7 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
         return (await connection.QueryAsync<StoredFile>(new CommandDefinition(
             $"""
             SELECT {Columns} FROM files
-            WHERE user_id = @userId
+            WHERE user_id = @userId AND deleted_at IS NULL
               AND (@before::text IS NULL OR (created_at, id) < (SELECT created_at, id FROM files WHERE user_id = @userId AND id = @before))
             ORDER BY created_at DESC, id DESC LIMIT @limit
             """,
@@ -87,7 +87,7 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
-            $"SELECT {Columns} FROM files WHERE user_id = @userId AND id = @id", new { userId, id }, cancellationToken: ct));
+            $"SELECT {Columns} FROM files WHERE user_id = @userId AND id = @id AND deleted_at IS NULL", new { userId, id }, cancellationToken: ct));
     }
 
     public async Task<Stream?> OpenAsync(string userId, string id, CancellationToken ct)
@@ -101,14 +101,22 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, TimePro
         return response.ResponseStream;
     }
 
+    /// <summary>
+    /// Tombstones the file: from this commit on it is gone for the user, and <see cref="FileCleanup"/> removes
+    /// its object and then the row, retrying while storage is down. The idempotency key is released with it.
+    /// </summary>
     public async Task<bool> DeleteAsync(string userId, string id, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var deleted = await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM files WHERE user_id = @userId AND id = @id", new { userId, id }, cancellationToken: ct));
+            """
+            UPDATE files SET deleted_at = @at, cleanup_after = @at, idempotency_key = NULL
+            WHERE user_id = @userId AND id = @id AND deleted_at IS NULL
+            """,
+            new { userId, id, at = time.GetUtcNow() }, cancellationToken: ct));
         if (deleted == 1)
         {
-            await s3.DeleteObjectAsync(Extensions.FilesBucket, ObjectKey(userId, id), ct);
+            cleanupSignal.Notify();
         }
 
         return deleted == 1;

@@ -9,6 +9,9 @@ namespace Sunaiva.Media.Files;
 
 public static class FilesApi
 {
+    // Room for the multipart boundaries and part headers around the file itself.
+    private const long FormOverheadBytes = 64 * 1024;
+
     public static RouteGroupBuilder MapFilesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/files").RequireAuthorization().WithTags("Files");
@@ -54,15 +57,30 @@ public static class FilesApi
         }
 
         var limit = options.Value.MaxUploadBytes;
-        if (request.ContentLength > limit + 64 * 1024)
+        if (request.ContentLength > limit + FormOverheadBytes)
         {
             return TooLarge(limit);
+        }
+
+        // A chunked body announces no length: bound what is read, so too much is a 413 and not a broken form.
+        var bodyLimit = limit + FormOverheadBytes;
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = bodyLimit;
         }
 
         IFormCollection form;
         try
         {
-            form = await request.ReadFormAsync(ct);
+            form = await request.ReadFormAsync(new Microsoft.AspNetCore.Http.Features.FormOptions { MultipartBodyLengthLimit = bodyLimit }, ct);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return TooLarge(limit);
+        }
+        catch (InvalidDataException ex) when (ex.Message.Contains("length limit", StringComparison.OrdinalIgnoreCase))
+        {
+            return TooLarge(limit);
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException)
         {

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -42,6 +43,20 @@ public static class AuthenticationExtensions
                 };
                 bearer.Events = new JwtBearerEvents
                 {
+                    // Why a token failed helps an attacker tune forgeries: the log keeps the reason, the client learns only invalid_token.
+                    OnChallenge = context =>
+                    {
+                        if (context.AuthenticateFailure is { } failure)
+                        {
+                            context.Error = "invalid_token";
+                            context.ErrorDescription = null;
+                            context.ErrorUri = null;
+                            var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(AuthenticationExtensions).FullName!);
+                            AuthLog.TokenRejected(logger, failure.GetType().Name, failure.Message);
+                        }
+
+                        return Task.CompletedTask;
+                    },
                     // Every user-facing query is scoped by sub: a token without a real subject would share one anonymous account.
                     OnTokenValidated = context =>
                     {
@@ -70,4 +85,10 @@ public static class AuthenticationExtensions
 
     public static TBuilder RequireOps<TBuilder>(this TBuilder builder)
         where TBuilder : IEndpointConventionBuilder => builder.RequireAuthorization(OpsPolicy);
+}
+
+internal static partial class AuthLog
+{
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bearer token rejected ({FailureType}): {Reason}")]
+    public static partial void TokenRejected(ILogger logger, string failureType, string reason);
 }

@@ -20,7 +20,47 @@ public static partial class InputRules
     /// <summary>A referral code: 3 to 32 letters, digits, dashes or underscores.</summary>
     public static bool IsReferralCode(string? value) => value is not null && ReferralCode().IsMatch(value);
 
-    public static bool IsEmail(string? value) => value is { Length: <= 254 } && !HasControlCharacters(value) && Email().IsMatch(value);
+    public static bool IsEmail(string? value) => TryNormalizeEmail(value, out _);
+
+    /// <summary>
+    /// An address MimeKit's strict parser (the parser of the mail we send) reads back exactly as typed: a bare
+    /// addr-spec with a dotted domain, no comments, display names, routes, quoting or trailing dot. The normalized
+    /// form (domain in lower case) is what to store and mail to.
+    /// </summary>
+    public static bool TryNormalizeEmail(string? value, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? normalized)
+    {
+        normalized = null;
+        if (value is not { Length: > 0 and <= 254 } || HasControlCharacters(value) || !Email().IsMatch(value)
+            || !MimeKit.MailboxAddress.TryParse(StrictAddresses, value, out var mailbox)
+            || !string.IsNullOrEmpty(mailbox.Name) || mailbox.Route.Count > 0)
+        {
+            return false;
+        }
+
+        var at = mailbox.Address.LastIndexOf('@');
+        if (at <= 0 || mailbox.LocalPart.StartsWith('"'))
+        {
+            return false;
+        }
+
+        var candidate = string.Concat(mailbox.Address.AsSpan(0, at + 1), mailbox.Domain.ToLowerInvariant());
+        // What the parser dropped (a comment, a trailing dot) would be mailed differently from what was typed.
+        if (!string.Equals(candidate, string.Concat(value.AsSpan(0, value.LastIndexOf('@') + 1), value[(value.LastIndexOf('@') + 1)..].ToLowerInvariant()), StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        normalized = candidate;
+        return true;
+    }
+
+    private static readonly MimeKit.ParserOptions StrictAddresses = new()
+    {
+        AddressParserComplianceMode = MimeKit.RfcComplianceMode.Strict,
+        AllowAddressesWithoutDomain = false,
+        AllowUnquotedCommasInAddresses = false,
+        Rfc2047ComplianceMode = MimeKit.RfcComplianceMode.Strict,
+    };
 
     /// <summary>
     /// Control characters (newlines, escapes, NUL) and invisible formatting characters (right-to-left override,
