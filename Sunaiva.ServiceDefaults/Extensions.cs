@@ -17,6 +17,7 @@ using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
+using Sunaiva.ServiceDefaults.RateLimiting;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -48,6 +49,7 @@ public static class SunaivaServiceDefaults
         });
         builder.Services.AddExceptionHandler<BadRequestExceptionHandler>();
         builder.AddSunaivaAuthentication();
+        builder.AddSunaivaRateLimiting();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();
         return builder;
@@ -96,6 +98,7 @@ public static class SunaivaServiceDefaults
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseSunaivaRateLimiting();
         app.UseAuthorization();
 
         // Health is mapped in every environment: the AppHost and orchestrators probe it.
