@@ -9,4 +9,4 @@ public sealed class ServersCollection : ICollectionFixture<LocalServers>
 }
 
 /// <summary>The voice service in-process on real Postgres and Redis, with a database of its own.</summary>
-public sealed class VoiceApp(LocalServers servers) : ServiceApp<Program>(servers, ResourceNames.VoiceDb);
+public sealed class VoiceApp(LocalServers servers, IDictionary<string, string?>? settings = null) : ServiceApp<Program>(servers, ResourceNames.VoiceDb, settings);
