@@ -35,7 +35,6 @@ public static class Extensions
         var services = builder.Services;
         services.AddOptions<StripeOptions>()
             .BindConfiguration(StripeOptions.SectionName)
-            .ValidateDataAnnotations()
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<StripeOptions>, StripeOptionsValidator>();
 

@@ -17,6 +17,7 @@ using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Http;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Ops;
+using Sunaiva.ServiceDefaults.RateLimiting;
 
 namespace Microsoft.Extensions.Hosting;
 
@@ -50,6 +51,7 @@ public static class SunaivaServiceDefaults
         builder.Services.AddExceptionHandler<Sunaiva.ServiceDefaults.Resilience.DependencyUnavailableExceptionHandler>();
         builder.Services.AddSunaivaHttpHardening();
         builder.AddSunaivaAuthentication();
+        builder.AddSunaivaRateLimiting();
         builder.Services.AddSingleton<DependencyStatusReporter>();
         builder.AddIntegrationKernel();
         builder.AddSunaivaOpenApi();
@@ -100,6 +102,7 @@ public static class SunaivaServiceDefaults
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseAuthentication();
+        app.UseSunaivaRateLimiting();
         app.UseAuthorization();
 
         // Health is mapped in every environment: the AppHost and orchestrators probe it.

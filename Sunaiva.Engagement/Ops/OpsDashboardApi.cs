@@ -35,10 +35,18 @@ public static partial class OpsDashboardApi
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapOpsDashboard(this IEndpointRouteBuilder app)
+    /// <summary>The page may load its own script, style and data only, runs no inline script and is never framed.</summary>
+    public const string ContentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+    /// <summary>The page (<c>wwwroot/ops/index.html</c>), its script and style, and the data endpoints it reads.</summary>
+    public static WebApplication MapOpsDashboard(this WebApplication app)
     {
+        // wwwroot/ops/ops.js and ops.css, with the page's headers.
+        app.UseStaticFiles(new StaticFileOptions { OnPrepareResponse = context => AddSecurityHeaders(context.Context.Response) });
+
         // The page itself holds no data; it reads the ops token from the URL fragment and calls the data endpoints with it.
-        app.MapGet("/ops", () => TypedResults.Content(DashboardPage.Html, "text/html; charset=utf-8"))
+        app.MapGet("/ops", Page)
             .AllowAnonymous()
             .ExcludeFromDescription();
         var group = app.MapGroup("/ops/dashboard").RequireOps();
@@ -47,6 +55,26 @@ public static partial class OpsDashboardApi
         group.MapGet("/users/{id}", UserAcrossServices).WithName("OpsUserCost")
             .WithSummary("One user's cost across all services this month");
         return app;
+    }
+
+    private static Results<FileStreamHttpResult, ProblemHttpResult> Page(HttpContext http, IWebHostEnvironment environment)
+    {
+        var page = environment.WebRootFileProvider.GetFileInfo("ops/index.html");
+        if (!page.Exists)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status404NotFound, title: "Ops page not deployed", detail: "wwwroot/ops/index.html is missing from this build of Engagement.");
+        }
+
+        AddSecurityHeaders(http.Response);
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Stream(page.CreateReadStream(), "text/html; charset=utf-8");
+    }
+
+    private static void AddSecurityHeaders(HttpResponse response)
+    {
+        response.Headers.ContentSecurityPolicy = ContentSecurityPolicy;
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers["Referrer-Policy"] = "no-referrer";
     }
 
     internal static async Task<Results<Ok<DashboardData>, ProblemHttpResult>> Data(

@@ -3,6 +3,8 @@ using Dapper;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace Sunaiva.ServiceDefaults.Data;
 
@@ -21,6 +23,13 @@ public sealed partial class DatabaseMigrator(
 {
     private const long LockKey = 0x5375_6e61_6976_61;
 
+    /// <summary>How long a starting service waits for Postgres to accept connections: 30 attempts, 0.5 s apart.</summary>
+    internal const int ConnectAttempts = 30;
+
+    internal static readonly TimeSpan ConnectDelay = TimeSpan.FromMilliseconds(500);
+
+    private readonly ResiliencePipeline _connect = ConnectPipeline(time);
+
     public int Order => 0;
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -28,7 +37,7 @@ public sealed partial class DatabaseMigrator(
         await EnsureDatabaseExistsAsync(cancellationToken);
         var scripts = LoadScripts(databaseName.MigrationsAssembly, libraries);
 
-        await using var connection = await OpenWithRetryAsync(dataSource, cancellationToken);
+        await using var connection = await OpenAsync(dataSource, cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, cancellationToken: cancellationToken));
         try
         {
@@ -106,7 +115,7 @@ public sealed partial class DatabaseMigrator(
         var admin = new NpgsqlConnectionStringBuilder(configured) { Database = "postgres", Pooling = false };
 
         await using var adminSource = NpgsqlDataSource.Create(admin.ConnectionString);
-        await using var connection = await OpenWithRetryAsync(adminSource, cancellationToken);
+        await using var connection = await OpenAsync(adminSource, cancellationToken);
         var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = @database)", new { database }, cancellationToken: cancellationToken));
         if (!exists)
@@ -124,20 +133,23 @@ public sealed partial class DatabaseMigrator(
         }
     }
 
-    private static async Task<NpgsqlConnection> OpenWithRetryAsync(NpgsqlDataSource source, CancellationToken cancellationToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
+    private ValueTask<NpgsqlConnection> OpenAsync(NpgsqlDataSource source, CancellationToken cancellationToken) =>
+        _connect.ExecuteAsync(static (source, ct) => source.OpenConnectionAsync(ct), source, cancellationToken);
+
+    /// <summary>
+    /// Retries what a server that is still starting answers (refused connections, "starting up"), on the
+    /// injected clock; a wrong password or a missing role fails at once.
+    /// </summary>
+    internal static ResiliencePipeline ConnectPipeline(TimeProvider time) =>
+        new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddRetry(new RetryStrategyOptions
             {
-                return await source.OpenConnectionAsync(cancellationToken);
-            }
-            catch (Exception ex) when (attempt < 30 && ex is NpgsqlException or System.Net.Sockets.SocketException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
-            }
-        }
-    }
+                MaxRetryAttempts = ConnectAttempts - 1,
+                Delay = ConnectDelay,
+                BackoffType = DelayBackoffType.Constant,
+                ShouldHandle = new PredicateBuilder().Handle<NpgsqlException>(ex => ex.IsTransient).Handle<System.Net.Sockets.SocketException>(),
+            })
+            .Build();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied migration {Migration}")]
     private static partial void LogApplied(ILogger logger, string migration);

@@ -28,7 +28,7 @@ const string webhookSecret = "whsec_bench_secret";
 var total = Stopwatch.StartNew();
 var servers = new LocalServers();
 await servers.InitializeAsync();
-await using var fakeStripe = await FakeStripeServer.StartAsync(root);
+await using var fakeStripe = await FakeStripeServer.StartAsync();
 await using var bare = await BareEndpoint.StartAsync();
 var billingPort = LocalServers.FreePort();
 var database = LocalServers.NewDatabaseName("bench");
@@ -417,14 +417,13 @@ internal sealed class FakeStripeServer : IAsyncDisposable
 
     public int Transfers => _transfers;
 
-    public static async Task<FakeStripeServer> StartAsync(string root)
+    public static async Task<FakeStripeServer> StartAsync()
     {
-        var fixtures = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(root, "tests", "Sunaiva.Billing.Tests", "Fixtures", "stripe", "fixtures3.json")))!["resources"]!;
-        var subscription = fixtures["subscription"]!.DeepClone().AsObject();
+        var subscription = StripeFixtures.Get("subscription");
         subscription["status"] = "active";
         subscription["metadata"] = new JsonObject { ["user_id"] = "user_bench" };
         var subscriptionJson = subscription.ToJsonString();
-        var transferTemplate = fixtures["transfer"]!.DeepClone().AsObject();
+        var transferTemplate = StripeFixtures.Get("transfer");
 
         var port = LocalServers.FreePort();
         var builder = WebApplication.CreateSlimBuilder();

@@ -16,14 +16,11 @@ namespace Sunaiva.Billing.Tests;
 public sealed record StripeRequest(string Method, string Path, IReadOnlyDictionary<string, string> Form, string? IdempotencyKey, string? StripeAccount);
 
 /// <summary>
-/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (Fixtures/stripe/fixtures3.json, from stripe/openapi)
+/// Stripe stand-in on 127.0.0.1 (random port). Objects are Stripe's own fixtures (<see cref="Sunaiva.Testing.StripeFixtures"/>)
 /// with ids and fields set per test; idempotency keys replay the first answer, as Stripe does.
 /// </summary>
 public sealed class FakeStripe : IAsyncDisposable
 {
-    private static readonly Lazy<JsonObject> Fixtures = new(() =>
-        JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "stripe", "fixtures3.json")))!["resources"]!.AsObject());
-
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<string, JsonObject> _objects = new();
     private readonly ConcurrentDictionary<string, (int Status, string Body, DateTimeOffset At)> _idempotent = new();
@@ -75,7 +72,7 @@ public sealed class FakeStripe : IAsyncDisposable
         return fake;
     }
 
-    public static JsonObject Fixture(string name) => Fixtures.Value[name]!.DeepClone().AsObject();
+    public static JsonObject Fixture(string name) => Sunaiva.Testing.StripeFixtures.Get(name);
 
     public string NewId(string prefix) => $"{prefix}_test{Interlocked.Increment(ref _sequence):D6}{Guid.NewGuid().ToString("N")[..8]}";
 
@@ -413,23 +410,4 @@ internal sealed class StripeRefusal(int status, string type, string? code, strin
     public string? Code { get; } = code;
 
     public string? Param { get; } = param;
-}
-
-/// <summary>Finds the repository root (the folder holding Sunaiva.sln).</summary>
-public static class RepoPaths
-{
-    public static string Root { get; } = FindRoot();
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Sunaiva.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
-    }
 }

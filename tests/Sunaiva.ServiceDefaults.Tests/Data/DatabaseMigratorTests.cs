@@ -30,3 +30,90 @@ public sealed class DatabaseMigratorTests(LocalServers servers)
         Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('public.outbox') IS NOT NULL"));
     }
 }
+
+public sealed class DatabaseConnectRetryTests
+{
+    [Fact]
+    public async Task Connect_retries_a_refused_connection_on_the_injected_clock_until_the_server_answers()
+    {
+        var time = new WaitingTime();
+        var pipeline = DatabaseMigrator.ConnectPipeline(time);
+        var attempts = 0;
+
+        var opening = pipeline.ExecuteAsync(_ =>
+        {
+            Interlocked.Increment(ref attempts);
+            return Volatile.Read(ref attempts) < 3
+                ? throw Refused()
+                : ValueTask.FromResult("connected");
+        }, CancellationToken.None).AsTask();
+
+        await time.AdvanceWhenWaitingAsync(1, DatabaseMigrator.ConnectDelay);
+        await time.AdvanceWhenWaitingAsync(2, DatabaseMigrator.ConnectDelay);
+        Assert.Equal("connected", await opening);
+        Assert.Equal(3, attempts);
+    }
+
+    [Fact]
+    public async Task Connect_does_not_retry_a_refused_password()
+    {
+        var pipeline = DatabaseMigrator.ConnectPipeline(new WaitingTime());
+        var attempts = 0;
+
+        var error = await Assert.ThrowsAsync<PostgresException>(async () => await pipeline.ExecuteAsync<string>(_ =>
+        {
+            attempts++;
+            throw new PostgresException("password authentication failed", "FATAL", "FATAL", PostgresErrorCodes.InvalidPassword);
+        }, CancellationToken.None));
+
+        Assert.Equal(PostgresErrorCodes.InvalidPassword, error.SqlState);
+        Assert.Equal(1, attempts);
+    }
+
+    [Fact]
+    public async Task Connect_gives_up_after_the_configured_attempts()
+    {
+        var time = new WaitingTime();
+        var pipeline = DatabaseMigrator.ConnectPipeline(time);
+        var attempts = 0;
+
+        var opening = pipeline.ExecuteAsync<string>(_ =>
+        {
+            Interlocked.Increment(ref attempts);
+            throw Refused();
+        }, CancellationToken.None).AsTask();
+        for (var wait = 1; wait < DatabaseMigrator.ConnectAttempts; wait++)
+        {
+            await time.AdvanceWhenWaitingAsync(wait, DatabaseMigrator.ConnectDelay);
+        }
+
+        await Assert.ThrowsAsync<NpgsqlException>(() => opening);
+        Assert.Equal(DatabaseMigrator.ConnectAttempts, attempts);
+    }
+
+    private static NpgsqlException Refused() =>
+        new("Failed to connect", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused));
+
+    /// <summary>Fake time that advances only once the retry has started waiting, so no delay is skipped.</summary>
+    private sealed class WaitingTime : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+    {
+        private int _timers;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            Interlocked.Increment(ref _timers);
+            return base.CreateTimer(callback, state, dueTime, period);
+        }
+
+        public async Task AdvanceWhenWaitingAsync(int timers, TimeSpan by)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (Volatile.Read(ref _timers) < timers)
+            {
+                await Task.Delay(1, cts.Token);
+            }
+
+            Advance(by);
+        }
+    }
+}

@@ -1,73 +1,3 @@
-namespace Sunaiva.Engagement.Ops;
-
-/// <summary>The self-contained ops page (no CDN: inline CSS, JS and SVG).</summary>
-internal static class DashboardPage
-{
-    public const string Html = """
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>Sunaiva ops: cost &amp; latency</title>
-<style>
-  :root { --bg:#0f1419; --panel:#171e26; --line:#2a3440; --text:#e6edf3; --muted:#8b98a5; --ok:#3fb950; --warn:#d29922; --bad:#f85149; --accent:#58a6ff; }
-  * { box-sizing: border-box; }
-  body { margin:0; font:14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
-  header { display:flex; align-items:center; gap:16px; padding:14px 20px; border-bottom:1px solid var(--line); }
-  h1 { font-size:18px; margin:0; font-weight:600; }
-  h2 { font-size:15px; margin:22px 0 8px; color:var(--muted); font-weight:600; text-transform:uppercase; letter-spacing:.04em; }
-  main { padding:0 20px 30px; }
-  .windows button { background:var(--panel); color:var(--text); border:1px solid var(--line); padding:5px 12px; cursor:pointer; border-radius:6px; }
-  .windows button.active { border-color:var(--accent); color:var(--accent); }
-  #updated { color:var(--muted); margin-left:auto; }
-  .cards { display:grid; grid-template-columns:repeat(auto-fill,minmax(150px,1fr)); gap:10px; margin-top:16px; }
-  .card { background:var(--panel); border:1px solid var(--line); border-radius:8px; padding:10px 12px; }
-  .card .k { color:var(--muted); font-size:12px; }
-  .card .v { font-size:22px; font-weight:600; margin-top:2px; font-variant-numeric:tabular-nums; }
-  table { width:100%; border-collapse:collapse; background:var(--panel); border:1px solid var(--line); border-radius:8px; }
-  th, td { padding:6px 10px; border-bottom:1px solid var(--line); text-align:right; font-variant-numeric:tabular-nums; white-space:nowrap; }
-  th { color:var(--muted); font-weight:500; font-size:12px; }
-  th:nth-child(-n+3), td.t { text-align:left; }
-  .state-closed { color:var(--ok); } .state-open { color:var(--bad); font-weight:600; } .state-half-open { color:var(--warn); }
-  .bar { display:inline-block; width:120px; height:8px; background:var(--line); border-radius:4px; vertical-align:middle; margin-left:8px; }
-  .bar > i { display:block; height:100%; background:var(--accent); border-radius:4px; }
-  .bar.hot > i { background:var(--bad); }
-  #chart { background:var(--panel); border:1px solid var(--line); border-radius:8px; width:100%; }
-  #message { padding:20px; color:var(--warn); }
-  .muted { color:var(--muted); }
-  .legend span { margin-right:14px; } .legend i { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:5px; }
-</style>
-</head>
-<body>
-<header>
-  <h1>Sunaiva · cost &amp; latency</h1>
-  <div class="windows" id="windows">
-    <button data-w="1h">1 hour</button><button data-w="24h">24 hours</button><button data-w="30d">30 days</button>
-  </div>
-  <span id="updated" data-testid="updated">loading…</span>
-</header>
-<main>
-  <div id="message" hidden></div>
-  <section class="cards" id="cards"></section>
-  <h2>Latency over time (p95 per provider, ms)</h2>
-  <svg id="chart" height="240" role="img" aria-label="p95 latency per provider over time"></svg>
-  <div class="legend" id="legend"></div>
-  <h2>By provider and capability</h2>
-  <table id="providers"><thead><tr><th>service</th><th>capability</th><th>provider</th><th>calls</th><th>errors</th><th>timeouts</th><th>throttled</th><th>fallbacks</th><th>circuit open</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>units</th><th>cost</th></tr></thead><tbody></tbody></table>
-  <h2>By capability</h2>
-  <table id="capabilities"><thead><tr><th>capability</th><th></th><th></th><th>calls</th><th>failures</th><th>fallbacks</th><th>cost</th></tr></thead><tbody></tbody></table>
-  <h2>Cost per active user</h2>
-  <table id="users"><thead><tr><th>service</th><th></th><th></th><th>active users</th><th>cost</th><th>cost per active user</th><th>cache hits</th><th>cache misses</th><th>saved by cache</th></tr></thead><tbody></tbody></table>
-  <h2>Circuits</h2>
-  <table id="circuits"><thead><tr><th>service</th><th>capability</th><th>provider</th><th>circuit</th><th>error rate</th><th>last error</th><th>chaos</th></tr></thead><tbody></tbody></table>
-  <h2>Quotas and rate limits</h2>
-  <table id="quotas"><thead><tr><th>service</th><th>provider</th><th>limit</th><th>used</th><th>of</th><th>per</th><th>source</th></tr></thead><tbody></tbody></table>
-  <h2>Services</h2>
-  <table id="services"><thead><tr><th>service</th><th>reachable</th><th></th><th>status</th></tr></thead><tbody></tbody></table>
-</main>
-<script>
 (() => {
   "use strict";
   // The token arrives in the fragment (never sent to a server, so never in a log), is kept for this tab only,
@@ -84,6 +14,12 @@ internal static class DashboardPage
   const ms = (n) => n === null || n === undefined ? "–" : Number(n).toFixed(1);
   const pct = (n) => (Number(n || 0) * 100).toFixed(0) + "%";
   const colors = ["#58a6ff", "#3fb950", "#d29922", "#f85149", "#bc8cff", "#39c5cf", "#ff9bce", "#e3b341"];
+
+  // The page's CSP allows no inline style attributes: widths and colours are set through the CSSOM instead.
+  function applyStyles(root) {
+    for (const el of root.querySelectorAll("[data-width]")) el.style.width = el.dataset.width;
+    for (const el of root.querySelectorAll("[data-color]")) el.style.background = el.dataset.color;
+  }
 
   function message(text) { const el = $("message"); el.hidden = !text; el.textContent = text || ""; }
 
@@ -138,8 +74,9 @@ internal static class DashboardPage
 
     $("quotas").tBodies[0].innerHTML = ok.flatMap((s) => s.summary.quotas.map((q) => { const share = q.limit ? Math.min(1, Number(q.used) / q.limit) : 0; return `<tr>
       <td class="t">${esc(s.service)}</td><td class="t">${esc(q.provider)}</td><td class="t">${esc(q.name)}${q.perUser ? " (per user, busiest)" : ""}</td>
-      <td>${int(q.used)}<span class="bar${share > 0.8 ? " hot" : ""}"><i style="width:${(share * 100).toFixed(1)}%"></i></span></td><td>${int(q.limit)} ${esc(q.unit)}</td><td>${esc(q.window)}</td>
+      <td>${int(q.used)}<span class="bar${share > 0.8 ? " hot" : ""}"><i data-width="${(share * 100).toFixed(1)}%"></i></span></td><td>${int(q.limit)} ${esc(q.unit)}</td><td>${esc(q.window)}</td>
       <td class="t"><span class="muted">${esc(q.source)} (${esc(q.date)})</span></td></tr>`; })).join("");
+    applyStyles($("quotas"));
 
     $("services").tBodies[0].innerHTML = services.map((s) => `<tr data-row="${esc(s.service)}"><td class="t">${esc(s.service)}</td><td class="t">${s.reachable ? "yes" : "no"}</td><td></td>
       <td class="t">${s.reachable ? esc(s.status?.state ?? "") : esc(s.error ?? "")}</td></tr>`).join("");
@@ -177,7 +114,8 @@ internal static class DashboardPage
       out += pts.map(([t, v]) => `<circle cx="${x(t).toFixed(1)}" cy="${y(v).toFixed(1)}" r="2.5" fill="${color}"><title>${esc(n)} ${v.toFixed(1)} ms</title></circle>`).join("");
     });
     svg.innerHTML = out;
-    $("legend").innerHTML = names.map((n, i) => `<span><i style="background:${colors[i % colors.length]}"></i>${esc(n)}</span>`).join("");
+    $("legend").innerHTML = names.map((n, i) => `<span><i data-color="${colors[i % colors.length]}"></i>${esc(n)}</span>`).join("");
+    applyStyles($("legend"));
   }
 
   async function load() {
@@ -197,8 +135,3 @@ internal static class DashboardPage
   load();
   setInterval(load, 15000);
 })();
-</script>
-</body>
-</html>
-""";
-}

@@ -1,0 +1,26 @@
+using Sunaiva.Testing;
+
+namespace Sunaiva.Media.Tests;
+
+/// <summary>Real Redis, Postgres and s3rver for the media tests.</summary>
+public sealed class MediaServers : IAsyncLifetime
+{
+    public LocalServers Servers { get; } = new() { WithStorage = true };
+
+    public Task InitializeAsync() => Servers.InitializeAsync();
+
+    public Task DisposeAsync() => Servers.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServersCollection : ICollectionFixture<MediaServers>
+{
+    public const string Name = "Local servers with storage";
+}
+
+/// <summary>The media service in-process on real Postgres, Redis and S3 (s3rver), with a database of its own.</summary>
+public sealed class MediaApp(LocalServers servers) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
+{
+    protected override void AddSettings(IDictionary<string, string?> values) =>
+        values[$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString;
+}

@@ -1,0 +1,85 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Npgsql;
+
+namespace Sunaiva.Testing;
+
+/// <summary>
+/// One Sunaiva service in-process (its real <c>Program</c>) on real local servers, with a fresh database of its own,
+/// the tests' JWT key and fake time. Its startup tasks (migrations, buckets) have run once <see cref="StartAsync"/> returns.
+/// </summary>
+public class ServiceApp<TEntryPoint>(LocalServers servers, string databaseConnectionName, IDictionary<string, string?>? settings = null) : WebApplicationFactory<TEntryPoint>
+    where TEntryPoint : class
+{
+    public LocalServers Servers { get; } = servers;
+
+    public string Database { get; } = LocalServers.NewDatabaseName(databaseConnectionName.Replace("db", string.Empty, StringComparison.Ordinal));
+
+    public string ConnectionString => Servers.PostgresConnectionString(Database);
+
+    // Starts at the real clock: bearer tokens are minted and checked against it.
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
+
+    public Task StartAsync()
+    {
+        _ = Server;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A client that calls as <paramref name="userId"/> (a bearer token like the conversation backend's).</summary>
+    public HttpClient ClientFor(string userId, bool ops = false)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.For(userId, ops));
+        return client;
+    }
+
+    public async Task<T?> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value);
+        }
+
+        var result = await command.ExecuteScalarAsync();
+        return result is null or DBNull ? default : (T)result;
+    }
+
+    protected virtual void AddSettings(IDictionary<string, string?> values)
+    {
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            [$"ConnectionStrings:{databaseConnectionName}"] = ConnectionString,
+            ["ConnectionStrings:redis"] = Servers.RedisConnectionString,
+            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
+            ["Jwt:Issuer"] = "sunaiva-dev",
+            ["Jwt:Audience"] = "sunaiva",
+        };
+        AddSettings(values);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        builder.UseEnvironment("Development");
+        foreach (var (key, value) in values)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+    }
+}
