@@ -11,6 +11,7 @@ public sealed class DashboardCommandTests(SunaivaAppFixture fixture)
     {
         // Only this test simulates signups in the shared app.
         var before = await CountAsync(ResourceNames.EngagementDb, "SELECT count(*) FROM users WHERE id LIKE 'user_sim_%'");
+        await fixture.EnsureInfluencerAsync("DEMO");
         var engagement = fixture.App.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(r => r.Name == ResourceNames.Engagement);
 
         var result = await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(engagement, "simulate-signup");

@@ -31,6 +31,8 @@ public sealed class RoundTripTests(SunaivaAppFixture fixture)
     {
         var user = "ref-" + Guid.NewGuid().ToString("N")[..8];
         using var client = fixture.Client(ResourceNames.Billing, user);
+        await fixture.EnsureInfluencerAsync("FIRST_CODE");
+        await fixture.EnsureInfluencerAsync("SECOND_CODE");
         Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/billing/referral", new { referralCode = "first_code" })).StatusCode);
         var second = await client.PostAsJsonAsync("/billing/referral", new { referralCode = "second_code" });
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);

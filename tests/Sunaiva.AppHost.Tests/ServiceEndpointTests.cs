@@ -72,7 +72,8 @@ public sealed class ServiceEndpointTests(SunaivaAppFixture fixture)
             .ToDictionary(d => d.GetProperty("name").GetString()!, d => d.GetProperty("state").GetString());
         Assert.Equal("healthy", dependencies["PostgreSql"]);
         Assert.Equal("healthy", dependencies["StackExchange.Redis"]);
-        Assert.True(status.GetProperty("events").GetProperty("streamLength").GetInt64() >= 0);
+        Assert.True(status.GetProperty("work").GetProperty("events").GetProperty("streamLength").GetInt64() >= 0);
+        Assert.Equal(0, status.GetProperty("work").GetProperty("dead").GetInt64());
     }
 
     [Theory]

@@ -16,6 +16,7 @@ public sealed class SignupFlowTests(SunaivaAppFixture fixture)
         var id = Guid.NewGuid().ToString("N")[..10];
         var user = $"user_{id}";
         var email = $"{id}@example.com";
+        await fixture.EnsureInfluencerAsync("COBOL_QUEEN");
         using var engagement = fixture.Client(ResourceNames.Engagement);
         engagement.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", SunaivaAppFixture.InternalToken);
         var body = new
@@ -36,7 +37,7 @@ public sealed class SignupFlowTests(SunaivaAppFixture fixture)
         // Billing (another service) attributed the referral, once.
         var billingRows = await Eventually.Get(() => CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM referral_attributions WHERE user_id = @u", user), n => n > 0);
         Assert.Equal(1, billingRows);
-        Assert.Equal(1, await CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM processed_events WHERE event_id = @u", $"evt_{id}"));
+        Assert.Equal(1, await CountAsync(ResourceNames.BillingDb, "SELECT count(*) FROM work_items WHERE key LIKE 'evt:' || @u || ':%' AND status = 'done'", $"evt_{id}"));
 
         // Voice took the chosen voice.
         var voiceRows = await Eventually.Get(() => CountAsync(ResourceNames.VoiceDb, "SELECT count(*) FROM voice_preferences WHERE user_id = @u AND voice_id = 'en-US-female-3'", user), n => n > 0);

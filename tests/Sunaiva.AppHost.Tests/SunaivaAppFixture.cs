@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sunaiva.Testing;
@@ -61,6 +62,14 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
         }
 
         return client;
+    }
+
+    /// <summary>Registers an influencer owning <paramref name="referralCode"/> (only owned codes are attributed); idempotent.</summary>
+    public async Task EnsureInfluencerAsync(string referralCode)
+    {
+        using var client = Client(ResourceNames.Billing, "influencer-" + referralCode.ToLowerInvariant());
+        var response = await client.PostAsJsonAsync("/influencers", new { referralCode, country = "US", email = $"{referralCode.ToLowerInvariant()}@example.com" });
+        response.EnsureSuccessStatusCode();
     }
 
     public async Task<string> ConnectionStringAsync(string name) =>
