@@ -32,7 +32,7 @@ public static class InternalEventsApi
         app.MapPost("/internal/events", PostAsync).AllowAnonymous().WithTags("Internal")
             .Accepts<InternalEventRequest>("application/json")
             .WithBearerScheme("InternalEventsToken", "The shared internal events token (AppHost parameter internal-events-token), not a user JWT.")
-            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound,
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status422UnprocessableEntity,
                 StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType)
             .WithSummary("Conversation backend: report user.signed_up or user.active")
             .WithDescription("202 when recorded and published; 200 with duplicate: true for a retried id of the same fact; 409 when the id was used for another fact.")

@@ -155,6 +155,10 @@ public sealed partial class EventStreamBridge : BackgroundService
             return 0;
         }
 
+        using var activity = WorkRunner.ActivitySource.StartActivity("receive " + ResourceNames.EventStream, System.Diagnostics.ActivityKind.Consumer);
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.consumer.group.name", GroupName);
+        activity?.SetTag("messaging.batch.message_count", entries.Count);
         var work = new List<NewWork>(entries.Count);
         foreach (var entry in entries)
         {

@@ -24,7 +24,11 @@ public sealed partial class OutboxRelay(
 {
     public const string EpochKey = "sunaiva.events.epoch";
 
+    private const int QuickRepolls = 5;
+    private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(500);
+
     private DateTimeOffset _lastEpochCheck = DateTimeOffset.MinValue;
+    private int _quietPolls = QuickRepolls;
     private DateTimeOffset _lastCleanup = DateTimeOffset.MinValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -35,10 +39,24 @@ public sealed partial class OutboxRelay(
             {
                 await CheckEpochIfDueAsync(stoppingToken);
                 var published = await PublishBatchAsync(stoppingToken);
-                if (published == 0)
+                if (published > 0)
                 {
-                    await signal.WaitAsync(TimeSpan.FromSeconds(1), stoppingToken);
-                    await CleanupIfDueAsync(stoppingToken);
+                    _quietPolls = 0;
+                    continue;
+                }
+
+                // A writer signals before its transaction commits: look again soon after a wake-up (10, 20, 40 ... ms),
+                // then settle on the idle interval, so an event waits milliseconds, not a whole poll, to leave.
+                if (_quietPolls < QuickRepolls)
+                {
+                    await signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), stoppingToken);
+                    continue;
+                }
+
+                await CleanupIfDueAsync(stoppingToken);
+                if (await signal.WaitAsync(IdleWait, stoppingToken))
+                {
+                    _quietPolls = 0;
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -84,6 +102,11 @@ public sealed partial class OutboxRelay(
 
         rows.Sort((a, b) => a.OccurredAt != b.OccurredAt ? a.OccurredAt.CompareTo(b.OccurredAt) : string.CompareOrdinal(a.Id, b.Id));
         var db = redis.GetDatabase();
+        using var activity = Sunaiva.Messaging.Work.WorkRunner.ActivitySource.StartActivity(
+            "publish " + ResourceNames.EventStream, System.Diagnostics.ActivityKind.Producer,
+            rows[0].TraceParent is { } first && System.Diagnostics.ActivityContext.TryParse(first, null, out var parent) ? parent : default);
+        activity?.SetTag("messaging.system", "redis");
+        activity?.SetTag("messaging.batch.message_count", rows.Count);
         var adds = rows.Select(row => db.StreamAddAsync(
             ResourceNames.EventStream,
             [

@@ -47,7 +47,17 @@ public sealed class WorkContext
     public Task IgnoreAsync(string reason, CancellationToken cancellationToken) =>
         FinishInTransactionAsync("ignored", reason, static (_, _, _) => Task.CompletedTask, cancellationToken);
 
-    private async Task FinishInTransactionAsync(string status, string? note, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// The outcome is recorded even through a database restart: the handler's remote effect already happened, so the
+    /// record is retried (for about a minute) instead of letting the item run, and its effect repeat, again.
+    /// </summary>
+    private Task FinishInTransactionAsync(string status, string? note, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task> body, CancellationToken cancellationToken) =>
+        _store.RecordPipeline.ExecuteAsync(
+            static async (state, ct) => await state.self.FinishOnceAsync(state.status, state.note, state.body, ct),
+            (self: this, status, note, body),
+            cancellationToken).AsTask();
+
+    private async Task FinishOnceAsync(string status, string? note, Func<NpgsqlConnection, NpgsqlTransaction, CancellationToken, Task> body, CancellationToken cancellationToken)
     {
         await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);

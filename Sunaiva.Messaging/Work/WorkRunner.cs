@@ -32,7 +32,9 @@ public sealed partial class WorkRunner : BackgroundService
     private readonly ILogger<WorkRunner> _logger;
     private readonly Dictionary<string, IWorkHandler> _handlers;
     private readonly ConcurrentDictionary<long, byte> _running = new();
+    private const int QuickRepolls = 3;
     private DateTimeOffset _lastPurge = DateTimeOffset.MinValue;
+    private int _quietPolls = QuickRepolls;
 
     public WorkRunner(
         WorkStore store,
@@ -105,9 +107,22 @@ public sealed partial class WorkRunner : BackgroundService
                         TaskScheduler.Default);
                 }
 
-                if (claimed.Count == 0 || claimed.Count < free)
+                if (claimed.Count > 0)
                 {
-                    await _signal.WaitAsync(_options.PollInterval, _time, stoppingToken);
+                    _quietPolls = 0;
+                }
+
+                if (claimed.Count == 0 && _quietPolls < QuickRepolls)
+                {
+                    // Enqueuers signal before their transaction commits: look again soon (10, 20, 40 ms) after a wake-up.
+                    await _signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), _time, stoppingToken);
+                }
+                else if (claimed.Count < free)
+                {
+                    if (await _signal.WaitAsync(_options.PollInterval, _time, stoppingToken))
+                    {
+                        _quietPolls = 0;
+                    }
                 }
 
                 await PurgeIfDueAsync(stoppingToken);
@@ -165,7 +180,7 @@ public sealed partial class WorkRunner : BackgroundService
                     await hook(item);
                 }
 
-                if (!await _store.FinishAsync(work, "done", null, CancellationToken.None))
+                if (!await _store.RecordPipeline.ExecuteAsync(static async (state, ct) => await state.store.FinishAsync(state.work, "done", null, ct), (store: _store, work), CancellationToken.None))
                 {
                     LogLeaseLost(_logger, item.Kind, item.Key);
                     return;

@@ -1,11 +1,29 @@
 using Dapper;
 using Npgsql;
+using Polly;
+using Polly.Retry;
 
 namespace Sunaiva.Messaging.Work;
 
 /// <summary>The SQL of claiming, renewing and finishing work items; every statement is a short transaction.</summary>
 public sealed class WorkStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
+    /// <summary>Retries the recording of an outcome while the database is unreachable (a restart), about a minute in all.</summary>
+    internal ResiliencePipeline RecordPipeline { get; } = new ResiliencePipelineBuilder { TimeProvider = time }
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder()
+                .Handle<PostgresException>(ex => ex.IsTransient || ex.SqlState.StartsWith("57P", StringComparison.Ordinal) || ex.SqlState.StartsWith("08", StringComparison.Ordinal))
+                .Handle<NpgsqlException>(ex => ex is not PostgresException && ex.IsTransient)
+                .Handle<System.Net.Sockets.SocketException>(),
+            MaxRetryAttempts = 12,
+            Delay = TimeSpan.FromMilliseconds(250),
+            MaxDelay = TimeSpan.FromSeconds(8),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+        })
+        .Build();
+
     /// <summary>
     /// Leases up to <paramref name="limit"/> due items. Row locks (SKIP LOCKED) last only for this transaction; the lease
     /// (owner + until) is what reserves an item afterwards. Items of a partition whose lease another item holds are skipped.

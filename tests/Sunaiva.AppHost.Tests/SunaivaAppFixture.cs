@@ -72,8 +72,12 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
         response.EnsureSuccessStatusCode();
     }
 
-    public async Task<string> ConnectionStringAsync(string name) =>
-        await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"no connection string {name}");
+    /// <summary>The resource's connection string; without pooling, since some tests kill and restart Postgres.</summary>
+    public async Task<string> ConnectionStringAsync(string name)
+    {
+        var connectionString = await App.GetConnectionStringAsync(name) ?? throw new InvalidOperationException($"no connection string {name}");
+        return name.EndsWith("db", StringComparison.Ordinal) ? connectionString + ";Pooling=false" : connectionString;
+    }
 
     public async Task DisposeAsync()
     {

@@ -62,13 +62,13 @@ public sealed class InternalEventsTests(LocalServers servers) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Signup_with_an_invalid_email_gets_400_problem_details()
+    public async Task Signup_with_an_invalid_email_gets_422_problem_details()
     {
         using var backend = _app.BackendClient();
 
         var response = await backend.PostAsJsonAsync("/internal/events", new { id = "evt_bad", type = "user.signed_up", data = new { id = "bad", email = "not-an-email" } });
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         Assert.Contains("email", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM users WHERE id = @u", ("u", "bad")));
     }
