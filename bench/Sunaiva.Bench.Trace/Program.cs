@@ -186,7 +186,7 @@ try
 
     async Task<bool> MailArrivedAsync(string to)
     {
-        var list = JsonNode.Parse(await http.GetStringAsync(new Uri(servers.MaildevApi!, "email")))!.AsArray();
+        var list = JsonNode.Parse(await http.GetStringAsync(new Uri(servers.MaildevApi!, "api/email")))!.AsArray();
         return list.Any(m => (string?)m!["subject"] == dunningSubject
             && m["to"]!.AsArray().Any(t => string.Equals((string?)t!["address"], to, StringComparison.OrdinalIgnoreCase)));
     }
