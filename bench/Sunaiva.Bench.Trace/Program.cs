@@ -135,6 +135,8 @@ try
             await ScalarAsync<long>(billingData, "SELECT count(*) FROM billing_subscriptions WHERE stripe_subscription_id = @subscription AND user_id = @userId", new { subscription, userId }) == 1
             && await ScalarAsync<long>(engagementData, "SELECT count(*) FROM users WHERE id = @userId", new { userId }) == 1,
             "subscription mirrored and user known", TimeSpan.FromSeconds(30));
+        // The welcome email is sent first, so it does not share the SMTP server with the delivery under test.
+        await UntilAsync(async () => await MailArrivedAsync(email, subject: null), $"welcome email to {email}", TimeSpan.FromSeconds(60));
 
         // The delivery under test, with a W3C parent of the bench's own, so its trace id is known up front.
         stripe.Put(StripeObjects.Invoice(invoice, customer, subscription, "open", 0, 0, "usd", $"pi_trace{tag}", 0, attemptCount: 1));
@@ -143,7 +145,7 @@ try
         var eventId = stripe.NewId("evt");
         var watch = Stopwatch.StartNew();
         await DeliverAsync(StripeObjects.Event(eventId, "invoice.payment_failed", stripe.Get(invoice), Now()), $"00-{traceId}-{callerSpan}-01");
-        await UntilAsync(async () => await MailArrivedAsync(email), $"dunning email to {email}", TimeSpan.FromSeconds(60));
+        await UntilAsync(async () => await MailArrivedAsync(email, dunningSubject), $"dunning email to {email}", TimeSpan.FromSeconds(60));
         var mailSeen = watch.Elapsed.TotalMilliseconds;
 
         // Spans are exported in batches (100 ms): wait for the last hop's span, then until nothing more arrives.
@@ -164,7 +166,15 @@ try
             await Task.Delay(600);
         }
 
-        return RunResult.From(otlp.Trace(traceId), callerSpan, mailSeen, broken);
+        // Redis has no spans: the hop between the services is read from the rows' own timestamps (same machine clock).
+        var outboxId = $"payment.failed:{invoice}:1";
+        var hops = new Dictionary<string, DateTime?>(StringComparer.Ordinal)
+        {
+            ["billing: outbox relay published to Redis"] = await ScalarAsync<DateTime?>(billingData, "SELECT published_at FROM outbox WHERE id = @outboxId", new { outboxId }),
+            ["engagement: bridge stored the event as work"] = await ScalarAsync<DateTime?>(engagementData,
+                "SELECT created_at FROM work_items WHERE key = @key", new { key = $"evt:{outboxId}:BillingMailHandler" }),
+        };
+        return RunResult.From(otlp.Trace(traceId), callerSpan, mailSeen, hops, broken);
     }
 
     async Task DeliverAsync(JsonObject stripeEvent, string? traceParent)
@@ -184,10 +194,10 @@ try
         Require(response.IsSuccessStatusCode, $"webhook answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
-    async Task<bool> MailArrivedAsync(string to)
+    async Task<bool> MailArrivedAsync(string to, string? subject)
     {
         var list = JsonNode.Parse(await http.GetStringAsync(new Uri(servers.MaildevApi!, "api/email")))!.AsArray();
-        return list.Any(m => (string?)m!["subject"] == dunningSubject
+        return list.OfType<JsonNode>().Any(m => (subject is null || (string?)m["subject"] == subject)
             && m["to"]!.AsArray().Any(t => string.Equals((string?)t!["address"], to, StringComparison.OrdinalIgnoreCase)));
     }
 }
@@ -239,7 +249,7 @@ static double Median(double[] sorted) => sorted.Length == 0 ? double.NaN : sorte
 static async Task<T> ScalarAsync<T>(NpgsqlDataSource data, string sql, object args)
 {
     await using var connection = await data.OpenConnectionAsync();
-    return await connection.ExecuteScalarAsync<T>(sql, args) ?? throw new InvalidOperationException("no value: " + sql);
+    return (await connection.ExecuteScalarAsync<T>(sql, args))!;
 }
 
 static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan timeout)
@@ -327,7 +337,7 @@ static string ServiceDll(string project) =>
 internal sealed record RunResult(IReadOnlyList<SpanRecord> Spans, SpanRecord? Root, double EndToEndMs, double LastSpanMs, double MailSeenMs,
     IReadOnlyDictionary<string, double> Stages, string? Broken)
 {
-    public static RunResult From(IReadOnlyList<SpanRecord> spans, string callerSpan, double mailSeenMs, string? broken)
+    public static RunResult From(IReadOnlyList<SpanRecord> spans, string callerSpan, double mailSeenMs, IReadOnlyDictionary<string, DateTime?> hops, string? broken)
     {
         var root = spans.FirstOrDefault(s => s.ParentSpanId == callerSpan);
         if (root is null || broken is not null)
@@ -336,6 +346,7 @@ internal sealed record RunResult(IReadOnlyList<SpanRecord> Spans, SpanRecord? Ro
         }
 
         double At(ulong nanos) => ((long)nanos - (long)root.StartNanos) / 1e6;
+        double AtTime(DateTime? at) => at is { } t ? At((ulong)((DateTime.SpecifyKind(t, DateTimeKind.Utc) - DateTime.UnixEpoch).Ticks * 100)) : double.NaN;
         SpanRecord? First(Func<SpanRecord, bool> match) => spans.Where(match).OrderBy(s => s.StartNanos).FirstOrDefault();
         var smtp = First(s => s.Name == "email-delivery send");
         var stages = new Dictionary<string, double>(StringComparer.Ordinal)
@@ -343,6 +354,8 @@ internal sealed record RunResult(IReadOnlyList<SpanRecord> Spans, SpanRecord? Ro
             ["billing: webhook acknowledged (request end)"] = At(root.EndNanos),
             ["billing: work webhook:stripe starts"] = First(s => s.Name == "work webhook:stripe") is { } w ? At(w.StartNanos) : double.NaN,
             ["billing: work webhook:stripe ends (outbox)"] = First(s => s.Name == "work webhook:stripe") is { } we ? At(we.EndNanos) : double.NaN,
+            [hops.Keys.First()] = AtTime(hops.Values.First()),
+            [hops.Keys.Last()] = AtTime(hops.Values.Last()),
             ["engagement: work event:BillingMailHandler"] = First(s => s.Name == "work event:BillingMailHandler") is { } e ? At(e.StartNanos) : double.NaN,
             ["engagement: work email.send starts"] = First(s => s.Name == "work email.send") is { } m ? At(m.StartNanos) : double.NaN,
             ["engagement: SMTP send (email-delivery) ends"] = smtp is null ? double.NaN : At(smtp.EndNanos),
