@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.Channels;
@@ -31,7 +32,9 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
     /// <summary>Stores the delivery unless its id is known; completes when it is durable.</summary>
     public Task<InboxResult> StoreAsync(string provider, WebhookDelivery delivery, string source, CancellationToken cancellationToken)
     {
-        var pending = new Pending(provider, delivery, source, Sha256(delivery.Payload), new TaskCompletionSource<InboxResult>(TaskCreationOptions.RunContinuationsAsynchronously));
+        // The batch is written on the inbox's own loop, outside the request: the request's trace context travels with the delivery.
+        var pending = new Pending(provider, delivery, source, Sha256(delivery.Payload), Activity.Current?.Id,
+            new TaskCompletionSource<InboxResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_pending.Writer.TryWrite(pending))
         {
             throw new InvalidOperationException("The webhook inbox is stopped.");
@@ -119,7 +122,8 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
             if (inserted.Remove((p.Provider, p.Delivery.Id)))
             {
                 results[i] = new InboxResult(true, false);
-                work.Add(new NewWork(KindOf(p.Provider), KeyOf(p.Provider, p.Delivery.Id), p.Delivery.Id, p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null));
+                work.Add(new NewWork(KindOf(p.Provider), KeyOf(p.Provider, p.Delivery.Id), p.Delivery.Id, p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null,
+                    TraceParent: p.TraceParent));
             }
             else
             {
@@ -177,7 +181,7 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
 
     private static string Sha256(string payload) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(payload)));
 
-    private sealed record Pending(string Provider, WebhookDelivery Delivery, string Source, string Sha256, TaskCompletionSource<InboxResult> Completion);
+    private sealed record Pending(string Provider, WebhookDelivery Delivery, string Source, string Sha256, string? TraceParent, TaskCompletionSource<InboxResult> Completion);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Webhook inbox batch of {Count} failed; the deliveries are not acknowledged")]
     private static partial void LogBatchFailed(ILogger logger, int count, Exception ex);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StackExchange.Redis;
 using Sunaiva.Messaging.Webhooks;
 using Sunaiva.Testing;
@@ -59,6 +60,28 @@ public sealed class WebhookInboxTests(LocalServers servers) : IAsyncLifetime
 
         Assert.Equal(1L, await _h.ScalarAsync<long>("SELECT count(DISTINCT partition_key) FROM work_items WHERE key IN ('webhook:stripe:evt_p1', 'webhook:stripe:evt_p2')"));
         Assert.Equal("stripe:cus_1", await _h.ScalarAsync<string>("SELECT partition_key FROM work_items WHERE key = 'webhook:stripe:evt_p1'"));
+    }
+
+    [Fact]
+    public async Task Work_of_a_delivery_continues_the_trace_of_the_request_that_brought_it()
+    {
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "test.webhooks",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var source = new ActivitySource("test.webhooks");
+
+        string requestTraceId;
+        using (var request = source.StartActivity("POST /webhooks/heygen", ActivityKind.Server))
+        {
+            requestTraceId = request!.TraceId.ToHexString();
+            await _inbox.StoreAsync("heygen", Delivery("evt_traced", "{}"), "webhook", default);
+        }
+
+        var stored = await _h.ScalarAsync<string>("SELECT traceparent FROM work_items WHERE key = 'webhook:heygen:evt_traced'");
+        Assert.Equal(requestTraceId, ActivityContext.Parse(stored, null).TraceId.ToHexString());
     }
 
     private static WebhookDelivery Delivery(string id, string payload, string? partition = null) =>
