@@ -2,8 +2,8 @@ using Sunaiva.Billing.Commissions;
 using Sunaiva.Billing.Payouts;
 using Sunaiva.Billing.Subscriptions;
 using Sunaiva.Billing.Webhooks.Handlers;
-using Sunaiva.ServiceDefaults.Contracts;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 // The integration events this service publishes and consumes (docs/events.md is generated from these).
 [assembly: PublishesEvent(EventTypes.SubscriptionActivated, typeof(SubscriptionChanged), When = "A subscription mirrored from Stripe becomes active or trialing.")]

@@ -13,8 +13,9 @@ using Sunaiva.Billing.Webhooks.Handlers;
 using Sunaiva.Messaging.Webhooks;
 using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Data;
-using Sunaiva.ServiceDefaults.Events;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
+using Sunaiva.Integration;
 
 namespace Sunaiva.Billing;
 

@@ -1,6 +1,6 @@
 using Sunaiva.Engagement.BillingMail;
-using Sunaiva.ServiceDefaults.Contracts;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 // The integration events this service publishes and consumes (docs/events.md is generated from these).
 [assembly: PublishesEvent(EventTypes.UserSignedUp, typeof(UserSignedUp), When = "The conversation backend posts a new user to POST /internal/events (re-published with the backend's event id).")]

@@ -1,8 +1,9 @@
 using Sunaiva.Engagement.Internal;
 using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
-using Sunaiva.ServiceDefaults.Events;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Mail;
 
 namespace Sunaiva.Engagement;

@@ -12,7 +12,7 @@ using Polly.Simmy.Latency;
 using Polly.Timeout;
 using Sunaiva.ServiceDefaults.Ops;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>Health of one adapter as ops see it.</summary>
 public sealed record AdapterHealth(

@@ -1,4 +1,4 @@
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>
 /// A chain's stream, read once with <c>await foreach</c>. Once the first chunk has come, <see cref="Provider"/> says

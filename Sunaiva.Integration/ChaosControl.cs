@@ -5,7 +5,7 @@ using Polly.Simmy;
 using Polly.Simmy.Fault;
 using Polly.Simmy.Latency;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>The chaos currently switched on per provider: starts from configuration, changed at run time by ops.</summary>
 public sealed class ChaosControl

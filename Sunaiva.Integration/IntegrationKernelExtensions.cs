@@ -15,7 +15,7 @@ using Npgsql;
 using StackExchange.Redis;
 using Sunaiva.ServiceDefaults.Ops;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>Registration of the integration kernel and of provider chains.</summary>
 public static class IntegrationKernelExtensions

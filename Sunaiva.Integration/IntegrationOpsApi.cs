@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>A change of one provider's chaos (or, with no provider, of every chain's first adapter when <see cref="PrimaryOnly"/>).</summary>
 public sealed class ChaosUpdate

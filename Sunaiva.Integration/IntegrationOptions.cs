@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>The integration kernel's configuration (section <c>Integration</c>): chains, providers, prices, limits, chaos.</summary>
 public sealed class IntegrationOptions

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>The service's one Meter (<c>Sunaiva.{service}</c>) and the kernel's instruments on it.</summary>
 public sealed class IntegrationTelemetry

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>Cost of provider units, from <c>Integration:Providers:*:Prices</c>.</summary>
 public sealed class PriceBook(IOptions<IntegrationOptions> options)

@@ -4,7 +4,7 @@ using System.Runtime.ExceptionServices;
 using System.Threading.RateLimiting;
 using Polly.CircuitBreaker;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>Streaming operations: chunks from the first adapter that delivers one, metered per chunk, guarded by chunk deadlines.</summary>
 public sealed partial class ProviderChain<TAdapter>

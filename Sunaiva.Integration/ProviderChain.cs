@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 using Polly.CircuitBreaker;
 using Polly.Timeout;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>One provider's implementation of a capability (ElevenLabs for "tts", espeak-ng for "tts", ...).</summary>
 public interface IProviderAdapter

@@ -1,4 +1,4 @@
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>
 /// The provider refused THIS input (a refused recipient, an unparsable address, a 4xx validation error): retrying it,

@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Sunaiva.ServiceDefaults;
+namespace Sunaiva;
 
 /// <summary>Who this service is: its short name (voice, billing, ...) and version.</summary>
 public sealed record ServiceIdentity(string Name, string Version)

@@ -7,7 +7,7 @@ using NpgsqlTypes;
 using Polly;
 using Polly.Retry;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>
 /// Drains the meter's buffer into the usage ledger with binary COPY, a batch at a time, so metering costs the

@@ -2,7 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Sunaiva.ServiceDefaults.Integration;
+namespace Sunaiva.Integration;
 
 /// <summary>A page of ledger rows.</summary>
 public sealed record UsagePage(IReadOnlyList<UsageRow> Items, int Page, int PageSize, long Total);

@@ -1,5 +1,6 @@
 using Sunaiva.Media.Files;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media;

@@ -15,7 +15,7 @@ using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Http;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 using Sunaiva.ServiceDefaults.RateLimiting;
 

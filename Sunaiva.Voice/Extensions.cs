@@ -1,4 +1,5 @@
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Voice.Preferences;
 
 namespace Sunaiva.Voice;

@@ -5,7 +5,7 @@ using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Referrals;
 using Sunaiva.Billing.Subscriptions;
 using Sunaiva.ServiceDefaults.Auth;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Checkout;

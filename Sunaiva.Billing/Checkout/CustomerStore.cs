@@ -4,7 +4,7 @@ using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Referrals;
 using Sunaiva.Billing.Subscriptions;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.Billing.Checkout;
 

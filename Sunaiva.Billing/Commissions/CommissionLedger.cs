@@ -2,9 +2,10 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Stripe;
-using EventTypes = Sunaiva.ServiceDefaults.Events.EventTypes;
+using EventTypes = Sunaiva.Contracts.EventTypes;
 using Sunaiva.Billing.Infrastructure;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Billing.Commissions;
 

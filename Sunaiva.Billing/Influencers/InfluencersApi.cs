@@ -6,7 +6,7 @@ using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Referrals;
 using Sunaiva.ServiceDefaults.Auth;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Billing.Influencers;

@@ -54,7 +54,7 @@ public static class BillingOpsApi
 
     private static async Task<Results<Ok<ReplayResult>, ProblemHttpResult>> ReplayAsync(ReplayRequest? request, WorkQueue work, CancellationToken ct)
     {
-        if (request?.EventIds is { } ids && (ids.Count > 1000 || ids.Any(id => !Sunaiva.ServiceDefaults.Validation.InputRules.IsOpaqueKey(id))))
+        if (request?.EventIds is { } ids && (ids.Count > 1000 || ids.Any(id => !Sunaiva.Contracts.InputRules.IsOpaqueKey(id))))
         {
             return TypedResults.Problem(statusCode: 400, title: "Invalid event ids", detail: "Send at most 1000 Stripe event ids (evt_...), each of printable ASCII.");
         }

@@ -1,7 +1,8 @@
 using Dapper;
 using Npgsql;
 using Sunaiva.Billing.Influencers;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Billing.Payouts;
 

@@ -1,6 +1,7 @@
 using Dapper;
 using Npgsql;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Billing.Referrals;
 
@@ -64,7 +65,7 @@ public sealed partial class ReferralStore(NpgsqlDataSource dataSource, TimeProvi
 /// <summary>A referral code given at signup attributes the new user to that influencer.</summary>
 public sealed class SignupReferralHandler(ReferralStore store) : IIntegrationEventHandler
 {
-    public IReadOnlyCollection<string> EventTypes { get; } = [ServiceDefaults.Events.EventTypes.UserSignedUp];
+    public IReadOnlyCollection<string> EventTypes { get; } = [Sunaiva.Contracts.EventTypes.UserSignedUp];
 
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {

@@ -66,7 +66,7 @@ public static partial class ReferralsApi
     public static ProblemHttpResult UnknownCode() => TypedResults.Problem(statusCode: 422, title: "Unknown referral code",
         detail: "No influencer owns this referral code; check the spelling or leave it out.");
 
-    public static bool IsValidCode(string? code) => Sunaiva.ServiceDefaults.Validation.InputRules.IsReferralCode(code);
+    public static bool IsValidCode(string? code) => Sunaiva.Contracts.InputRules.IsReferralCode(code);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Referral not copied to the Stripe customer yet; the next checkout retries")]
     private static partial void LogSyncFailed(ILogger logger, Exception ex);

@@ -2,7 +2,8 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.Billing.Infrastructure;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Billing.Subscriptions;
 

@@ -4,7 +4,8 @@ using Dapper;
 using MimeKit;
 using Npgsql;
 using Sunaiva.Engagement.Welcome;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.ServiceDefaults.Mail;
 
 namespace Sunaiva.Engagement.BillingMail;
@@ -24,15 +25,15 @@ public sealed record PayoutStatementData(string InfluencerId, string UserId, str
 public sealed class BillingMailHandler(Email.EmailOutbox outbox, EmailSettings settings) : IIntegrationEventHandler
 {
     public IReadOnlyCollection<string> EventTypes { get; } =
-        [ServiceDefaults.Events.EventTypes.PaymentFailed, ServiceDefaults.Events.EventTypes.PaymentRecovered, ServiceDefaults.Events.EventTypes.PayoutSent, ServiceDefaults.Events.EventTypes.PayoutFailed];
+        [Sunaiva.Contracts.EventTypes.PaymentFailed, Sunaiva.Contracts.EventTypes.PaymentRecovered, Sunaiva.Contracts.EventTypes.PayoutSent, Sunaiva.Contracts.EventTypes.PayoutFailed];
 
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         var mail = integrationEvent.Type switch
         {
-            ServiceDefaults.Events.EventTypes.PaymentFailed => Dunning(integrationEvent.DataAs<PaymentFailedData>()),
-            ServiceDefaults.Events.EventTypes.PaymentRecovered => Recovered(integrationEvent.DataAs<PaymentRecoveredData>()),
-            ServiceDefaults.Events.EventTypes.PayoutSent => Statement(integrationEvent.DataAs<PayoutStatementData>()),
+            Sunaiva.Contracts.EventTypes.PaymentFailed => Dunning(integrationEvent.DataAs<PaymentFailedData>()),
+            Sunaiva.Contracts.EventTypes.PaymentRecovered => Recovered(integrationEvent.DataAs<PaymentRecoveredData>()),
+            Sunaiva.Contracts.EventTypes.PayoutSent => Statement(integrationEvent.DataAs<PayoutStatementData>()),
             _ => PayoutProblem(integrationEvent.DataAs<PayoutStatementData>()),
         };
 

@@ -1,6 +1,6 @@
 using System.Net;
 using MimeKit;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Mail;
 
 namespace Sunaiva.Engagement.Email;

@@ -66,7 +66,7 @@ public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery del
         ParseException => true,
         SmtpCommandException { ErrorCode: SmtpErrorCode.RecipientNotAccepted or SmtpErrorCode.SenderNotAccepted or SmtpErrorCode.MessageNotAccepted } smtp
             => (int)smtp.StatusCode is >= 500 and < 600,
-        Sunaiva.ServiceDefaults.Integration.PermanentFailureException => true,
+        Sunaiva.Integration.PermanentFailureException => true,
         _ => ex.InnerException is { } inner && IsPermanent(inner),
     };
 

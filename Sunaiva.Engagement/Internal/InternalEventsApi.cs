@@ -5,9 +5,9 @@ using Dapper;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.ServiceDefaults.OpenApi;
-using Sunaiva.ServiceDefaults.Validation;
 
 namespace Sunaiva.Engagement.Internal;
 

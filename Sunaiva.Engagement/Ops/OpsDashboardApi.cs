@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Auth;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 using Sunaiva.ServiceDefaults.OpenApi;
 

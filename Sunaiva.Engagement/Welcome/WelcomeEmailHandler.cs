@@ -1,7 +1,8 @@
 using System.Net;
 using MimeKit;
 using Npgsql;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Engagement.Welcome;
 
@@ -10,7 +11,7 @@ public sealed class WelcomeEmailHandler(Email.EmailOutbox outbox, EmailSettings 
 {
     public const string Kind = "welcome-1";
 
-    public IReadOnlyCollection<string> EventTypes { get; } = [ServiceDefaults.Events.EventTypes.UserSignedUp];
+    public IReadOnlyCollection<string> EventTypes { get; } = [Sunaiva.Contracts.EventTypes.UserSignedUp];
 
     /// <summary>Runs in the event's transaction: the message is stored and its send queued; the send itself is durable work.</summary>
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.OpenApi;
-using Sunaiva.ServiceDefaults.Validation;
+using Sunaiva.Contracts;
 
 namespace Sunaiva.Media.Files;
 
@@ -18,7 +18,7 @@ public static class FilesApi
         // Storage requests made while serving a user are metered against that user.
         group.AddEndpointFilter(async (context, next) =>
         {
-            using var _ = Sunaiva.ServiceDefaults.Integration.MeteringContext.ForUser(context.HttpContext.User.FindFirst("sub")?.Value);
+            using var _ = Sunaiva.Integration.MeteringContext.ForUser(context.HttpContext.User.FindFirst("sub")?.Value);
             return await next(context);
         });
         group.MapPost("/", UploadAsync).DisableAntiforgery()

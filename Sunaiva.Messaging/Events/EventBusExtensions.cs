@@ -1,3 +1,4 @@
+using Sunaiva.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -6,7 +7,7 @@ using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Data;
 using Sunaiva.ServiceDefaults.Ops;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Messaging.Events;
 
 public static class EventBusExtensions
 {

@@ -1,6 +1,7 @@
+using Sunaiva.Contracts;
 using System.ComponentModel.DataAnnotations;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Messaging.Events;
 
 /// <summary>Tuning of the outbox relay and the stream bridge (section <c>EventBus</c>).</summary>
 public sealed class EventBusOptions

@@ -1,8 +1,9 @@
+using Sunaiva.Contracts;
 using System.Text.Json;
 using Dapper;
 using Npgsql;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Messaging.Events;
 
 /// <summary>Writes events into the service's outbox, inside the caller's transaction, with the current W3C trace context.</summary>
 public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)

@@ -1,3 +1,4 @@
+using Sunaiva.Contracts;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +8,7 @@ using Npgsql;
 using StackExchange.Redis;
 using Sunaiva.Messaging.Work;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Messaging.Events;
 
 /// <summary>
 /// Handles one or more event types: database work only, run inside the short transaction that also marks its work item

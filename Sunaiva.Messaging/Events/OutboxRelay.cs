@@ -1,3 +1,4 @@
+using Sunaiva.Contracts;
 using Dapper;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -5,7 +6,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using StackExchange.Redis;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Messaging.Events;
 
 /// <summary>
 /// Moves committed outbox rows to the Redis stream. Rows are leased in a short statement (no lock is held while Redis is

@@ -54,7 +54,7 @@ internal sealed class WorkOpsEndpoints : IEndpointContributor
 }
 
 /// <summary>Feeds <c>/ops/status</c>: the service's work items and its view of the event stream.</summary>
-internal sealed class WorkStatusSource(WorkQueue queue, StackExchange.Redis.IConnectionMultiplexer redis, Sunaiva.ServiceDefaults.ServiceIdentity identity) : IWorkStatusSource
+internal sealed class WorkStatusSource(WorkQueue queue, StackExchange.Redis.IConnectionMultiplexer redis, Sunaiva.ServiceIdentity identity) : IWorkStatusSource
 {
     public async Task<WorkStatus?> ReadAsync(CancellationToken cancellationToken)
     {

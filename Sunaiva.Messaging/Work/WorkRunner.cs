@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.ServiceDefaults;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.Messaging.Work;
 

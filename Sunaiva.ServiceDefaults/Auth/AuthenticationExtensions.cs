@@ -61,7 +61,7 @@ public static class AuthenticationExtensions
                     OnTokenValidated = context =>
                     {
                         var subject = context.Principal?.FindFirstValue("sub");
-                        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 100 || Validation.InputRules.HasControlCharacters(subject))
+                        if (string.IsNullOrWhiteSpace(subject) || subject.Length > 100 || Sunaiva.Contracts.InputRules.HasControlCharacters(subject))
                         {
                             context.Fail("The token has no usable subject.");
                         }

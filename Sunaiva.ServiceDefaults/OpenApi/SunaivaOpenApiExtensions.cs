@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Scalar.AspNetCore;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.OpenApi;
+using Sunaiva;
 
 // In the hosting namespace, beside AddServiceDefaults, so Extensions.cs needs no new using.
 namespace Microsoft.Extensions.Hosting;

@@ -1,6 +1,7 @@
 using Dapper;
 using Npgsql;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 
 namespace Sunaiva.Voice.Preferences;
 
@@ -41,18 +42,18 @@ public sealed class PreferenceStore(NpgsqlDataSource dataSource, TimeProvider ti
 /// <summary>Takes the voice a user chose at signup as their starting preference (a later choice wins).</summary>
 public sealed class SignupPreferenceHandler(PreferenceStore store) : IIntegrationEventHandler
 {
-    public IReadOnlyCollection<string> EventTypes { get; } = [ServiceDefaults.Events.EventTypes.UserSignedUp];
+    public IReadOnlyCollection<string> EventTypes { get; } = [Sunaiva.Contracts.EventTypes.UserSignedUp];
 
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         var user = integrationEvent.DataAs<UserSignedUp>();
         // Engagement validated the signup; a voice that still does not fit is skipped, not stored.
-        if (!ServiceDefaults.Validation.InputRules.IsVoiceId(user.Voice))
+        if (!Sunaiva.Contracts.InputRules.IsVoiceId(user.Voice))
         {
             return;
         }
 
-        var language = ServiceDefaults.Validation.InputRules.IsLanguageTag(user.Language) ? user.Language! : ServiceDefaults.Validation.InputRules.LanguageOfVoice(user.Voice!);
+        var language = Sunaiva.Contracts.InputRules.IsLanguageTag(user.Language) ? user.Language! : Sunaiva.Contracts.InputRules.LanguageOfVoice(user.Voice!);
         await store.UpsertAsync(connection, transaction, user.Id, user.Voice!, language, overwrite: false, cancellationToken);
     }
 }

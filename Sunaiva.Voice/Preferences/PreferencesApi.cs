@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.OpenApi;
-using Sunaiva.ServiceDefaults.Validation;
+using Sunaiva.Contracts;
 
 namespace Sunaiva.Voice.Preferences;
 

@@ -5,7 +5,8 @@ using Microsoft.Extensions.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using Sunaiva.ServiceDefaults;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva;
+using Sunaiva.Integration;
 
 // Figures for the integration kernel (issues 3 and 7): overhead of chain + metering around a no-op adapter, and
 // how fast an outage of the first provider is routed around; a hang is measured against the capability's latency

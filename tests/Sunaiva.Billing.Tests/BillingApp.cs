@@ -102,7 +102,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         foreach (var (assembly, prefix, resourcePrefix) in new[]
         {
             (typeof(Sunaiva.ServiceDefaults.Data.DatabaseMigrator).Assembly, "kernel/", "kernel/"),
-            (typeof(Sunaiva.ServiceDefaults.Events.EventOutbox).Assembly, "messaging/", "messaging/"),
+            (typeof(Sunaiva.Messaging.Events.EventOutbox).Assembly, "messaging/", "messaging/"),
             (typeof(Program).Assembly, "service/", "migrations/"),
         })
         {
@@ -127,7 +127,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         builder.ConfigureTestServices(services =>
         {
             services.AddSingleton<TimeProvider>(Time);
-            services.AddSingleton<Sunaiva.ServiceDefaults.Integration.IIntegrationMeter>(Meter);
+            services.AddSingleton<Sunaiva.Integration.IIntegrationMeter>(Meter);
         });
     }
 
@@ -216,13 +216,13 @@ public sealed class BillingApp : WebApplicationFactory<Program>
 }
 
 /// <summary>Collects metered provider calls.</summary>
-public sealed class RecordingMeter : Sunaiva.ServiceDefaults.Integration.IIntegrationMeter
+public sealed class RecordingMeter : Sunaiva.Integration.IIntegrationMeter
 {
-    private readonly System.Collections.Concurrent.ConcurrentQueue<Sunaiva.ServiceDefaults.Integration.MeteredCall> _calls = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Sunaiva.Integration.MeteredCall> _calls = new();
 
-    public IReadOnlyList<Sunaiva.ServiceDefaults.Integration.MeteredCall> Calls => _calls.ToList();
+    public IReadOnlyList<Sunaiva.Integration.MeteredCall> Calls => _calls.ToList();
 
-    public void Record(Sunaiva.ServiceDefaults.Integration.MeteredCall call) => _calls.Enqueue(call);
+    public void Record(Sunaiva.Integration.MeteredCall call) => _calls.Enqueue(call);
 }
 
 /// <summary>Collects formatted log lines (what an operator would read).</summary>

@@ -6,7 +6,7 @@ using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Payouts;
 using Sunaiva.Billing.Subscriptions;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Billing.Tests;

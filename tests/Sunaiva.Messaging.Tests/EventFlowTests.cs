@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using StackExchange.Redis;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Messaging.Tests;

@@ -8,7 +8,8 @@ using Sunaiva.Messaging.Webhooks;
 using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults;
 using Sunaiva.ServiceDefaults.Data;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Messaging.Tests;

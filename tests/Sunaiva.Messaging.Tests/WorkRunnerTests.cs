@@ -2,7 +2,7 @@ using Dapper;
 using Microsoft.Extensions.Time.Testing;
 using StackExchange.Redis;
 using Sunaiva.Messaging.Work;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Messaging.Tests;

@@ -1,11 +1,12 @@
 using Dapper;
 using Npgsql;
 using Stripe;
-using EventTypes = Sunaiva.ServiceDefaults.Events.EventTypes;
+using EventTypes = Sunaiva.Contracts.EventTypes;
 using Sunaiva.Billing.Commissions;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Billing.Subscriptions;
-using Sunaiva.ServiceDefaults.Events;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Billing.Webhooks.Handlers;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;

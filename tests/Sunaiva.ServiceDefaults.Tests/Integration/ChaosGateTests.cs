@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Options;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

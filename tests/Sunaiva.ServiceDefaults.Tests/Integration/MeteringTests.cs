@@ -5,7 +5,7 @@ using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using Sunaiva.ServiceDefaults.Data;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.Testing;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Ops;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;

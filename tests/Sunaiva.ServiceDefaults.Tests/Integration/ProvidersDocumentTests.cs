@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

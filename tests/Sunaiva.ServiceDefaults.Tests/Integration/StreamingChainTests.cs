@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

@@ -1,5 +1,5 @@
 using MimeKit;
-using Sunaiva.ServiceDefaults.Validation;
+using Sunaiva.Contracts;
 
 namespace Sunaiva.ServiceDefaults.Tests.Validation;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Caching.Hybrid;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

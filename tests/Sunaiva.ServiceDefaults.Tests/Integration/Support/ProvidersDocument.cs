@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Sunaiva.ServiceDefaults.Integration;
+using Sunaiva.Integration;
 
 namespace Sunaiva.ServiceDefaults.Tests.Integration;
 

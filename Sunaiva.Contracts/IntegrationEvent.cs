@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Sunaiva.ServiceDefaults.Events;
+namespace Sunaiva.Contracts;
 
 /// <summary>An event between services, as carried on the <c>sunaiva.events</c> stream.</summary>
 public sealed record IntegrationEvent(string Id, string Type, string Source, DateTimeOffset OccurredAt, JsonElement Data)

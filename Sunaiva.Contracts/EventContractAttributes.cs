@@ -1,4 +1,4 @@
-namespace Sunaiva.ServiceDefaults.Contracts;
+namespace Sunaiva.Contracts;
 
 /// <summary>
 /// Declares, on a service's assembly, an integration event it writes to its outbox and the record its data is

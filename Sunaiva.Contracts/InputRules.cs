@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Sunaiva.ServiceDefaults.Validation;
+namespace Sunaiva.Contracts;
 
 /// <summary>
 /// Shapes of values that cross service boundaries, checked the same way by the API that takes them and by the
