@@ -124,10 +124,12 @@ try
         var statsBefore = args.Contains("--pg-stats") ? await PgStatsAsync(drainData) : null;
         if (args.Contains("--explain"))
         {
-            // The plan of the runner's claim while the backlog drains (in a transaction rolled back: it takes row locks).
+            // The plan of the runner's claim while the backlog drains (in a transaction rolled back: it takes row locks),
+            // with the setting WorkStore.ClaimAsync uses since the durable work model (harmless against older builds).
             await Task.Delay(3000);
             await using var c = await drainData.OpenConnectionAsync();
             await using var tx = await c.BeginTransactionAsync();
+            await c.ExecuteAsync("SET LOCAL enable_bitmapscan = off", transaction: tx);
             var plan = await c.QueryAsync<string>(
                 """
                 EXPLAIN (ANALYZE, BUFFERS) SELECT id, partition_key FROM work_items
