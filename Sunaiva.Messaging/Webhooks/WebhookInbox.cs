@@ -17,11 +17,15 @@ public sealed record InboxResult(bool Stored, bool Conflict);
 /// The webhook inbox of every provider: one row per (provider, event id), stored together with its work item
 /// (<c>webhook:{provider}</c>) in one transaction. Deliveries arriving together share that transaction (group commit):
 /// each caller is answered only once the batch holding its row is durable, so nothing is acknowledged that is not stored,
-/// and one fsync serves many deliveries.
+/// and one fsync serves many deliveries. Up to <see cref="Writers"/> batches are written at once, so deliveries arriving
+/// while one batch commits form the next batch right away instead of waiting for that commit.
 /// </summary>
 public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue queue, TimeProvider time, ILogger<WebhookInbox> logger) : BackgroundService
 {
     private const int MaxBatch = 256;
+
+    /// <summary>Batches in flight at once; each takes its rows' locks in (provider, id) order, so two never deadlock.</summary>
+    private const int Writers = 4;
 
     private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
 
@@ -45,29 +49,26 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<Pending>(MaxBatch);
+        using var slots = new SemaphoreSlim(Writers, Writers);
+        var inFlight = new List<Task>();
         try
         {
-            while (await _pending.Reader.WaitToReadAsync(stoppingToken))
+            while (true)
             {
-                batch.Clear();
+                await slots.WaitAsync(stoppingToken);
+                if (!await _pending.Reader.WaitToReadAsync(stoppingToken))
+                {
+                    break;
+                }
+
+                var batch = new List<Pending>();
                 while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var next))
                 {
                     batch.Add(next);
                 }
 
-                try
-                {
-                    await WriteAsync(batch, stoppingToken);
-                }
-                catch (Exception ex)
-                {
-                    LogBatchFailed(logger, batch.Count, ex);
-                    foreach (var p in batch)
-                    {
-                        p.Completion.TrySetException(ex);
-                    }
-                }
+                inFlight.RemoveAll(t => t.IsCompleted);
+                inFlight.Add(WriteOrFailAsync(batch, slots, stoppingToken));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -75,6 +76,7 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
         }
         finally
         {
+            await Task.WhenAll(inFlight);
             _pending.Writer.TryComplete();
             while (_pending.Reader.TryRead(out var left))
             {
@@ -83,8 +85,35 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
         }
     }
 
+    private async Task WriteOrFailAsync(List<Pending> batch, SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await WriteAsync(batch, cancellationToken);
+        }
+        catch (Exception ex)
+        {
+            LogBatchFailed(logger, batch.Count, ex);
+            foreach (var p in batch)
+            {
+                p.Completion.TrySetException(ex);
+            }
+        }
+        finally
+        {
+            slots.Release();
+        }
+    }
+
     private async Task WriteAsync(List<Pending> batch, CancellationToken cancellationToken)
     {
+        // Concurrent batches insert in one global key order: two batches holding the same id never wait on each other in a cycle.
+        batch.Sort(static (a, b) =>
+        {
+            var byProvider = string.CompareOrdinal(a.Provider, b.Provider);
+            return byProvider != 0 ? byProvider : string.CompareOrdinal(a.Delivery.Id, b.Delivery.Id);
+        });
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);

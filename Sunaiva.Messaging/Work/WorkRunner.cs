@@ -88,8 +88,11 @@ public sealed partial class WorkRunner : BackgroundService
         {
             try
             {
+                // While every slot is busy, each finished item would otherwise cost a claim transaction of its own: wait
+                // until a quarter of the slots are free, so one claim takes several items. An idle runner claims at once.
                 var free = _options.Concurrency - _running.Count;
-                var claimed = free > 0 ? await _store.ClaimAsync(Owner, free, _options.Lease, stoppingToken) : [];
+                var claimAt = _running.IsEmpty ? 1 : Math.Max(1, _options.Concurrency / 4);
+                var claimed = free >= claimAt ? await _store.ClaimAsync(Owner, free, _options.Lease, stoppingToken) : [];
                 foreach (var item in claimed)
                 {
                     _running[item.Id] = 0;

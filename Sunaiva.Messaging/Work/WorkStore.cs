@@ -34,8 +34,12 @@ public sealed class WorkStore(NpgsqlDataSource dataSource, TimeProvider time)
         var until = now + lease;
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
+        // The due index yields items in (run_at, id) order, so a claim reads only the rows it takes. Statistics gathered
+        // while the queue was short make the planner prefer a bitmap scan that fetches and sorts every due row instead:
+        // each claim then costs as much as the whole backlog, just when a backlog has formed. A claim never wants that plan.
         var candidates = (await connection.QueryAsync<(long Id, string? PartitionKey)>(new CommandDefinition(
             """
+            SET LOCAL enable_bitmapscan = off;
             SELECT id, partition_key FROM work_items
             WHERE status = 'pending' AND run_at <= @now AND (lease_until IS NULL OR lease_until < @now)
             ORDER BY run_at, id LIMIT @scan FOR UPDATE SKIP LOCKED
@@ -120,51 +124,44 @@ public sealed class WorkStore(NpgsqlDataSource dataSource, TimeProvider time)
     /// <summary>Marks a leased item finished inside the caller's transaction; false when the lease is no longer ours.</summary>
     internal async Task<bool> FinishAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, WorkContext context, string status, string? note, CancellationToken ct)
     {
-        var updated = await connection.ExecuteAsync(new CommandDefinition(
+        // One statement (one round trip): the item's update and, when it was still ours, the release of its partition.
+        var updated = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
-            UPDATE work_items SET status = @status, finished_at = @now, last_error = @note, lease_owner = NULL, lease_until = NULL
-            WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+            WITH finished AS (
+                UPDATE work_items SET status = @status, finished_at = @now, last_error = @note, lease_owner = NULL, lease_until = NULL
+                WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+                RETURNING id, partition_key),
+            released AS (
+                DELETE FROM work_partitions p USING finished f WHERE p.key = f.partition_key AND p.item_id = f.id)
+            SELECT count(*) FROM finished
             """,
             new { id = context.Item.Id, owner = context.Owner, status, note, now = time.GetUtcNow() }, tx, cancellationToken: ct));
-        if (updated == 1 && context.Item.PartitionKey is not null)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM work_partitions WHERE key = @key AND item_id = @id",
-                new { key = context.Item.PartitionKey, id = context.Item.Id }, tx, cancellationToken: ct));
-        }
-
         return updated == 1;
     }
 
     public async Task<bool> FinishAsync(WorkContext context, string status, string? note, CancellationToken ct)
     {
+        // A single statement is its own transaction.
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var finished = await FinishAsync(connection, tx, context, status, note, ct);
-        await tx.CommitAsync(ct);
-        return finished;
+        return await FinishAsync(connection, null, context, status, note, ct);
     }
 
     /// <summary>Puts the item back for later; <paramref name="refundAttempt"/> when the failure was not the item's (an open circuit).</summary>
     public async Task<bool> RescheduleAsync(WorkContext context, DateTimeOffset runAt, string error, bool refundAttempt, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await connection.BeginTransactionAsync(ct);
-        var updated = await connection.ExecuteAsync(new CommandDefinition(
+        var updated = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
             """
-            UPDATE work_items SET run_at = @runAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
-                                  attempts = attempts - CASE WHEN @refund THEN 1 ELSE 0 END
-            WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+            WITH rescheduled AS (
+                UPDATE work_items SET run_at = @runAt, last_error = @error, lease_owner = NULL, lease_until = NULL,
+                                      attempts = attempts - CASE WHEN @refund THEN 1 ELSE 0 END
+                WHERE id = @id AND lease_owner = @owner AND status = 'pending'
+                RETURNING id, partition_key),
+            released AS (
+                DELETE FROM work_partitions p USING rescheduled r WHERE p.key = r.partition_key AND p.item_id = r.id)
+            SELECT count(*) FROM rescheduled
             """,
-            new { id = context.Item.Id, owner = context.Owner, runAt, error, refund = refundAttempt }, tx, cancellationToken: ct));
-        if (updated == 1 && context.Item.PartitionKey is not null)
-        {
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM work_partitions WHERE key = @key AND item_id = @id",
-                new { key = context.Item.PartitionKey, id = context.Item.Id }, tx, cancellationToken: ct));
-        }
-
-        await tx.CommitAsync(ct);
+            new { id = context.Item.Id, owner = context.Owner, runAt, error, refund = refundAttempt }, cancellationToken: ct));
         return updated == 1;
     }
 

@@ -13,11 +13,17 @@ using Microsoft.Extensions.Logging;
 using Npgsql;
 using Sunaiva.Testing;
 
-// Billing benchmark: webhook acks vs a bare endpoint, processing lag at 500 events/s, payout run at scale.
-// Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20 --influencers 10000 --entries 1000000]
+// Billing benchmark: webhook acks vs a bare endpoint, processing lag at 500 events/s, the highest rate whose lag p99
+// stays under 1 s, payout run at scale.
+// Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
+//        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
+//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings"]
+// --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
+// same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
+// model and a view over webhook_inbox + work_items since).
 var options = BenchOptions.Parse(args);
 var root = FindRoot();
-var billingDll = Path.Combine(root, "Sunaiva.Billing", "bin", options.Configuration, "net10.0", "Sunaiva.Billing.dll");
+var billingDll = options.BillingDll ?? Path.Combine(root, "Sunaiva.Billing", "bin", options.Configuration, "net10.0", "Sunaiva.Billing.dll");
 if (!File.Exists(billingDll))
 {
     Console.Error.WriteLine($"{billingDll} not found: build with -c {options.Configuration} first.");
@@ -32,12 +38,20 @@ await using var fakeStripe = await FakeStripeServer.StartAsync();
 await using var bare = await BareEndpoint.StartAsync();
 var billingPort = LocalServers.FreePort();
 var database = LocalServers.NewDatabaseName("bench");
-using var billing = StartBilling(billingDll, billingPort, servers, database, fakeStripe.BaseUrl, webhookSecret, options.Processors);
+using var billing = StartBilling(billingDll, billingPort, servers, database, fakeStripe.BaseUrl, webhookSecret, options.Processors, options.ConnectionOptions);
 try
 {
     var billingUrl = $"http://127.0.0.1:{billingPort}";
+    var cpu = new CpuMeter(billing, servers.PostgresPort);
+    string CpuPer(int count, (TimeSpan Service, TimeSpan Postgres) before)
+    {
+        var (service, postgres) = cpu.Read();
+        return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N2} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N2} ms";
+    }
+
     await WaitForAsync(billingUrl + "/alive");
     Console.WriteLine($"Sunaiva billing benchmark ({Environment.ProcessorCount} cores, {options.Configuration}); Postgres and Redis local, Stripe faked over HTTP");
+    Console.WriteLine($"  billing: {billingDll} ({(File.Exists(Path.Combine(Path.GetDirectoryName(billingDll)!, "Sunaiva.Messaging.dll")) ? "durable work model" : "stripe_events inbox + WebhookProcessor")})");
     Console.WriteLine();
 
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
@@ -46,24 +60,38 @@ try
     };
 
     // 1. Acknowledgements: signed events of a type the processor ignores, so the figure is the ack path itself.
+    // Events belong to many Stripe customers (one per subscription), as real traffic does: the durable work model runs
+    // one customer's events one at a time, so a bench of one customer would measure a single partition.
     var sequence = 0;
-    HttpRequestMessage SignedRequest(string url, string type, string objectId)
+    HttpRequestMessage SignedRequest(string url, string type, string objectId, string customer, string prefix = "evt_bench_")
     {
-        var id = $"evt_bench_{Interlocked.Increment(ref sequence):D9}";
-        var payload = EventJson(id, type, objectId, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var id = $"{prefix}{Interlocked.Increment(ref sequence):D9}";
+        var payload = EventJson(id, type, objectId, customer, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
         request.Headers.TryAddWithoutValidation("Stripe-Signature", Sign(payload, webhookSecret, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
+        request.Options.Set(LoadTest.EventId, id);
         return request;
     }
 
     if (!options.SkipAcks)
     {
-    var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1"), options.Concurrency, options.Seconds);
-    var ackResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1"), options.Concurrency, options.Seconds);
+    var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
+    var ackCpu = cpu.Read();
+    var ackResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}"), options.Concurrency, options.Seconds);
     Console.WriteLine($"Signed webhook acks ({options.Concurrency} concurrent senders, {options.Seconds} s each):");
     Console.WriteLine($"  bare ASP.NET endpoint (200 only) : {bareResult.PerSecond,9:N0} req/s   p50 {bareResult.P50,7:N2} ms   p99 {bareResult.P99,7:N2} ms   errors {bareResult.Errors}");
     Console.WriteLine($"  POST /webhooks/stripe            : {ackResult.PerSecond,9:N0} acks/s  p50 {ackResult.P50,7:N2} ms   p99 {ackResult.P99,7:N2} ms   errors {ackResult.Errors}");
     Console.WriteLine($"  ratio billing / bare             : {ackResult.PerSecond / bareResult.PerSecond:P1} of the throughput, p99 x{ackResult.P99 / bareResult.P99:N1}");
+    await using (var acked = NpgsqlDataSource.Create(servers.PostgresConnectionString(database)))
+    {
+        // Nothing acknowledged that is not stored: every id answered 2xx must be a row now (Billing keeps running).
+        var ids = ackResult.Acked.ToArray();
+        await using var connection = await acked.OpenConnectionAsync();
+        var stored = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@ids)", new { ids });
+        Console.WriteLine($"  acked {ids.Length:N0} deliveries, {stored:N0} of them stored ({(stored == ids.Length ? "every ack stored" : $"{ids.Length - stored:N0} ACKED BUT NOT STORED")}); "
+            + CpuPer(ids.Length, ackCpu).Replace("per event", "per ack (with processing running alongside)", StringComparison.Ordinal));
+    }
+
     Console.WriteLine();
     }
 
@@ -73,32 +101,145 @@ try
         await WaitIgnoredAsync(drainData);
         await using (var c = await drainData.OpenConnectionAsync())
         {
-            await c.ExecuteAsync(
-                """
-                INSERT INTO stripe_events (id, type, object_id, created, payload, source, next_attempt_at, received_at)
-                SELECT 'evt_drain_' || n, 'customer.subscription.updated', 'sub_bench_' || (n % 2000), now(), '{}', 'bench', now() + interval '2 seconds', now()
-                FROM generate_series(1, 5000) n
-                """);
+            var isTable = await c.ExecuteScalarAsync<char>("SELECT relkind FROM pg_class WHERE relname = 'stripe_events'") == 'r';
+            await c.ExecuteAsync(isTable
+                ? """
+                  INSERT INTO stripe_events (id, type, object_id, created, payload, source, next_attempt_at, received_at)
+                  SELECT 'evt_drain_' || n, 'customer.subscription.updated', 'sub_bench_' || lpad((n % 2000)::text, 5, '0'), now(), '{}', 'bench', now() + interval '2 seconds', now()
+                  FROM generate_series(1, 5000) n
+                  """
+                : """
+                  INSERT INTO webhook_inbox (provider, id, type, object_id, created, payload, payload_sha256, source, received_at)
+                  SELECT 'stripe', 'evt_drain_' || n, 'customer.subscription.updated', 'sub_bench_' || lpad((n % 2000)::text, 5, '0'), now(), '{}', '', 'bench', now()
+                  FROM generate_series(1, 5000) n;
+                  INSERT INTO work_items (kind, key, partition_key, payload, max_attempts, run_at, created_at)
+                  SELECT 'webhook:stripe', 'webhook:stripe:evt_drain_' || n, 'stripe:cus_bench_' || lpad((n % 2000)::text, 5, '0'), 'evt_drain_' || n, 85, now() + interval '2 seconds', now()
+                  FROM generate_series(1, 5000) n;
+                  """);
         }
 
         await Task.Delay(2000);
         var drainWatch = Stopwatch.StartNew();
+        var drainCpu = cpu.Read();
+        var statsBefore = args.Contains("--pg-stats") ? await PgStatsAsync(drainData) : null;
+        if (args.Contains("--explain"))
+        {
+            // The plan of the runner's claim while the backlog drains (in a transaction rolled back: it takes row locks),
+            // with the setting WorkStore.ClaimAsync uses since the durable work model (harmless against older builds).
+            await Task.Delay(3000);
+            await using var c = await drainData.OpenConnectionAsync();
+            await using var tx = await c.BeginTransactionAsync();
+            await c.ExecuteAsync("SET LOCAL enable_bitmapscan = off", transaction: tx);
+            var plan = await c.QueryAsync<string>(
+                """
+                EXPLAIN (ANALYZE, BUFFERS) SELECT id, partition_key FROM work_items
+                WHERE status = 'pending' AND run_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                ORDER BY run_at, id LIMIT 64 FOR UPDATE SKIP LOCKED
+                """, transaction: tx);
+            Console.WriteLine(string.Join(Environment.NewLine, plan));
+            await tx.RollbackAsync();
+        }
+
         await DrainAsync(drainData, TimeSpan.FromMinutes(3));
-        Console.WriteLine($"Drain of 5000 queued events: {drainWatch.Elapsed.TotalSeconds:N1} s = {5000 / drainWatch.Elapsed.TotalSeconds:N0} events/s");
+        if (statsBefore is not null)
+        {
+            foreach (var (name, after) in await PgStatsAsync(drainData))
+            {
+                var delta = after - statsBefore.GetValueOrDefault(name);
+                if (delta != 0)
+                {
+                    Console.WriteLine($"  {name,-48} {delta / 5000.0,10:N2} per event");
+                }
+            }
+        }
+
+        Console.WriteLine($"Drain of 5000 queued events: {drainWatch.Elapsed.TotalSeconds:N1} s = {5000 / drainWatch.Elapsed.TotalSeconds:N0} events/s; {CpuPer(5000, drainCpu)}");
         return 0;
     }
 
     // 2. Processing lag at a steady rate: subscription events whose handler re-reads Stripe and upserts the mirror.
     await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
     await WaitIgnoredAsync(data);
-    var sent = await LoadTest.OpenLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "customer.subscription.updated",
-        $"sub_bench_{Random.Shared.Next(2000):D5}"), options.Rate, options.LagSeconds);
-    var drained = await DrainAsync(data, TimeSpan.FromSeconds(60));
-    var lags = (await LagQueries.QueryLagsAsync(data)).Order().ToArray();
+    var step = 0;
+    string steadyCpu = string.Empty;
+    async Task<(OpenLoopResult Sent, double[] Lags, bool Drained)> SteadyAsync(int rate, int seconds)
+    {
+        var prefix = $"evt_lag{++step:D2}_";
+        var before = cpu.Read();
+        var sent = await LoadTest.OpenLoopAsync(http, () =>
+        {
+            var n = Random.Shared.Next(2000);
+            return SignedRequest(billingUrl + "/webhooks/stripe", "customer.subscription.updated", $"sub_bench_{n:D5}", $"cus_bench_{n:D5}", prefix);
+        }, rate, seconds);
+        var drained = await DrainAsync(data, TimeSpan.FromSeconds(60));
+        steadyCpu = CpuPer(sent.Sent, before);
+        return (sent, (await LagQueries.QueryLagsAsync(data, prefix)).Order().ToArray(), drained);
+    }
+
+    var (steady, lags, steadyDrained) = await SteadyAsync(options.Rate, options.LagSeconds);
     Console.WriteLine($"Processing lag at {options.Rate} events/s for {options.LagSeconds} s (customer.subscription.updated: re-read from Stripe + upsert):");
-    Console.WriteLine($"  offered {sent.Sent} events ({sent.Sent / (double)options.LagSeconds:N0}/s achieved, {sent.Errors} send errors), processed {lags.Length}, drained {(drained ? "yes" : "NO")}");
+    Console.WriteLine($"  offered {steady.Sent} events ({steady.Sent / steady.Elapsed.TotalSeconds:N0}/s achieved, {steady.Errors} send errors), processed {lags.Length}, drained {(steadyDrained ? "yes" : "NO")}");
     Console.WriteLine($"  lag (stored -> handled) p50 {Percentile(lags, 0.50),8:N1} ms   p99 {Percentile(lags, 0.99),8:N1} ms   max {lags.LastOrDefault(),8:N1} ms");
+    Console.WriteLine($"  {steadyCpu} (ack + processing)");
     Console.WriteLine();
+
+    if (!options.SkipSearch)
+    {
+        // Steps up from the steady rate until p99 >= 1 s (or the backlog does not drain), then bisects twice.
+        Console.WriteLine($"Highest rate with lag p99 < 1 s ({options.SearchSeconds} s per step):");
+        bool Holds((OpenLoopResult Sent, double[] Lags, bool Drained) r) =>
+            r.Drained && r.Sent.Errors == 0 && r.Lags.Length == r.Sent.Sent && Percentile(r.Lags, 0.99) < 1000;
+        async Task<bool> TryRateAsync(int rate)
+        {
+            var r = await SteadyAsync(rate, options.SearchSeconds);
+            var holds = Holds(r);
+            Console.WriteLine($"  {rate,6:N0}/s offered ({r.Sent.Sent / r.Sent.Elapsed.TotalSeconds,6:N0}/s sent, {r.Sent.Errors} errors): processed {r.Lags.Length,6:N0}, "
+                + $"p50 {Percentile(r.Lags, 0.50),8:N1} ms  p99 {Percentile(r.Lags, 0.99),8:N1} ms{(r.Drained ? string.Empty : "  (not drained)")}  {(holds ? "holds" : "misses")}");
+            return holds;
+        }
+
+        var good = Percentile(lags, 0.99) < 1000 && steadyDrained ? options.Rate : 0;
+        var bad = 0;
+        for (var rate = good == 0 ? Math.Max(50, options.Rate / 2) : (int)(options.Rate * 1.5); rate <= options.MaxRate; rate = (int)(rate * 1.5))
+        {
+            if (await TryRateAsync(rate))
+            {
+                good = rate;
+            }
+            else
+            {
+                bad = rate;
+                break;
+            }
+
+            if (good == 0)
+            {
+                break;
+            }
+        }
+
+        for (var i = 0; i < 2 && bad > 0 && bad - good > Math.Max(50, good / 10); i++)
+        {
+            var mid = (good + bad) / 2;
+            if (await TryRateAsync(mid))
+            {
+                good = mid;
+            }
+            else
+            {
+                bad = mid;
+            }
+        }
+
+        Console.WriteLine($"  highest rate holding p99 < 1 s: {(good == 0 ? "none tried" : $"{good:N0} events/s")}{(bad == 0 ? $" (every step up to --max-rate {options.MaxRate:N0} held)" : $" ({bad:N0}/s missed)")}");
+        Console.WriteLine();
+    }
+
+    if (options.SkipPayouts)
+    {
+        Console.WriteLine($"Total benchmark time {total.Elapsed.TotalSeconds:N0} s");
+        return 0;
+    }
 
     // 3. Payout run at scale.
     var seed = Stopwatch.StartNew();
@@ -134,24 +275,24 @@ finally
     await servers.DisposeAsync();
 }
 
-static string EventJson(string id, string type, string objectId, long created) =>
+static string EventJson(string id, string type, string objectId, string customer, long created) =>
     "{\"id\":\"" + id + "\",\"object\":\"event\",\"api_version\":\"2026-10-28.endive\",\"created\":" + created.ToString(CultureInfo.InvariantCulture)
     + ",\"livemode\":false,\"pending_webhooks\":1,\"request\":{\"id\":null,\"idempotency_key\":null},\"type\":\"" + type
-    + "\",\"data\":{\"object\":{\"id\":\"" + objectId + "\",\"object\":\"subscription\",\"status\":\"active\",\"customer\":\"cus_bench\"}}}";
+    + "\",\"data\":{\"object\":{\"id\":\"" + objectId + "\",\"object\":\"subscription\",\"status\":\"active\",\"customer\":\"" + customer + "\"}}}";
 
 static string Sign(string payload, string secret, long timestamp) =>
     $"t={timestamp},v1={Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{timestamp}.{payload}")))}";
 
 static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
-static Process StartBilling(string dll, int port, LocalServers servers, string database, string stripeBase, string webhookSecret, int processors)
+static Process StartBilling(string dll, int port, LocalServers servers, string database, string stripeBase, string webhookSecret, int processors, string? connectionOptions)
 {
     var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
     info.ArgumentList.Add(dll);
     var env = info.Environment;
     env["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
     env["ASPNETCORE_ENVIRONMENT"] = "Production";
-    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50";
+    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50" + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
     env["ConnectionStrings__redis"] = servers.RedisConnectionString;
     env["Jwt__SigningKey"] = DevTokens.TestSigningKey;
     env["Stripe__SecretKey"] = "sk_test_bench";
@@ -162,7 +303,9 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     env["Stripe__PayoutConcurrency"] = "8";
     if (processors > 0)
     {
+        // Before the durable work model: Stripe's own processor; since: the service's work runner.
         env["Stripe__WebhookConcurrency"] = processors.ToString(CultureInfo.InvariantCulture);
+        env["Work__Concurrency"] = processors.ToString(CultureInfo.InvariantCulture);
     }
     env["Logging__LogLevel__Default"] = "Warning";
     env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
@@ -203,9 +346,32 @@ static async Task WaitForAsync(string url)
     }
 }
 
+static async Task<Dictionary<string, double>> PgStatsAsync(NpgsqlDataSource data)
+{
+    await using var connection = await data.OpenConnectionAsync();
+    var stats = new Dictionary<string, double>();
+    foreach (var row in await connection.QueryAsync<(string Name, double Value)>(
+        """
+        SELECT 'db.' || k, v FROM pg_stat_database d,
+          LATERAL (VALUES ('xact_commit', xact_commit::float8), ('xact_rollback', xact_rollback::float8), ('tup_returned', tup_returned::float8),
+                          ('tup_fetched', tup_fetched::float8), ('blks_hit', blks_hit::float8)) AS x(k, v)
+        WHERE datname = current_database()
+        UNION ALL
+        SELECT relname || '.' || k, v FROM pg_stat_user_tables t,
+          LATERAL (VALUES ('seq_scan', seq_scan::float8), ('seq_tup_read', seq_tup_read::float8), ('idx_scan', idx_scan::float8),
+                          ('idx_tup_fetch', idx_tup_fetch::float8), ('n_tup_upd', n_tup_upd::float8), ('n_tup_hot_upd', n_tup_hot_upd::float8),
+                          ('n_tup_ins', n_tup_ins::float8), ('n_tup_del', n_tup_del::float8)) AS x(k, v)
+        """))
+    {
+        stats[row.Name] = row.Value;
+    }
+
+    return stats;
+}
+
 static async Task WaitIgnoredAsync(NpgsqlDataSource data)
 {
-    while (await data.CreateCommand("SELECT COUNT(*) FROM stripe_events WHERE status = 'pending'").ExecuteScalarAsync() is long n && n > 0)
+    while (await AnyPendingAsync(data))
     {
         await Task.Delay(200);
     }
@@ -216,7 +382,7 @@ static async Task<bool> DrainAsync(NpgsqlDataSource data, TimeSpan timeout)
     var deadline = DateTime.UtcNow + timeout;
     while (DateTime.UtcNow < deadline)
     {
-        if (await data.CreateCommand("SELECT COUNT(*) FROM stripe_events WHERE status = 'pending'").ExecuteScalarAsync() is long n && n == 0)
+        if (!await AnyPendingAsync(data))
         {
             return true;
         }
@@ -225,6 +391,17 @@ static async Task<bool> DrainAsync(NpgsqlDataSource data, TimeSpan timeout)
     }
 
     return false;
+}
+
+// Polled ten times a second while the service works, so it must cost next to nothing: a count over the whole stripe_events
+// view (a join of the inbox and work items) cost Postgres more than the processing it watched.
+static async Task<bool> AnyPendingAsync(NpgsqlDataSource data)
+{
+    await using var connection = await data.OpenConnectionAsync();
+    var isTable = await connection.ExecuteScalarAsync<char>("SELECT relkind FROM pg_class WHERE relname = 'stripe_events'") == 'r';
+    return await connection.ExecuteScalarAsync<bool>(isTable
+        ? "SELECT EXISTS (SELECT 1 FROM stripe_events WHERE status = 'pending')"
+        : "SELECT EXISTS (SELECT 1 FROM work_items WHERE status = 'pending' AND kind = 'webhook:stripe')");
 }
 
 static async Task SeedPayoutsAsync(NpgsqlDataSource data, int influencers, int entries)
@@ -264,7 +441,9 @@ static string FindRoot()
     throw new InvalidOperationException("Sunaiva.sln not found");
 }
 
-internal sealed record BenchOptions(int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration, int Processors, bool SkipAcks)
+internal sealed record BenchOptions(
+    int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration, int Processors, bool SkipAcks,
+    int SearchSeconds, int MaxRate, bool SkipSearch, bool SkipPayouts, string? BillingDll, string? ConnectionOptions)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -279,20 +458,30 @@ internal sealed record BenchOptions(int Seconds, int Concurrency, int Rate, int 
 #else
         const string configuration = "Release";
 #endif
-        return new BenchOptions(Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration, Int("processors", 0), args.Contains("--skip-acks"));
+        var dll = Array.IndexOf(args, "--billing-dll");
+        var connection = Array.IndexOf(args, "--connection-options");
+        return new BenchOptions(
+            Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration,
+            Int("processors", 0), args.Contains("--skip-acks"), Int("search-seconds", 10), Int("max-rate", 4000), args.Contains("--skip-search"), args.Contains("--skip-payouts"),
+            dll >= 0 && dll + 1 < args.Length ? Path.GetFullPath(args[dll + 1]) : null,
+            connection >= 0 && connection + 1 < args.Length ? args[connection + 1] : null);
     }
 }
 
-internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors);
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, IReadOnlyCollection<string> Acked);
 
-internal sealed record OpenLoopResult(int Sent, int Errors);
+internal sealed record OpenLoopResult(int Sent, int Errors, TimeSpan Elapsed);
 
 internal static class LoadTest
 {
+    /// <summary>The event id a request carries, so the ids acknowledged can be checked against what was stored.</summary>
+    public static readonly HttpRequestOptionsKey<string> EventId = new("bench-event-id");
+
     /// <summary>Concurrency senders, each sending the next request when the last answered; 1 s warm-up not counted.</summary>
     public static async Task<LoadResult> ClosedLoopAsync(HttpClient http, Func<HttpRequestMessage> next, int concurrency, int seconds)
     {
         var latencies = new ConcurrentBag<double>();
+        var acked = new ConcurrentBag<string>();
         var errors = 0;
         var warmUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
         var stopAt = warmUntil + (Stopwatch.Frequency * seconds);
@@ -314,6 +503,10 @@ internal static class LoadTest
                     {
                         Interlocked.Increment(ref errors);
                     }
+                    else if (request.Options.TryGetValue(EventId, out var id))
+                    {
+                        acked.Add(id);
+                    }
                 }
                 catch (HttpRequestException)
                 {
@@ -327,7 +520,7 @@ internal static class LoadTest
             }
         }));
         var sorted = latencies.Order().ToArray();
-        return new LoadResult(sorted.Length / (double)seconds, At(sorted, 0.5), At(sorted, 0.99), errors);
+        return new LoadResult(sorted.Length / (double)seconds, At(sorted, 0.5), At(sorted, 0.99), errors, acked);
     }
 
     /// <summary>Sends at a fixed rate regardless of answers (an open loop), for the given time.</summary>
@@ -364,8 +557,9 @@ internal static class LoadTest
             }));
         }
 
+        var offered = Stopwatch.GetElapsedTime(start);
         await Task.WhenAll(sends);
-        return new OpenLoopResult(total, errors);
+        return new OpenLoopResult(total, errors, offered);
     }
 
     private static double At(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
@@ -373,11 +567,15 @@ internal static class LoadTest
 
 internal static class LagQueries
 {
-    public static async Task<IEnumerable<double>> QueryLagsAsync(NpgsqlDataSource data)
+    public static async Task<IEnumerable<double>> QueryLagsAsync(NpgsqlDataSource data, string idPrefix)
     {
         await using var connection = await data.OpenConnectionAsync();
         return await connection.QueryAsync<double>(
-            "SELECT (EXTRACT(EPOCH FROM (processed_at - received_at)) * 1000)::float8 FROM stripe_events WHERE type = 'customer.subscription.updated' AND processed_at IS NOT NULL");
+            """
+            SELECT (EXTRACT(EPOCH FROM (processed_at - received_at)) * 1000)::float8 FROM stripe_events
+            WHERE type = 'customer.subscription.updated' AND processed_at IS NOT NULL AND starts_with(id, @idPrefix)
+            """,
+            new { idPrefix });
     }
 }
 
@@ -431,7 +629,11 @@ internal sealed class FakeStripeServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new FakeStripeServer(app, $"http://127.0.0.1:{port}");
-        app.MapGet("/v1/subscriptions/{id}", (string id) => Results.Text(subscriptionJson.Replace("sub_1Pgc6rB7WZ01zgkWNy0Cn5nw", id, StringComparison.Ordinal), "application/json"));
+        // sub_bench_N belongs to cus_bench_N, the customer its events name.
+        app.MapGet("/v1/subscriptions/{id}", (string id) => Results.Text(
+            subscriptionJson.Replace("sub_1Pgc6rB7WZ01zgkWNy0Cn5nw", id, StringComparison.Ordinal)
+                .Replace("cus_QXg1o8vcGmoR32", id.StartsWith("sub_bench_", StringComparison.Ordinal) ? "cus_bench_" + id["sub_bench_".Length..] : "cus_QXg1o8vcGmoR32", StringComparison.Ordinal),
+            "application/json"));
         app.MapPost("/v1/transfers", async (HttpRequest request) =>
         {
             var form = await request.ReadFormAsync();
@@ -447,4 +649,83 @@ internal sealed class FakeStripeServer : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
+
+/// <summary>
+/// CPU time spent by the service under test and by its Postgres (postmaster, live backends and reaped ones): a figure per
+/// event that does not depend on how busy the rest of the machine is, unlike rates and latencies.
+/// </summary>
+internal sealed class CpuMeter(Process service, int postgresPort)
+{
+    private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
+
+    public (TimeSpan Service, TimeSpan Postgres) Read()
+    {
+        service.Refresh();
+        if (service.HasExited)
+        {
+            throw new InvalidOperationException($"the service under test exited with code {service.ExitCode}");
+        }
+
+        return (service.TotalProcessorTime, TimeSpan.FromSeconds(PostgresTicks() / TicksPerSecond));
+    }
+
+    private long PostgresTicks()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 0;
+        }
+
+        var stats = new Dictionary<int, string[]>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                if (stat.Contains("(postgres)", StringComparison.Ordinal))
+                {
+                    stats[pid] = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        var postmaster = stats.Keys.FirstOrDefault(pid =>
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').SkipWhile(a => a != "-p").Skip(1).FirstOrDefault() == postgresPort.ToString(CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+        if (postmaster == 0)
+        {
+            return 0;
+        }
+
+        // Fields after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
+        long Field(string[] f, int i) => long.Parse(f[i], CultureInfo.InvariantCulture);
+        var m = stats[postmaster];
+        var ticks = Field(m, 11) + Field(m, 12) + Field(m, 13) + Field(m, 14);
+        foreach (var (_, f) in stats.Where(s => s.Key != postmaster && Field(s.Value, 1) == postmaster))
+        {
+            ticks += Field(f, 11) + Field(f, 12);
+        }
+
+        return ticks;
+    }
 }
