@@ -1,3 +1,5 @@
+using Sunaiva.Engagement.Email;
+using Sunaiva.Engagement.Email.Templates;
 using Sunaiva.Engagement.Internal;
 using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
@@ -14,22 +16,43 @@ public static class Extensions
         builder.AddSunaivaBackbone(ResourceNames.EngagementDb, typeof(Extensions).Assembly);
         builder.AddSunaivaSmtp();
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
-        builder.Services.AddSingleton(email);
-        builder.Services.AddProviderChain<Email.IEmailTransport>(Email.EmailDelivery.Capability).AddAdapter<Email.SmtpTransport>();
-        builder.Services.AddSingleton<Email.EmailDelivery>();
-        builder.Services.AddSingleton<Email.EmailOutbox>();
-        builder.Services.AddWorkHandler<Email.EmailSendWork>();
-        builder.Services.AddEventHandler<WelcomeEmailHandler>();
-        builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
+        builder.AddEmail();
         builder.AddOpsDashboard();
         return builder;
+    }
+
+    private static void AddEmail(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<WelcomeSeriesOptions>().BindConfiguration(WelcomeSeriesOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (o.Steps.Count == 0)
+                {
+                    o.Steps = [.. WelcomeSeriesOptions.Defaults];
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<EmailTemplateEngine>();
+        builder.Services.AddSingleton<EmailTokens>();
+        builder.Services.AddSingleton<SuppressionList>();
+        builder.Services.AddProviderChain<IEmailTransport>(EmailDelivery.Capability).AddAdapter<SmtpTransport>();
+        builder.Services.AddSingleton<EmailDelivery>();
+        builder.Services.AddSingleton<EmailOutbox>();
+        builder.Services.AddWorkHandler<EmailSendWork>();
+        builder.Services.AddWorkHandler<WelcomeStepWork>();
+        builder.Services.AddEventHandler<WelcomeSeriesHandler>();
+        builder.Services.AddEventHandler<ActivityHandler>();
+        builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
     }
 
     public static WebApplication MapEngagementApi(this WebApplication app)
     {
         app.MapInternalEventsApi();
         app.MapTestEmailApi();
+        app.MapTemplatePreviewApi();
+        app.MapEmailTrackingApi();
+        app.MapEmailPreferencesApi();
         app.MapOpsDashboard();
         return app;
     }
