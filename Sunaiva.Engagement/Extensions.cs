@@ -33,6 +33,17 @@ public static class Extensions
                 }
             })
             .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Experiments.ExperimentsOptions>()
+            .Configure<IConfiguration>((o, configuration) => configuration.GetSection(Experiments.ExperimentsOptions.SectionName).Bind(o.Items))
+            .PostConfigure(o =>
+            {
+                foreach (var (id, experiment) in o.Items)
+                {
+                    experiment.Id = id;
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Experiments.ExperimentService>();
         builder.Services.AddSingleton<EmailTemplateEngine>();
         builder.Services.AddSingleton<EmailTokens>();
         builder.Services.AddSingleton<SuppressionList>();
@@ -53,6 +64,7 @@ public static class Extensions
         app.MapTemplatePreviewApi();
         app.MapEmailTrackingApi();
         app.MapEmailPreferencesApi();
+        Experiments.ExperimentsApi.MapExperimentsApi(app);
         app.MapOpsDashboard();
         return app;
     }

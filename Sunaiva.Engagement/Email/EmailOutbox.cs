@@ -19,7 +19,9 @@ public sealed record EmailRequest(
     string? Name,
     string? Language,
     IReadOnlyDictionary<string, object?> Model,
-    string? Variant = null);
+    string? Variant = null,
+    string? Experiment = null,
+    string? ExperimentPhase = null);
 
 /// <summary>
 /// Queues an email in the caller's transaction: once per (user, kind), rendered once, with a Message-ID derived from
@@ -37,9 +39,7 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
             return false;
         }
 
-        var exists = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
-            "SELECT EXISTS (SELECT 1 FROM sent_emails WHERE user_id = @UserId AND kind = @Kind)", request, transaction, cancellationToken: cancellationToken));
-        if (exists)
+        if (await ExistsAsync(connection, transaction, request.UserId, request.Kind, cancellationToken))
         {
             return false;
         }
@@ -73,12 +73,12 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
         }
 
         message.Body = new BodyBuilder { TextBody = rendered.Text, HtmlBody = rendered.Html }.ToMessageBody();
-        return await InsertAsync(connection, transaction, id, request.UserId, request.Kind, message, new Extra(rendered.Template, rendered.Language, request.Category, request.Variant), cancellationToken);
+        return await InsertAsync(connection, transaction, id, request.UserId, request.Kind, message, new Extra(rendered.Template, rendered.Language, request.Category, request.Variant, request.Experiment, request.ExperimentPhase), cancellationToken);
     }
 
     /// <summary>Queues a message composed elsewhere (transactional, untracked) unless this user already has one of this kind.</summary>
     public Task<bool> QueueAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string userId, string kind, MimeMessage message, CancellationToken cancellationToken) =>
-        InsertAsync(connection, transaction, NewId(), userId, kind, message, new Extra(null, null, EmailCategories.Transactional, null), cancellationToken);
+        InsertAsync(connection, transaction, NewId(), userId, kind, message, new Extra(null, null, EmailCategories.Transactional, null, null, null), cancellationToken);
 
     private async Task<bool> InsertAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string id, string userId, string kind, MimeMessage message, Extra extra, CancellationToken cancellationToken)
     {
@@ -87,8 +87,8 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
         await message.WriteToAsync(mime, cancellationToken);
         var recorded = await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO sent_emails (id, user_id, kind, recipient, subject, status, mime, queued_at, template, language, category, variant)
-            VALUES (@id, @userId, @kind, @recipient, @subject, 'queued', @mime, @at, @template, @language, @category, @variant)
+            INSERT INTO sent_emails (id, user_id, kind, recipient, subject, status, mime, queued_at, template, language, category, variant, experiment, experiment_phase)
+            VALUES (@id, @userId, @kind, @recipient, @subject, 'queued', @mime, @at, @template, @language, @category, @variant, @experiment, @phase)
             ON CONFLICT (user_id, kind) DO NOTHING
             """,
             new
@@ -104,6 +104,8 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
                 language = extra.Language,
                 category = extra.Category,
                 variant = extra.Variant,
+                experiment = extra.Experiment,
+                phase = extra.Phase,
             },
             transaction,
             cancellationToken: cancellationToken));
@@ -115,6 +117,11 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
         await work.EnqueueAsync(connection, transaction, new NewWork(EmailSendWork.WorkKind, $"email:{id}", id), cancellationToken);
         return true;
     }
+
+    /// <summary>Whether this user already has a message of this kind (queued, sent or skipped).</summary>
+    public static Task<bool> ExistsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string userId, string kind, CancellationToken cancellationToken) =>
+        connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT EXISTS (SELECT 1 FROM sent_emails WHERE user_id = @userId AND kind = @kind)", new { userId, kind }, transaction, cancellationToken: cancellationToken));
 
     public static string FirstName(string? name) =>
         string.IsNullOrWhiteSpace(name) ? "friend" : EmailTemplateEngine.HeaderSafe(name).Split(' ', StringSplitOptions.RemoveEmptyEntries) is [var first, ..] ? first : "friend";
@@ -133,5 +140,5 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
         };
     }
 
-    private sealed record Extra(string? Template, string? Language, string Category, string? Variant);
+    private sealed record Extra(string? Template, string? Language, string Category, string? Variant, string? Experiment, string? Phase);
 }

@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.Engagement.Email;
+using Sunaiva.Engagement.Experiments;
 using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Events;
 
@@ -12,7 +13,7 @@ namespace Sunaiva.Engagement.Welcome;
 /// Starts a user's welcome series on <c>user.signed_up</c>, in the event's transaction: the day-0 email is queued at once,
 /// each later step becomes delayed work (<see cref="WelcomeStepWork"/>) due on its day, which decides then whether to send.
 /// </summary>
-public sealed class WelcomeSeriesHandler(EmailOutbox outbox, WorkQueue work, IOptions<WelcomeSeriesOptions> options) : IIntegrationEventHandler
+public sealed class WelcomeSeriesHandler(EmailOutbox outbox, ExperimentService experiments, WorkQueue work, IOptions<WelcomeSeriesOptions> options) : IIntegrationEventHandler
 {
     public IReadOnlyCollection<string> EventTypes { get; } = [ServiceDefaults.Events.EventTypes.UserSignedUp];
 
@@ -35,7 +36,7 @@ public sealed class WelcomeSeriesHandler(EmailOutbox outbox, WorkQueue work, IOp
 
             if (step.Day == 0 && step.StopWhen == WelcomeActivities.None)
             {
-                await WelcomeStepWork.QueueEmailAsync(outbox, connection, transaction, user.Id, user.Email, user.Name, user.Language, i, step.Template, cancellationToken);
+                await WelcomeStepWork.QueueEmailAsync(outbox, experiments, connection, transaction, user.Id, user.Email, user.Name, user.Language, i, step.Template, cancellationToken);
                 await WelcomeStepWork.DecideAsync(connection, transaction, user.Id, i, "queued", now, cancellationToken);
                 continue;
             }

@@ -3,6 +3,7 @@ using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.Engagement.Email;
+using Sunaiva.Engagement.Experiments;
 using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Events;
 
@@ -12,7 +13,7 @@ namespace Sunaiva.Engagement.Welcome;
 /// A later step of the welcome series, run when due (kind <c>welcome.step</c>): skipped when the user already did what the
 /// email asks (recorded by <see cref="ActivityHandler"/>), queued otherwise, in one transaction with the item's completion.
 /// </summary>
-public sealed class WelcomeStepWork(EmailOutbox outbox, IOptions<WelcomeSeriesOptions> options, TimeProvider time) : IWorkHandler
+public sealed class WelcomeStepWork(EmailOutbox outbox, ExperimentService experiments, IOptions<WelcomeSeriesOptions> options, TimeProvider time) : IWorkHandler
 {
     public const string WorkKind = "welcome.step";
 
@@ -47,20 +48,27 @@ public sealed class WelcomeStepWork(EmailOutbox outbox, IOptions<WelcomeSeriesOp
                 return;
             }
 
-            await QueueEmailAsync(outbox, connection, tx, payload.UserId, step.Email, step.Name, step.Language, payload.Step, step.Template, ct);
+            await QueueEmailAsync(outbox, experiments, connection, tx, payload.UserId, step.Email, step.Name, step.Language, payload.Step, step.Template, ct);
             await DecideAsync(connection, tx, payload.UserId, payload.Step, "queued", time.GetUtcNow(), ct);
         }, cancellationToken);
     }
 
-    internal static async Task QueueEmailAsync(EmailOutbox outbox, NpgsqlConnection connection, NpgsqlTransaction tx, string userId, string email, string? name, string? language, int step, string template, CancellationToken ct)
+    internal static async Task QueueEmailAsync(EmailOutbox outbox, ExperimentService experiments, NpgsqlConnection connection, NpgsqlTransaction tx, string userId, string email, string? name, string? language, int step, string template, CancellationToken ct)
     {
+        var kind = $"welcome-{step + 1}";
+        if (await EmailOutbox.ExistsAsync(connection, tx, userId, kind, ct))
+        {
+            return;
+        }
+
+        var choice = await experiments.ChooseAsync(connection, tx, template, userId, language, ct);
         var videos = (await connection.QueryAsync<VideoRow>(new CommandDefinition(
             "SELECT kind, url FROM user_videos WHERE user_id = @userId ORDER BY ready_at, video_id", new { userId }, tx, cancellationToken: ct)))
             .Select(v => (object)new Dictionary<string, object?> { ["kind"] = v.Kind, ["url"] = v.Url, ["title"] = VideoTitle(v.Kind) })
             .ToList();
         await outbox.QueueAsync(connection, tx, new EmailRequest(
-            userId, $"welcome-{step + 1}", template, EmailCategories.Onboarding, email, name, language,
-            new Dictionary<string, object?> { ["videos"] = videos }), ct);
+            userId, kind, choice.Template, EmailCategories.Onboarding, email, name, language,
+            new Dictionary<string, object?> { ["videos"] = videos }, choice.Variant, choice.Experiment, choice.Phase), ct);
     }
 
     internal static Task DecideAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string userId, int step, string outcome, DateTimeOffset at, CancellationToken ct) =>
