@@ -1,3 +1,4 @@
+using Sunaiva.Engagement.Deliverability;
 using Sunaiva.Engagement.Email;
 using Sunaiva.Engagement.Email.Templates;
 using Sunaiva.Engagement.Internal;
@@ -6,6 +7,7 @@ using Sunaiva.Engagement.Welcome;
 using Sunaiva.ServiceDefaults.Events;
 using Sunaiva.ServiceDefaults.Integration;
 using Sunaiva.ServiceDefaults.Mail;
+using Sunaiva.Messaging.Webhooks;
 
 namespace Sunaiva.Engagement;
 
@@ -47,7 +49,17 @@ public static class Extensions
         builder.Services.AddSingleton<EmailTemplateEngine>();
         builder.Services.AddSingleton<EmailTokens>();
         builder.Services.AddSingleton<SuppressionList>();
-        builder.Services.AddProviderChain<IEmailTransport>(EmailDelivery.Capability).AddAdapter<SmtpTransport>();
+        builder.Services.AddOptions<DkimOptions>().BindConfiguration(DkimOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<DkimSigning>();
+        var chain = builder.Services.AddProviderChain<IEmailTransport>(EmailDelivery.Capability).AddAdapter<SmtpTransport>();
+        if (builder.Configuration.GetConnectionString(FallbackSmtpTransport.ConnectionName) is { Length: > 0 } fallback)
+        {
+            builder.Services.AddSingleton(new FallbackSmtpTransport.Sender(SmtpConnection.Parse(fallback)));
+            chain.AddAdapter<FallbackSmtpTransport>();
+        }
+
+        builder.Services.AddOptions<EmailWebhookOptions>().BindConfiguration(EmailWebhookOptions.SectionName);
+        builder.Services.AddWebhookProvider<EmailEventsWebhook, EmailEventsProcessor>();
         builder.Services.AddSingleton<EmailDelivery>();
         builder.Services.AddSingleton<EmailOutbox>();
         builder.Services.AddWorkHandler<EmailSendWork>();
@@ -64,6 +76,7 @@ public static class Extensions
         app.MapTemplatePreviewApi();
         app.MapEmailTrackingApi();
         app.MapEmailPreferencesApi();
+        app.MapWebhookInbox();
         Experiments.ExperimentsApi.MapExperimentsApi(app);
         app.MapOpsDashboard();
         return app;

@@ -12,7 +12,7 @@ namespace Sunaiva.Engagement.Email;
 /// with status <c>suppressed</c>. A recipient the server refuses fails this message alone; an open circuit delays it without
 /// spending its attempts. A crash between the server's acceptance and the mark resends it with the same Message-ID.
 /// </summary>
-public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery delivery, SuppressionList suppressions, TimeProvider time) : IWorkHandler
+public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery delivery, SuppressionList suppressions, Deliverability.DkimSigning dkim, TimeProvider time) : IWorkHandler
 {
     public const string WorkKind = "email.send";
 
@@ -49,6 +49,8 @@ public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery del
         {
             message = await MimeMessage.LoadAsync(stream, cancellationToken);
         }
+
+        dkim.Sign(message);
 
         try
         {

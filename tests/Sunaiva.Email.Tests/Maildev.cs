@@ -38,6 +38,21 @@ public sealed class Maildev(Uri api)
         return mails;
     }
 
+    /// <summary>The raw messages to <paramref name="recipient"/>, as received (signatures intact).</summary>
+    public async Task<IReadOnlyList<MimeKit.MimeMessage>> RawAsync(string recipient)
+    {
+        using var client = new HttpClient { BaseAddress = api };
+        var all = await client.GetFromJsonAsync<JsonArray>("api/email") ?? [];
+        var messages = new List<MimeKit.MimeMessage>();
+        foreach (var m in all.OfType<JsonObject>().Where(m => (m["to"] as JsonArray ?? []).OfType<JsonObject>().Any(t => string.Equals(t["address"]?.ToString(), recipient, StringComparison.OrdinalIgnoreCase))))
+        {
+            using var source = await client.GetStreamAsync($"api/email/{m["id"]}/source");
+            messages.Add(await MimeKit.MimeMessage.LoadAsync(source));
+        }
+
+        return messages;
+    }
+
     /// <summary>Waits until <paramref name="recipient"/> has received <paramref name="count"/> messages.</summary>
     public async Task<IReadOnlyList<ReceivedMail>> WaitForAsync(string recipient, int count)
     {
