@@ -51,10 +51,12 @@ public static class Extensions
         builder.Services.AddSingleton<SuppressionList>();
         builder.Services.AddOptions<DkimOptions>().BindConfiguration(DkimOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<DkimSigning>();
+        builder.Services.AddSingleton<SmtpTransport.Pool>();
         var chain = builder.Services.AddProviderChain<IEmailTransport>(EmailDelivery.Capability).AddAdapter<SmtpTransport>();
         if (builder.Configuration.GetConnectionString(FallbackSmtpTransport.ConnectionName) is { Length: > 0 } fallback)
         {
-            builder.Services.AddSingleton(new FallbackSmtpTransport.Sender(SmtpConnection.Parse(fallback)));
+            var connection = SmtpConnection.Parse(fallback);
+            builder.Services.AddSingleton(sp => new FallbackSmtpTransport.Sender(connection, sp.GetRequiredService<TimeProvider>()));
             chain.AddAdapter<FallbackSmtpTransport>();
         }
 

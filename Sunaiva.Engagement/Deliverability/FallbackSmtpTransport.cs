@@ -26,9 +26,11 @@ public sealed class FallbackSmtpTransport(FallbackSmtpTransport.Sender sender) :
         }
     }
 
-    /// <summary>Its own MailKit sender, apart from the primary's.</summary>
-    public sealed class Sender(SmtpConnection connection)
+    /// <summary>Its own kept-open connections, apart from the primary's.</summary>
+    public sealed class Sender(SmtpConnection connection, TimeProvider time) : IDisposable
     {
-        public SmtpSender Smtp { get; } = new(connection);
+        public SmtpClientPool Smtp { get; } = new(connection, time);
+
+        public void Dispose() => Smtp.Dispose();
     }
 }
