@@ -25,6 +25,11 @@ public static class EmailTrackingApi
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
             .WithSummary("One-click unsubscribe (RFC 8058) from the category named in the signed token")
             .WithDescription("The List-Unsubscribe URL of our emails; mailbox providers POST List-Unsubscribe=One-Click to it. Idempotent.");
+        group.MapGet("/unsubscribe", ConfirmPageAsync)
+            .Produces(StatusCodes.Status200OK, contentType: "text/html")
+            .ProducesProblems(StatusCodes.Status400BadRequest)
+            .WithSummary("The page behind the footer's Unsubscribe link: a button that POSTs the one-click unsubscribe")
+            .WithDescription("A GET never unsubscribes: mail scanners follow links.");
         group.MapGet("/o/{token}.gif", OpenAsync)
             .Produces(StatusCodes.Status200OK, contentType: "image/gif")
             .WithSummary("Open pixel: counts an open of the message named in the token");
@@ -53,6 +58,21 @@ public static class EmailTrackingApi
 
         await suppressions.AddAsync(connection, null, address, claim.Category, SuppressionList.Unsubscribed, claim.UserId, ct);
         return TypedResults.Ok(new UnsubscribeResult(claim.Category, true));
+    }
+
+    private static async Task<Results<ContentHttpResult, ProblemHttpResult>> ConfirmPageAsync(string? token, EmailTokens tokens, Templates.EmailTemplateEngine templates, CancellationToken ct)
+    {
+        if (tokens.ReadUnsubscribe(token) is not { } claim)
+        {
+            return TypedResults.Problem(statusCode: 400, title: "Invalid unsubscribe link", detail: "The token is missing, altered or not an unsubscribe token.");
+        }
+
+        var page = await templates.RenderPageAsync("unsubscribe", new Dictionary<string, object?>
+        {
+            ["category"] = claim.Category,
+            ["action"] = "/email/unsubscribe?token=" + Uri.EscapeDataString(token!),
+        }, ct);
+        return TypedResults.Content(page, "text/html; charset=utf-8");
     }
 
     private static async Task<FileContentHttpResult> OpenAsync(string token, HttpContext http, EmailTokens tokens, NpgsqlDataSource dataSource, TimeProvider time, CancellationToken ct)

@@ -95,3 +95,21 @@ public sealed class UnsubscribeAndTrackingTests(EmailServers servers) : EmailTes
         Assert.Equal((2, 1), counts);
     }
 }
+
+public sealed class UnsubscribePageTests(EmailServers servers) : EmailTestBase(servers)
+{
+    [Fact]
+    public async Task The_footer_link_shows_a_confirmation_page_and_a_GET_never_unsubscribes()
+    {
+        var address = NewAddress("footer");
+        await App.SignUpAsync("user-footer", address, "Flo", "en");
+        var mail = Assert.Single(await Mail.WaitForAsync(address, 1));
+        Assert.Contains(System.Net.WebUtility.HtmlEncode(UnsubscribeUrl(mail)), mail.Html, StringComparison.Ordinal);
+
+        using var client = App.Anonymous();
+        var page = await client.GetAsync(Local(UnsubscribeUrl(mail)));
+        Assert.Equal(System.Net.HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("<form method=\"post\"", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM email_suppressions"));
+    }
+}

@@ -102,6 +102,15 @@ public sealed partial class EmailTemplateEngine
         return new RenderedEmail(name, lang, subject, preheader, html, TidyText(text));
     }
 
+    /// <summary>Renders a web page under <c>_pages/</c> (the unsubscribe confirmation), HTML-encoded.</summary>
+    public async Task<string> RenderPageAsync(string page, IReadOnlyDictionary<string, object?> model, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var template = Load(Path.Combine("_pages", page + ".liquid")) ?? throw new InvalidOperationException($"Page template '{page}' is missing.");
+        var (output, _) = await RenderPartAsync(template, model, null, "html", HtmlEncoder.Default);
+        return output;
+    }
+
     private async Task<(string Output, Dictionary<string, string> Captures)> RenderPartAsync(IFluidTemplate template, IReadOnlyDictionary<string, object?> model, IEmailLinks? links, string format, TextEncoder encoder)
     {
         var captures = new Dictionary<string, string>(StringComparer.Ordinal);
