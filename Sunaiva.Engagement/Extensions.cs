@@ -18,6 +18,7 @@ public static class Extensions
         builder.AddSunaivaBackbone(ResourceNames.EngagementDb, typeof(Extensions).Assembly);
         builder.AddSunaivaSmtp();
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddExceptionHandler<Infrastructure.DatabaseUnavailableExceptionHandler>();
         builder.AddEmail();
         builder.AddOpsDashboard();
         return builder;

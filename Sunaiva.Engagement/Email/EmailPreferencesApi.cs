@@ -18,10 +18,10 @@ public static class EmailPreferencesApi
     public static RouteGroupBuilder MapEmailPreferencesApi(this IEndpointRouteBuilder app)
     {
         var group = app.MapGroup("/email/preferences").RequireAuthorization().WithTags("Email preferences");
-        group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status404NotFound)
+        group.MapGet("/", GetAsync).ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("The caller's email categories")
             .WithResponseExample(StatusCodes.Status200OK, Example);
-        group.MapPut("/", PutAsync).ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
+        group.MapPut("/", PutAsync).ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Turn email categories on or off")
             .WithDescription("Idempotent. Transactional emails (payments, payouts) cannot be turned off.")
             .WithRequestExample(new EmailPreferencesRequest(new Dictionary<string, bool> { [EmailCategories.Onboarding] = false }));

@@ -22,7 +22,7 @@ public static class EmailTrackingApi
         var group = app.MapGroup("/email").AllowAnonymous().WithTags("Email links");
         group.MapPost("/unsubscribe", UnsubscribeAsync)
             .DisableAntiforgery()
-            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("One-click unsubscribe (RFC 8058) from the category named in the signed token")
             .WithDescription("The List-Unsubscribe URL of our emails; mailbox providers POST List-Unsubscribe=One-Click to it. Idempotent.");
         group.MapGet("/unsubscribe", ConfirmPageAsync)
@@ -32,9 +32,10 @@ public static class EmailTrackingApi
             .WithDescription("A GET never unsubscribes: mail scanners follow links.");
         group.MapGet("/o/{token}.gif", OpenAsync)
             .Produces(StatusCodes.Status200OK, contentType: "image/gif")
+            .ProducesProblems(StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Open pixel: counts an open of the message named in the token");
         group.MapGet("/c/{token}", ClickAsync)
-            .ProducesProblems(StatusCodes.Status404NotFound)
+            .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Click redirect: counts a click and redirects to the URL inside the signed token (never elsewhere)");
         return group;
     }

@@ -113,3 +113,40 @@ public sealed class UnsubscribePageTests(EmailServers servers) : EmailTestBase(s
         Assert.Equal(0, await App.QueryOneAsync<long>("SELECT COUNT(*) FROM email_suppressions"));
     }
 }
+
+public sealed class DatabaseDownTests(EmailServers servers) : EmailTestBase(servers)
+{
+    [Fact]
+    public async Task Email_links_answer_503_with_retry_after_while_the_database_is_unreachable()
+    {
+        var address = NewAddress("down");
+        await App.SignUpAsync("user-down", address, "Dan", "en");
+        var url = UnsubscribeUrl(Assert.Single(await Mail.WaitForAsync(address, 1)));
+
+        // Every connection of this app's database is terminated and new ones refused.
+        await using (var admin = new Npgsql.NpgsqlConnection(Servers.Servers.PostgresConnectionString("postgres")))
+        {
+            await admin.OpenAsync();
+            await using var block = new Npgsql.NpgsqlCommand($"ALTER DATABASE \"{App.Database}\" ALLOW_CONNECTIONS false", admin);
+            await block.ExecuteNonQueryAsync();
+            await using var kill = new Npgsql.NpgsqlCommand($"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{App.Database}'", admin);
+            await kill.ExecuteNonQueryAsync();
+        }
+
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        using var client = App.Anonymous();
+        var response = await client.PostAsync(Local(url), null);
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.NotNull(response.Headers.RetryAfter);
+
+        await using (var admin = new Npgsql.NpgsqlConnection(Servers.Servers.PostgresConnectionString("postgres")))
+        {
+            await admin.OpenAsync();
+            await using var allow = new Npgsql.NpgsqlCommand($"ALTER DATABASE \"{App.Database}\" ALLOW_CONNECTIONS true", admin);
+            await allow.ExecuteNonQueryAsync();
+        }
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.PostAsync(Local(url), null)).StatusCode);
+    }
+}
