@@ -16,6 +16,7 @@ public static class SunaivaApp
 
         var jwtKey = builder.AddParameter(ResourceNames.JwtSigningKeyParameter, new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
         var internalToken = builder.AddParameter(ResourceNames.InternalEventsTokenParameter, new GenerateParameterDefault { MinLength = 32, Special = false }, secret: true, persist: true);
+        var emailKey = builder.AddParameter(ResourceNames.EmailSigningKeyParameter, new GenerateParameterDefault { MinLength = 48, Special = false }, secret: true, persist: true);
 
         var voice = builder.AddSunaivaService<Projects.Sunaiva_Voice>(ResourceNames.Voice, ResourceNames.VoiceDb, infra, jwtKey);
         var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey)
@@ -25,6 +26,7 @@ public static class SunaivaApp
             .WithReference(infra.Smtp)
             .WaitFor(infra.Smtp)
             .WithEnvironment("InternalEvents__Token", internalToken)
+            .WithEnvironment("Email__SigningKey", emailKey)
             .WithReference(voice)
             .WithReference(billing)
             .WithReference(media)
@@ -60,6 +62,7 @@ public static class SunaivaApp
                     },
                 });
 
+        _ = engagement.WithEnvironment("Email__PublicBaseUrl", engagement.GetEndpoint("http"));
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
 

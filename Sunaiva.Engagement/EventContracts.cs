@@ -1,12 +1,17 @@
 using Sunaiva.Engagement.BillingMail;
+using Sunaiva.Engagement.Welcome;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 
 // The integration events this service publishes and consumes (docs/events.md is generated from these).
 [assembly: PublishesEvent(EventTypes.UserSignedUp, typeof(UserSignedUp), When = "The conversation backend posts a new user to POST /internal/events (re-published with the backend's event id).")]
 [assembly: PublishesEvent(EventTypes.UserActive, typeof(UserActive), When = "The conversation backend posts a user's activity to POST /internal/events.")]
-[assembly: ConsumesEvent(EventTypes.UserSignedUp, typeof(UserSignedUp), Effect = "Sends the welcome email.")]
+[assembly: ConsumesEvent(EventTypes.UserSignedUp, typeof(UserSignedUp), Effect = "Starts the welcome series: queues the day-0 email and schedules the later steps.")]
 [assembly: ConsumesEvent(EventTypes.PaymentFailed, typeof(PaymentFailedData), Effect = "Sends the dunning email, once per attempt.")]
 [assembly: ConsumesEvent(EventTypes.PaymentRecovered, typeof(PaymentRecoveredData), Effect = "Confirms the recovered payment by email.")]
 [assembly: ConsumesEvent(EventTypes.PayoutSent, typeof(PayoutStatementData), Effect = "Mails the influencer's payout statement.")]
 [assembly: ConsumesEvent(EventTypes.PayoutFailed, typeof(PayoutStatementData), Effect = "Tells the influencer the payout failed and why.")]
+[assembly: ConsumesEvent(EventTypes.VoiceSessionEnded, typeof(VoiceSessionEndedData), Effect = "Records that the user tried voice: the welcome step asking for it is skipped.")]
+[assembly: ConsumesEvent(EventTypes.FileIndexed, typeof(FileIndexedData), Effect = "Records that the user filled their vault: the welcome step asking for it is skipped.")]
+[assembly: ConsumesEvent(EventTypes.SubscriptionActivated, typeof(SubscriptionActivatedData), Effect = "Records that the user subscribed: the welcome step asking for it is skipped.")]
+[assembly: ConsumesEvent(EventTypes.VideoReady, typeof(VideoReady), Effect = "Keeps the user's onboarding video link for the welcome emails.")]

@@ -1,3 +1,6 @@
+using Sunaiva.Engagement.Deliverability;
+using Sunaiva.Engagement.Email;
+using Sunaiva.Engagement.Email.Templates;
 using Sunaiva.Engagement.Internal;
 using Sunaiva.Engagement.Ops;
 using Sunaiva.Engagement.Welcome;
@@ -5,6 +8,7 @@ using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Mail;
+using Sunaiva.Messaging.Webhooks;
 
 namespace Sunaiva.Engagement;
 
@@ -15,22 +19,69 @@ public static class Extensions
         builder.AddSunaivaBackbone(ResourceNames.EngagementDb, typeof(Extensions).Assembly);
         builder.AddSunaivaSmtp();
         builder.Services.AddOptions<InternalEventsOptions>().BindConfiguration(InternalEventsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
-        var email = builder.Configuration.GetSection("Email").Get<EmailSettings>() ?? new EmailSettings();
-        builder.Services.AddSingleton(email);
-        builder.Services.AddProviderChain<Email.IEmailTransport>(Email.EmailDelivery.Capability).AddAdapter<Email.SmtpTransport>();
-        builder.Services.AddSingleton<Email.EmailDelivery>();
-        builder.Services.AddSingleton<Email.EmailOutbox>();
-        builder.Services.AddWorkHandler<Email.EmailSendWork>();
-        builder.Services.AddEventHandler<WelcomeEmailHandler>();
-        builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
+        builder.Services.AddExceptionHandler<Infrastructure.DatabaseUnavailableExceptionHandler>();
+        builder.AddEmail();
         builder.AddOpsDashboard();
         return builder;
+    }
+
+    private static void AddEmail(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<EmailOptions>().BindConfiguration(EmailOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<WelcomeSeriesOptions>().BindConfiguration(WelcomeSeriesOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (o.Steps.Count == 0)
+                {
+                    o.Steps = [.. WelcomeSeriesOptions.Defaults];
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddOptions<Experiments.ExperimentsOptions>()
+            .Configure<IConfiguration>((o, configuration) => configuration.GetSection(Experiments.ExperimentsOptions.SectionName).Bind(o.Items))
+            .PostConfigure(o =>
+            {
+                foreach (var (id, experiment) in o.Items)
+                {
+                    experiment.Id = id;
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Experiments.ExperimentService>();
+        builder.Services.AddSingleton<EmailTemplateEngine>();
+        builder.Services.AddSingleton<EmailTokens>();
+        builder.Services.AddSingleton<SuppressionList>();
+        builder.Services.AddOptions<DkimOptions>().BindConfiguration(DkimOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<DkimSigning>();
+        builder.Services.AddSingleton<SmtpTransport.Pool>();
+        var chain = builder.Services.AddProviderChain<IEmailTransport>(EmailDelivery.Capability).AddAdapter<SmtpTransport>();
+        if (builder.Configuration.GetConnectionString(FallbackSmtpTransport.ConnectionName) is { Length: > 0 } fallback)
+        {
+            var connection = SmtpConnection.Parse(fallback);
+            builder.Services.AddSingleton(sp => new FallbackSmtpTransport.Sender(connection, sp.GetRequiredService<TimeProvider>()));
+            chain.AddAdapter<FallbackSmtpTransport>();
+        }
+
+        builder.Services.AddOptions<EmailWebhookOptions>().BindConfiguration(EmailWebhookOptions.SectionName);
+        builder.Services.AddWebhookProvider<EmailEventsWebhook, EmailEventsProcessor>();
+        builder.Services.AddSingleton<EmailDelivery>();
+        builder.Services.AddSingleton<EmailOutbox>();
+        builder.Services.AddWorkHandler<EmailSendWork>();
+        builder.Services.AddWorkHandler<WelcomeStepWork>();
+        builder.Services.AddEventHandler<WelcomeSeriesHandler>();
+        builder.Services.AddEventHandler<ActivityHandler>();
+        builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
     }
 
     public static WebApplication MapEngagementApi(this WebApplication app)
     {
         app.MapInternalEventsApi();
         app.MapTestEmailApi();
+        app.MapTemplatePreviewApi();
+        app.MapEmailTrackingApi();
+        app.MapEmailPreferencesApi();
+        app.MapWebhookInbox();
+        Experiments.ExperimentsApi.MapExperimentsApi(app);
         app.MapOpsDashboard();
         return app;
     }

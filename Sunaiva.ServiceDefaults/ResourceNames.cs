@@ -25,6 +25,9 @@ static class ResourceNames
 
     public const string JwtSigningKeyParameter = "jwt-signing-key";
     public const string InternalEventsTokenParameter = "internal-events-token";
+
+    /// <summary>HMAC key of the unsubscribe, open and click tokens in Engagement's emails.</summary>
+    public const string EmailSigningKeyParameter = "email-signing-key";
     public const string PostgresPasswordParameter = "postgres-password";
     public const string StripeSecretKeyParameter = "stripe-secret-key";
     public const string StripeWebhookSecretParameter = "stripe-webhook-secret";

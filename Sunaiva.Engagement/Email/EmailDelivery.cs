@@ -15,9 +15,9 @@ public interface IEmailTransport : IProviderAdapter
 /// The <c>smtp</c> connection: maildev or MailPit on loopback in development ("smtp-local"), an ESP's SMTP
 /// relay otherwise ("smtp-relay"), so the price book charges what the provider charges.
 /// </summary>
-public sealed class SmtpTransport(SmtpSender sender) : IEmailTransport
+public sealed class SmtpTransport(SmtpTransport.Pool pool) : IEmailTransport
 {
-    public string Provider { get; } = IsLoopback(sender.Connection.Host) ? "smtp-local" : "smtp-relay";
+    public string Provider { get; } = IsLoopback(pool.Clients.Connection.Host) ? "smtp-local" : "smtp-relay";
 
     public bool IsAvailable => true;
 
@@ -29,7 +29,7 @@ public sealed class SmtpTransport(SmtpSender sender) : IEmailTransport
     {
         try
         {
-            await sender.SendAsync(message, cancellationToken);
+            await pool.Clients.SendAsync(message, cancellationToken);
         }
         catch (MailKit.Net.Smtp.SmtpCommandException ex) when (EmailSendWork.IsPermanent(ex))
         {
@@ -39,6 +39,14 @@ public sealed class SmtpTransport(SmtpSender sender) : IEmailTransport
         {
             throw new PermanentFailureException(Provider, "unparsable address", ex);
         }
+    }
+
+    /// <summary>The primary server's kept-open connections (connection string <c>smtp</c>).</summary>
+    public sealed class Pool(SmtpConnection connection, TimeProvider time) : IDisposable
+    {
+        public SmtpClientPool Clients { get; } = new(connection, time);
+
+        public void Dispose() => Clients.Dispose();
     }
 
     private static bool IsLoopback(string host) =>

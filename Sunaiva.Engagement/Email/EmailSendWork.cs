@@ -8,10 +8,11 @@ namespace Sunaiva.Engagement.Email;
 
 /// <summary>
 /// Sends one queued email (kind <c>email.send</c>) through the <c>email-delivery</c> chain with no transaction open,
-/// then marks it sent. A recipient the server refuses fails this message alone; an open circuit delays it without
+/// then marks it sent. A suppressed recipient (unsubscribed from its category, hard bounce, complaint) is skipped
+/// with status <c>suppressed</c>. A recipient the server refuses fails this message alone; an open circuit delays it without
 /// spending its attempts. A crash between the server's acceptance and the mark resends it with the same Message-ID.
 /// </summary>
-public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery delivery, TimeProvider time) : IWorkHandler
+public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery delivery, SuppressionList suppressions, Deliverability.DkimSigning dkim, TimeProvider time) : IWorkHandler
 {
     public const string WorkKind = "email.send";
 
@@ -24,7 +25,7 @@ public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery del
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             row = await connection.QuerySingleOrDefaultAsync<Queued>(new CommandDefinition(
-                "SELECT user_id AS userid, status, mime FROM sent_emails WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+                "SELECT user_id AS userid, status, mime, recipient, category FROM sent_emails WHERE id = @id", new { id }, cancellationToken: cancellationToken));
         }
 
         if (row is null || row.Status != "queued" || row.Mime is null)
@@ -33,11 +34,23 @@ public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery del
             return;
         }
 
+        // Checked at send time, not when queued: an unsubscribe, bounce or complaint in between is honoured.
+        var suppressed = await suppressions.FindAsync(row.Recipient, row.Category, cancellationToken);
+        if (suppressed is not null)
+        {
+            await context.CommitAsync((c, tx, ct) => c.ExecuteAsync(new CommandDefinition(
+                "UPDATE sent_emails SET status = 'suppressed', last_error = @reason WHERE id = @id AND status = 'queued'",
+                new { id, reason = suppressed }, tx, cancellationToken: ct)), cancellationToken);
+            return;
+        }
+
         MimeMessage message;
         using (var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(row.Mime)))
         {
             message = await MimeMessage.LoadAsync(stream, cancellationToken);
         }
+
+        dkim.Sign(message);
 
         try
         {
@@ -76,5 +89,5 @@ public sealed class EmailSendWork(NpgsqlDataSource dataSource, EmailDelivery del
         var e => e.GetType().Name,
     };
 
-    private sealed record Queued(string UserId, string Status, string? Mime);
+    private sealed record Queued(string UserId, string Status, string? Mime, string Recipient, string Category);
 }

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using MimeKit;
 using Sunaiva.ServiceDefaults.Auth;
-using Sunaiva.ServiceDefaults.Mail;
 using Sunaiva.ServiceDefaults.OpenApi;
 
 namespace Sunaiva.Engagement.Welcome;
@@ -16,7 +15,7 @@ public static class TestEmailApi
             .WithSummary("Send a test email through the configured SMTP chain")
             .WithRequestExample(new TestEmailRequest("ops@example.com", "Sunaiva SMTP test"));
 
-    private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, Email.EmailDelivery email, EmailSettings settings, CancellationToken ct)
+    private static async Task<Results<Accepted, ProblemHttpResult>> SendAsync(TestEmailRequest request, Email.EmailDelivery email, Microsoft.Extensions.Options.IOptions<Email.EmailOptions> options, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(request.To) || !MailboxAddress.TryParse(request.To, out var to))
         {
@@ -24,7 +23,7 @@ public static class TestEmailApi
         }
 
         var message = new MimeMessage();
-        message.From.Add(new MailboxAddress(settings.FromName, settings.FromAddress));
+        message.From.Add(new MailboxAddress(options.Value.FromName, options.Value.FromAddress));
         message.To.Add(to);
         message.Subject = string.IsNullOrWhiteSpace(request.Subject) ? "Sunaiva SMTP test" : request.Subject[..Math.Min(request.Subject.Length, 200)];
         message.Body = new TextPart("plain") { Text = "This message proves that Sunaiva can send mail." };
