@@ -13,12 +13,8 @@ public sealed class EventFlowTests(LocalServers servers)
     [Fact]
     public async Task Event_recorded_twice_is_relayed_once_and_handled_once_by_the_consuming_service()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var producer = await MessagingHarness.CreateAsync(servers, connection);
-        await using var consumer = await MessagingHarness.CreateAsync(servers, connection);
-        var handler = new TableRecordingHandler();
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
         var bridge = consumer.Bridge(handler);
         var runner = consumer.Runner(new EventHandlerWork(handler));
 
@@ -34,12 +30,8 @@ public sealed class EventFlowTests(LocalServers servers)
     [Fact]
     public async Task Replica_that_dies_before_acknowledging_an_event_does_not_make_it_handled_twice()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var producer = await MessagingHarness.CreateAsync(servers, connection);
-        await using var consumer = await MessagingHarness.CreateAsync(servers, connection);
-        var handler = new TableRecordingHandler();
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
         var options = new EventBusOptions { ClaimIdleTime = TimeSpan.FromMilliseconds(200) };
         var crashing = consumer.Bridge(handler, options);
         crashing.BeforeAcknowledge = _ => throw new ProcessCrashed();
@@ -63,12 +55,8 @@ public sealed class EventFlowTests(LocalServers servers)
     [Fact]
     public async Task Acknowledged_events_survive_kill_9_of_redis()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var producer = await MessagingHarness.CreateAsync(servers, connection);
-        await using var consumer = await MessagingHarness.CreateAsync(servers, connection);
-        var handler = new TableRecordingHandler();
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
         var bridge = consumer.Bridge(handler);
         await bridge.EnsureGroupAsync();
         for (var i = 0; i < 5; i++)
@@ -88,12 +76,8 @@ public sealed class EventFlowTests(LocalServers servers)
     [Fact]
     public async Task Events_lost_with_redis_data_are_republished_and_each_is_handled_exactly_once()
     {
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var producer = await MessagingHarness.CreateAsync(servers, connection);
-        await using var consumer = await MessagingHarness.CreateAsync(servers, connection);
-        var handler = new TableRecordingHandler();
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
         var bridge = consumer.Bridge(handler, new EventBusOptions { BatchSize = 2 });
         var runner = consumer.Runner(new EventHandlerWork(handler));
         var relay = producer.Relay();
@@ -130,12 +114,8 @@ public sealed class EventFlowTests(LocalServers servers)
         };
         ActivitySource.AddActivityListener(listener);
         using var source = new ActivitySource("test");
-        await using var redis = new RedisProcess();
-        await redis.StartAsync();
-        await using var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
-        await using var producer = await MessagingHarness.CreateAsync(servers, connection);
-        await using var consumer = await MessagingHarness.CreateAsync(servers, connection);
-        var handler = new TableRecordingHandler();
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
 
         string requestTraceId;
         using (var request = source.StartActivity("POST /webhooks/stripe"))
@@ -165,4 +145,25 @@ public sealed class EventFlowTests(LocalServers servers)
     }
 
     private sealed class ProcessCrashed : Exception;
+
+    /// <summary>A Redis of the test's own and two services (producer, consumer) with their own databases.</summary>
+    private sealed record TwoServices(RedisProcess Redis, ConnectionMultiplexer Connection, MessagingHarness Producer, MessagingHarness Consumer, TableRecordingHandler Handler)
+        : IAsyncDisposable
+    {
+        public static async Task<TwoServices> StartAsync(LocalServers servers)
+        {
+            var redis = new RedisProcess();
+            await redis.StartAsync();
+            var connection = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            return new TwoServices(redis, connection, await MessagingHarness.CreateAsync(servers, connection), await MessagingHarness.CreateAsync(servers, connection), new TableRecordingHandler());
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Consumer.DisposeAsync();
+            await Producer.DisposeAsync();
+            await Connection.DisposeAsync();
+            await Redis.DisposeAsync();
+        }
+    }
 }
