@@ -1,7 +1,7 @@
 namespace Sunaiva.Messaging.Work;
 
 /// <summary>Work to enqueue: what handles it (<paramref name="Kind"/>), its idempotency key, and its payload.</summary>
-/// <param name="Kind">The handler's kind ("event:WelcomeEmailHandler", "webhook:stripe", "email.send").</param>
+/// <param name="Kind">The handler's kind ("event:WelcomeSeriesHandler", "webhook:stripe", "email.send").</param>
 /// <param name="Key">Unique across the service: enqueuing the same key twice keeps the first.</param>
 /// <param name="Payload">Text the handler reads (JSON by convention).</param>
 /// <param name="PartitionKey">Items sharing a partition never run at the same time (a Stripe customer, a user).</param>
