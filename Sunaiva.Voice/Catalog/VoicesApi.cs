@@ -25,7 +25,7 @@ public static class VoicesApi
             .ProducesProblems(StatusCodes.Status404NotFound);
         group.MapGet("/{id}/sample", SampleAsync)
             .WithSummary("A short spoken sample of the voice (WAV, synthesized locally and cached)")
-            .Produces(StatusCodes.Status200OK, contentType: "audio/wav")
+            .Produces<Stream>(StatusCodes.Status200OK, "audio/wav")
             .ProducesProblems(StatusCodes.Status404NotFound, StatusCodes.Status503ServiceUnavailable);
         return group;
     }

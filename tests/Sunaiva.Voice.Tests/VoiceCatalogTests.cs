@@ -4,7 +4,11 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Testing;
+using Sunaiva.Voice.Preferences;
 using Sunaiva.Voice.Catalog;
 
 namespace Sunaiva.Voice.Tests;
@@ -135,6 +139,38 @@ public sealed class VoiceCatalogTests(LocalServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Signup_voice_outside_the_catalog_is_skipped_and_one_inside_is_stored()
+    {
+        var handler = _app.Services.GetServices<IIntegrationEventHandler>().OfType<SignupPreferenceHandler>().Single();
+        await using var connection = new NpgsqlConnection(_app.ConnectionString);
+        await connection.OpenAsync();
+        await using (var transaction = await connection.BeginTransactionAsync())
+        {
+            await handler.HandleAsync(SignedUp("ada", "en-GB-female-9"), connection, transaction, CancellationToken.None);
+            await handler.HandleAsync(SignedUp("bob", "es-MX-male-2"), connection, transaction, CancellationToken.None);
+            await transaction.CommitAsync();
+        }
+
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM voice_preferences WHERE user_id = @u", ("u", "ada")));
+        Assert.Equal("es-MX-male-2", await _app.ScalarAsync<string>("SELECT voice_id FROM voice_preferences WHERE user_id = @u", ("u", "bob")));
+    }
+
+    [Fact]
+    public async Task Sample_answers_503_with_retry_after_when_espeak_ng_is_missing()
+    {
+        await using var app = new VoiceApp(servers, new Dictionary<string, string?> { ["Voice:Espeak:Executable"] = "/nonexistent/espeak-ng" });
+        await app.StartAsync();
+        using var client = app.ClientFor("ada");
+
+        // No other test samples this voice, so neither cache level holds it (each test run has its own Redis).
+        var response = await client.GetAsync("/voices/de-DE-female-2/sample");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
     public void Catalog_validator_rejects_a_region_with_two_female_voices_naming_it()
     {
         var catalog = VoiceCatalogOptions.LoadEmbedded();
@@ -163,6 +199,10 @@ public sealed class VoiceCatalogTests(LocalServers servers) : IAsyncLifetime
         Assert.Contains(failures, f => f.Contains("pitch 120 is outside 0..99", StringComparison.Ordinal));
         Assert.Contains(failures, f => f.Contains("rate 20 is outside", StringComparison.Ordinal));
     }
+
+    private IntegrationEvent SignedUp(string userId, string voice) =>
+        new($"evt_{userId}", EventTypes.UserSignedUp, "test", _app.Time.GetUtcNow(),
+            JsonSerializer.SerializeToElement(new UserSignedUp(userId, $"{userId}@example.com", null, null, null, null, voice, null), EventJson.Options));
 
     /// <summary>One column of <c>espeak-ng --voices</c> (the voice names a <c>-v</c> accepts, or the variant files).</summary>
     private static async Task<HashSet<string>> EspeakListAsync(string argument, int column)
