@@ -1,5 +1,7 @@
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
+using Microsoft.Extensions.Options;
+using Sunaiva.Voice.Catalog;
 using Sunaiva.Voice.Preferences;
 
 namespace Sunaiva.Voice;
@@ -9,6 +11,18 @@ public static class Extensions
     public static IHostApplicationBuilder AddVoiceServices(this IHostApplicationBuilder builder)
     {
         builder.AddSunaivaBackbone(ResourceNames.VoiceDb, typeof(Extensions).Assembly);
+        builder.Services.AddOptions<VoiceCatalogOptions>()
+            .Configure(o =>
+            {
+                var catalog = VoiceCatalogOptions.LoadEmbedded();
+                o.Samples = catalog.Samples;
+                o.Voices = catalog.Voices;
+            })
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<VoiceCatalogOptions>, VoiceCatalogValidator>();
+        builder.Services.AddSingleton<VoiceCatalog>();
+        builder.Services.AddOptions<EspeakOptions>().BindConfiguration(EspeakOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<EspeakSampler>();
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         return builder;
@@ -16,6 +30,7 @@ public static class Extensions
 
     public static WebApplication MapVoiceApi(this WebApplication app)
     {
+        app.MapVoicesApi();
         app.MapPreferencesApi();
         return app;
     }

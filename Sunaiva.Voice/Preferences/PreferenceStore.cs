@@ -2,6 +2,7 @@ using Dapper;
 using Npgsql;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
+using Sunaiva.Voice.Catalog;
 
 namespace Sunaiva.Voice.Preferences;
 
@@ -40,15 +41,15 @@ public sealed class PreferenceStore(NpgsqlDataSource dataSource, TimeProvider ti
 }
 
 /// <summary>Takes the voice a user chose at signup as their starting preference (a later choice wins).</summary>
-public sealed class SignupPreferenceHandler(PreferenceStore store) : IIntegrationEventHandler
+public sealed class SignupPreferenceHandler(PreferenceStore store, VoiceCatalog catalog) : IIntegrationEventHandler
 {
     public IReadOnlyCollection<string> EventTypes { get; } = [Sunaiva.Contracts.EventTypes.UserSignedUp];
 
     public async Task HandleAsync(IntegrationEvent integrationEvent, NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
     {
         var user = integrationEvent.DataAs<UserSignedUp>();
-        // Engagement validated the signup; a voice that still does not fit is skipped, not stored.
-        if (!Sunaiva.Contracts.InputRules.IsVoiceId(user.Voice))
+        // Engagement validated the signup; a voice that still does not fit (or is not in the catalog) is skipped, not stored.
+        if (!Sunaiva.Contracts.InputRules.IsVoiceId(user.Voice) || catalog.Find(user.Voice!) is null)
         {
             return;
         }
