@@ -43,6 +43,9 @@ try
         ["ConnectionStrings__engagementdb"] = servers.PostgresConnectionString(engagementDb) + ";Maximum Pool Size=50",
         ["ConnectionStrings__smtp"] = servers.SmtpConnectionString!,
         ["InternalEvents__Token"] = internalToken,
+        // What the AppHost passes Engagement for its email links (unsubscribe, tracking).
+        ["Email__PublicBaseUrl"] = "http://127.0.0.1",
+        ["Email__SigningKey"] = "bench-email-signing-key-0123456789abcdef",
     }, servers));
     processes.Add(StartService(Dll("Sunaiva.Voice"), voicePort, new()
     {

@@ -57,6 +57,9 @@ try
         ["Jwt__SigningKey"] = DevTokens.TestSigningKey,
         ["InternalEvents__Token"] = internalToken,
         ["OpsDashboard__Peers"] = string.Empty,
+        // What the AppHost passes Engagement for its email links (unsubscribe, tracking).
+        ["Email__PublicBaseUrl"] = "http://127.0.0.1",
+        ["Email__SigningKey"] = "bench-email-signing-key-0123456789abcdef",
     });
     await Task.WhenAll(billingService.WaitAliveAsync(TimeSpan.FromSeconds(90)), engagementService.WaitAliveAsync(TimeSpan.FromSeconds(90)));
     await using var billingData = NpgsqlDataSource.Create(servers.PostgresConnectionString(billingDb));
