@@ -1,0 +1,37 @@
+namespace Sunaiva.Testing;
+
+/// <summary>
+/// Polls for an outcome of background work (events, mail, retries); the timeout only guards against hangs, it asserts
+/// nothing about speed.
+/// </summary>
+public static class Eventually
+{
+    /// <summary>Waits until <paramref name="condition"/> holds; throws <see cref="TimeoutException"/> naming <paramref name="what"/>.</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Gave up waiting for: {what}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Reads until <paramref name="done"/> accepts the value or time runs out, and returns the last value read (the caller asserts on it).</summary>
+    public static async Task<T> Get<T>(Func<Task<T>> read, Func<T, bool> done, int maxSeconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(maxSeconds);
+        var value = await read();
+        while (!done(value) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            value = await read();
+        }
+
+        return value;
+    }
+}
