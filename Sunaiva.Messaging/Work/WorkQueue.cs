@@ -132,8 +132,10 @@ public sealed class WorkSignal
     /// <summary>Waits for a signal or the timeout; true when signalled.</summary>
     public async Task<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var timer = time.CreateTimer(static s => ((CancellationTokenSource)s!).Cancel(), cts, timeout, Timeout.InfiniteTimeSpan);
+        // The timeout's source owns its timer: a hand-made timer's callback can still run after the source it cancels was
+        // disposed, and that ObjectDisposedException on a timer thread ends the process.
+        using var timeoutSource = new CancellationTokenSource(timeout, time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
         try
         {
             await _channel.Reader.ReadAsync(cts.Token);
