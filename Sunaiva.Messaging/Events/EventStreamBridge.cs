@@ -33,6 +33,12 @@ public sealed partial class EventStreamBridge : BackgroundService
 {
     public const string MalformedKind = "event:malformed";
 
+    /// <summary>The relay publishes here after adding entries to the stream, so bridges read them at once.</summary>
+    public static readonly RedisChannel WakeChannel = RedisChannel.Literal(ResourceNames.EventStream + ".wake");
+
+    private readonly System.Threading.Channels.Channel<bool> _wake = System.Threading.Channels.Channel.CreateBounded<bool>(
+        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly IConnectionMultiplexer _redis;
     private readonly WorkQueue _queue;
@@ -81,13 +87,14 @@ public sealed partial class EventStreamBridge : BackgroundService
             return;
         }
 
+        await SubscribeQuietlyAsync();
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 if (await PollOnceAsync(stoppingToken) == 0)
                 {
-                    await Task.Delay(_options.PollInterval, _time, stoppingToken);
+                    await WaitForWakeAsync(stoppingToken);
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -106,6 +113,33 @@ public sealed partial class EventStreamBridge : BackgroundService
                     return;
                 }
             }
+        }
+    }
+
+    private async Task SubscribeQuietlyAsync()
+    {
+        try
+        {
+            await _redis.GetSubscriber().SubscribeAsync(WakeChannel, (_, _) => _wake.Writer.TryWrite(true));
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            // Polling alone still carries every entry; the subscription comes back with the multiplexer's reconnect.
+            LogBridgeFailed(_logger, ex);
+        }
+    }
+
+    /// <summary>Waits for the relay's notice or the poll interval, whichever comes first.</summary>
+    private async Task WaitForWakeAsync(CancellationToken stoppingToken)
+    {
+        using var timeout = new CancellationTokenSource(_options.PollInterval, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, timeout.Token);
+        try
+        {
+            await _wake.Reader.ReadAsync(linked.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
         }
     }
 

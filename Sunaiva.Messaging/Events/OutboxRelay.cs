@@ -122,6 +122,9 @@ public sealed partial class OutboxRelay(
             useApproximateMaxLength: true)).ToList();
         await Task.WhenAll(adds);
 
+        // Bridges of every service wake on this instead of their next poll; a lost notice only costs that poll.
+        await db.PublishAsync(EventStreamBridge.WakeChannel, rows.Count, StackExchange.Redis.CommandFlags.FireAndForget);
+
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
         {
             await connection.ExecuteAsync(new CommandDefinition(

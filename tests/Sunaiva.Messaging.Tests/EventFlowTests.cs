@@ -28,6 +28,33 @@ public sealed class EventFlowTests(LocalServers servers)
     }
 
     [Fact]
+    public async Task Bridge_waiting_for_its_next_poll_is_woken_by_the_relay_and_takes_a_new_event_at_once()
+    {
+        await using var services = await TwoServices.StartAsync(servers);
+        var (redis, connection, producer, consumer, handler) = services;
+        // A poll interval no test waits out: only the relay's wake-up notice can make the bridge read the second event.
+        using var bridge = consumer.Bridge(handler, new EventBusOptions { PollInterval = TimeSpan.FromMinutes(1) });
+        await bridge.EnsureGroupAsync();
+        await bridge.StartAsync(default);
+        try
+        {
+            const string bridged = "SELECT count(*) FROM work_items WHERE key LIKE @key";
+            await producer.PublishAsync("test.happened", "evt_first", new { value = 1 });
+            await producer.Relay().PublishBatchAsync(default);
+            await Eventually.UntilAsync(async () => await consumer.ScalarAsync<long>(bridged, new { key = "evt:evt_first:%" }) == 1, "the first event bridged");
+
+            await producer.PublishAsync("test.happened", "evt_second", new { value = 2 });
+            await producer.Relay().PublishBatchAsync(default);
+            await Eventually.UntilAsync(async () => await consumer.ScalarAsync<long>(bridged, new { key = "evt:evt_second:%" }) == 1,
+                "the second event bridged before the next poll", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            await bridge.StopAsync(default);
+        }
+    }
+
+    [Fact]
     public async Task Replica_that_dies_before_acknowledging_an_event_does_not_make_it_handled_twice()
     {
         await using var services = await TwoServices.StartAsync(servers);
