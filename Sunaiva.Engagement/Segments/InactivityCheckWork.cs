@@ -39,12 +39,13 @@ public sealed class InactivityCheckWork(SegmentStore segments, WorkQueue work, T
                 return;
             }
 
-            await segments.EnterAsync(connection, tx, Segments.Inactive(check.Days), check.UserId, threshold, ct);
             var shorter = Segments.InactiveDays.Where(d => d < check.Days).Select(Segments.Inactive).ToList();
             if (shorter.Count > 0)
             {
                 await SegmentStore.LeaveAsync(connection, tx, shorter, check.UserId, threshold, ct);
             }
+
+            await segments.EnterAsync(connection, tx, Segments.Inactive(check.Days), check.UserId, threshold, ct);
 
             if (Segments.InactiveDays.FirstOrDefault(d => d > check.Days) is > 0 and var next)
             {

@@ -66,7 +66,7 @@ public sealed class SegmentEventsHandler(SegmentStore segments, WorkQueue work) 
         var (thisWeek, lastWeek, weekBefore, rolled) = (row.ThisWeek, row.LastWeek, row.WeekBefore, false);
         if (countsAsActivity)
         {
-            var start = row.WeekStart is { } startAt ? DateOnly.FromDateTime(startAt) : (DateOnly?)null;
+            var start = row.WeekStart;
             if (start is null)
             {
                 thisWeek = 1;
@@ -94,7 +94,7 @@ public sealed class SegmentEventsHandler(SegmentStore segments, WorkQueue work) 
             UPDATE user_engagement SET last_active_at = @at, week_start = @week, this_week = @thisWeek, last_week = @lastWeek, week_before = @weekBefore
             WHERE user_id = @userId
             """,
-            new { userId, at, week = countsAsActivity || row.WeekStart is null ? week.ToDateTime(TimeOnly.MinValue) : row.WeekStart.Value, thisWeek, lastWeek, weekBefore }, tx, cancellationToken: ct));
+            new { userId, at, week = countsAsActivity || row.WeekStart is null ? week.ToDateTime(TimeOnly.MinValue) : row.WeekStart.Value.ToDateTime(TimeOnly.MinValue), thisWeek, lastWeek, weekBefore }, tx, cancellationToken: ct));
 
         // Back: every inactivity segment is left (the mails it scheduled stop).
         await SegmentStore.LeaveAsync(connection, tx, [Segments.Inactive7, Segments.Inactive14, Segments.Inactive30], userId, at, ct);
@@ -129,7 +129,7 @@ public sealed class SegmentEventsHandler(SegmentStore segments, WorkQueue work) 
         return day.AddDays(-(((int)day.DayOfWeek + 6) % 7));
     }
 
-    private sealed record Activity(DateTime? LastActiveAt, DateTime? WeekStart, int ThisWeek, int LastWeek, int WeekBefore);
+    private sealed record Activity(DateTime? LastActiveAt, DateOnly? WeekStart, int ThisWeek, int LastWeek, int WeekBefore);
 }
 
 /// <summary>Payload of <c>segment.inactivity</c>: check whether the user has been inactive <see cref="Days"/> days.</summary>

@@ -111,7 +111,12 @@ public sealed class SegmentStore(WorkQueue work, ExperimentService experiments, 
             RunAt: runAt), ct);
     }
 
-    private sealed record OpenHours(int[] Hours, int Opens);
+    private sealed class OpenHours
+    {
+        public int[] Hours { get; set; } = [];
+
+        public int Opens { get; set; }
+    }
 }
 
 /// <summary>A scheduled re-engagement send: the campaign, the segment entry it answers and the variant chosen.</summary>
