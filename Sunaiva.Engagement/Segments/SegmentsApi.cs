@@ -31,10 +31,10 @@ public static class SegmentsApi
         var watch = Stopwatch.StartNew();
         var (members, audience) = await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(
             """
-            SELECT count(*), count(*) FILTER (WHERE NOT EXISTS (
-                       SELECT 1 FROM email_suppressions s WHERE s.address = lower(u.email) AND s.category IN ('*', 'reengagement')))
-            FROM segment_members m JOIN users u ON u.id = m.user_id
-            WHERE m.segment = @segment
+            WITH members AS MATERIALIZED (SELECT lower(u.email) AS address FROM segment_members m JOIN users u ON u.id = m.user_id WHERE m.segment = @segment)
+            SELECT (SELECT count(*) FROM members),
+                   (SELECT count(*) FROM members m WHERE NOT EXISTS (
+                        SELECT 1 FROM email_suppressions s WHERE s.address = m.address AND s.category IN ('*', 'reengagement')))
             """,
             new { segment }, cancellationToken: ct));
         return new SegmentReport(segment, members, audience, watch.Elapsed.TotalMilliseconds);
