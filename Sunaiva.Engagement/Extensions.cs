@@ -71,6 +71,34 @@ public static class Extensions
         builder.Services.AddEventHandler<WelcomeSeriesHandler>();
         builder.Services.AddEventHandler<ActivityHandler>();
         builder.Services.AddEventHandler<BillingMail.BillingMailHandler>();
+        builder.AddReengagement();
+        builder.AddInfluencerReports();
+    }
+
+    private static void AddReengagement(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<Segments.ReengagementOptions>().BindConfiguration(Segments.ReengagementOptions.SectionName)
+            .PostConfigure(o =>
+            {
+                if (o.Campaigns.Count == 0)
+                {
+                    o.Campaigns = [.. Segments.ReengagementOptions.Defaults];
+                }
+            })
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Segments.SegmentStore>();
+        builder.Services.AddEventHandler<Segments.SegmentEventsHandler>();
+        builder.Services.AddWorkHandler<Segments.InactivityCheckWork>();
+        builder.Services.AddWorkHandler<Segments.ReengagementSendWork>();
+    }
+
+    private static void AddInfluencerReports(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<Reports.ReportsOptions>().BindConfiguration(Reports.ReportsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddEventHandler<Reports.InfluencerLedgerHandler>();
+        builder.Services.AddWorkHandler<Reports.InfluencerReportWork>();
+        builder.Services.AddWorkHandler<Reports.MonthlyReportsWork>();
+        builder.Services.AddSingleton<Sunaiva.ServiceDefaults.Data.IStartupTask, Reports.MonthlyReportsSchedule>();
     }
 
     public static WebApplication MapEngagementApi(this WebApplication app)
@@ -82,6 +110,8 @@ public static class Extensions
         app.MapEmailPreferencesApi();
         app.MapWebhookInbox();
         Experiments.ExperimentsApi.MapExperimentsApi(app);
+        Segments.SegmentsApi.MapSegmentsApi(app);
+        Reports.InfluencerReportsApi.MapInfluencerReportsApi(app);
         app.MapOpsDashboard();
         return app;
     }

@@ -21,7 +21,11 @@ public sealed record EmailRequest(
     IReadOnlyDictionary<string, object?> Model,
     string? Variant = null,
     string? Experiment = null,
-    string? ExperimentPhase = null);
+    string? ExperimentPhase = null,
+    IReadOnlyList<InlineImage>? Images = null);
+
+/// <summary>An image carried inside the message (multipart/related), shown by <c>&lt;img src="cid:{ContentId}"&gt;</c>.</summary>
+public sealed record InlineImage(string ContentId, string FileName, string MediaType, byte[] Content);
 
 /// <summary>
 /// Queues an email in the caller's transaction: once per (user, kind), rendered once, with a Message-ID derived from
@@ -72,7 +76,14 @@ public sealed class EmailOutbox(WorkQueue work, TimeProvider time, EmailTemplate
             message.Headers.Add("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
         }
 
-        message.Body = new BodyBuilder { TextBody = rendered.Text, HtmlBody = rendered.Html }.ToMessageBody();
+        var body = new BodyBuilder { TextBody = rendered.Text, HtmlBody = rendered.Html };
+        foreach (var image in request.Images ?? [])
+        {
+            var part = body.LinkedResources.Add(image.FileName, image.Content, ContentType.Parse(image.MediaType));
+            part.ContentId = image.ContentId;
+        }
+
+        message.Body = body.ToMessageBody();
         return await InsertAsync(connection, transaction, id, request.UserId, request.Kind, message, new Extra(rendered.Template, rendered.Language, request.Category, request.Variant, request.Experiment, request.ExperimentPhase), cancellationToken);
     }
 

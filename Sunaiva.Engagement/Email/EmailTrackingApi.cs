@@ -82,9 +82,19 @@ public static class EmailTrackingApi
         if (tokens.ReadOpen(token) is { } messageId)
         {
             await using var connection = await dataSource.OpenConnectionAsync(ct);
-            await connection.ExecuteAsync(new CommandDefinition(
-                "UPDATE sent_emails SET opens = opens + 1, first_opened_at = COALESCE(first_opened_at, @at) WHERE id = @messageId",
-                new { messageId, at = time.GetUtcNow() }, cancellationToken: ct));
+            var at = time.GetUtcNow();
+            var firstOpenBy = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
+                """
+                UPDATE sent_emails e SET opens = e.opens + 1, first_opened_at = COALESCE(e.first_opened_at, @at)
+                FROM sent_emails pre WHERE e.id = @messageId AND pre.id = e.id
+                RETURNING CASE WHEN pre.first_opened_at IS NULL THEN e.user_id END
+                """,
+                new { messageId, at }, cancellationToken: ct));
+            if (firstOpenBy is not null)
+            {
+                // The hour of each message's first open teaches the user's best send hour.
+                await Segments.SegmentStore.CountOpenAsync(connection, firstOpenBy, at, ct);
+            }
         }
 
         http.Response.Headers.CacheControl = "no-store, max-age=0";
@@ -102,13 +112,19 @@ public static class EmailTrackingApi
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         {
             // A click implies the message was opened (images are often blocked).
-            await connection.ExecuteAsync(new CommandDefinition(
+            var at = time.GetUtcNow();
+            var firstOpenBy = await connection.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
                 """
-                UPDATE sent_emails SET clicks = clicks + 1, first_clicked_at = COALESCE(first_clicked_at, @at),
-                                       first_opened_at = COALESCE(first_opened_at, @at), opens = GREATEST(opens, 1)
-                WHERE id = @MessageId
+                UPDATE sent_emails e SET clicks = e.clicks + 1, first_clicked_at = COALESCE(e.first_clicked_at, @at),
+                                         first_opened_at = COALESCE(e.first_opened_at, @at), opens = GREATEST(e.opens, 1)
+                FROM sent_emails pre WHERE e.id = @MessageId AND pre.id = e.id
+                RETURNING CASE WHEN pre.first_opened_at IS NULL THEN e.user_id END
                 """,
-                new { claim.MessageId, at = time.GetUtcNow() }, cancellationToken: ct));
+                new { claim.MessageId, at }, cancellationToken: ct));
+            if (firstOpenBy is not null)
+            {
+                await Segments.SegmentStore.CountOpenAsync(connection, firstOpenBy, at, ct);
+            }
         }
 
         return TypedResults.Redirect(target.AbsoluteUri);

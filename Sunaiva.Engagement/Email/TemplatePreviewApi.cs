@@ -48,6 +48,9 @@ public static class TemplatePreviewApi
         {
             ["amount"] = "120.00 USD", ["period"] = "2026-10", ["referral_code"] = "DEMO", ["transfer_id"] = "tr_sample", ["reason"] = "the bank account was closed",
         },
+        ["days"] = 14,
+        ["segment"] = "inactive-14",
+        ["report"] = Reports.InfluencerReport.SampleModel(),
     };
 
     private sealed class SampleLinks : IEmailLinks

@@ -46,6 +46,11 @@ public sealed class ExperimentsOptions : IValidatableObject
                 yield return new ValidationResult($"{key}:ConversionDays must be between 1 and 90.", [$"{key}:ConversionDays"]);
             }
 
+            if (e.Variants.Any(v => v.SendHour is < 0 or > 23))
+            {
+                yield return new ValidationResult($"{key}:Variants:*:SendHour must be an hour 0-23 (UTC).", [$"{key}:Variants"]);
+            }
+
             if (e.MinSamplePerVariant < 1)
             {
                 yield return new ValidationResult($"{key}:MinSamplePerVariant must be at least 1.", [$"{key}:MinSamplePerVariant"]);
@@ -63,7 +68,7 @@ public sealed class ExperimentOptions
     /// <summary>The campaign step under test (its template name); the first variant is the control.</summary>
     public string Template { get; set; } = string.Empty;
 
-    /// <summary>The variants in order (the first is the control); subject and content differ by template.</summary>
+    /// <summary>The variants in order (the first is the control); subject and content differ by template, send time by <see cref="ExperimentVariant.SendHour"/>.</summary>
     public List<ExperimentVariant> Variants { get; set; } = [];
 
     /// <summary>What decides: opens, clicks or conversions (<c>subscription.activated</c> within <see cref="ConversionDays"/>).</summary>
@@ -86,6 +91,12 @@ public sealed class ExperimentVariant
     public string Name { get; set; } = string.Empty;
 
     public string Template { get; set; } = string.Empty;
+
+    /// <summary>
+    /// A send-time variant: the UTC hour (0-23) its messages go out at, for steps that are scheduled (re-engagement
+    /// campaigns). Unset: the step's own time (the user's best hour).
+    /// </summary>
+    public int? SendHour { get; set; }
 }
 
 public static class ExperimentMetrics

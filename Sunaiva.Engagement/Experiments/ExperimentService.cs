@@ -8,10 +8,11 @@ using Sunaiva.Engagement.Email.Templates;
 namespace Sunaiva.Engagement.Experiments;
 
 /// <summary>The template a user gets for a campaign step, and the experiment phase it belongs to.</summary>
-public sealed record VariantChoice(string Template, string? Experiment, string? Variant, string? Phase);
+/// <param name="SendHour">The UTC hour a send-time variant goes out at (null: the step's own time).</param>
+public sealed record VariantChoice(string Template, string? Experiment, string? Variant, string? Phase, int? SendHour = null);
 
 /// <summary>Counts and rates of one variant.</summary>
-public sealed record VariantStats(string Name, string Template, long Sent, long Opens, long Clicks, long Conversions, double OpenRate, double ClickRate, double ConversionRate);
+public sealed record VariantStats(string Name, string Template, int? SendHour, long Sent, long Opens, long Clicks, long Conversions, double OpenRate, double ClickRate, double ConversionRate);
 
 /// <summary>An experiment as ops see it: per-variant counts and rates, the leader's uplift over the control and the test's confidence.</summary>
 public sealed record ExperimentReport(
@@ -52,11 +53,11 @@ public sealed class ExperimentService(IOptions<ExperimentsOptions> options, Emai
         var winner = await DecideAsync(connection, tx, experiment, ct);
         if (winner is not null && experiment.Variants.FirstOrDefault(v => v.Name == winner) is { } won)
         {
-            return new VariantChoice(won.Template, experiment.Id, won.Name, RolloutPhase);
+            return new VariantChoice(won.Template, experiment.Id, won.Name, RolloutPhase, won.SendHour);
         }
 
         var variant = experiment.Variants[Bucket(experiment.Id, userId, experiment.Variants.Count)];
-        return new VariantChoice(variant.Template, experiment.Id, variant.Name, TestPhase);
+        return new VariantChoice(variant.Template, experiment.Id, variant.Name, TestPhase, variant.SendHour);
     }
 
     /// <summary>Deterministic assignment: the first 8 bytes of SHA-256(experiment:user) modulo the number of variants.</summary>
@@ -120,7 +121,7 @@ public sealed class ExperimentService(IOptions<ExperimentsOptions> options, Emai
         var stats = experiment.Variants.Select(v =>
         {
             var r = rows.GetValueOrDefault(v.Name) ?? new CountRow(v.Name, 0, 0, 0, 0);
-            return new VariantStats(v.Name, v.Template, r.Sent, r.Opens, r.Clicks, r.Conversions,
+            return new VariantStats(v.Name, v.Template, v.SendHour, r.Sent, r.Opens, r.Clicks, r.Conversions,
                 Rate(r.Opens, r.Sent), Rate(r.Clicks, r.Sent), Rate(r.Conversions, r.Sent));
         }).ToList();
 

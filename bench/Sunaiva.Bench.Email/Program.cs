@@ -16,6 +16,12 @@ using Sunaiva.Testing;
 // product through SmtpTransport's pool), so the ratio is the cost of what the product adds per message. The outbox's
 // database writes are not included (docs/email.md).
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Email [-- --messages 1000]
+//        dotnet run -c Release --project bench/Sunaiva.Bench.Email -- --segments [--small] [--lag-events 2000] (SegmentBench.cs)
+if (args.Contains("--segments"))
+{
+    return await Sunaiva.Bench.Email.SegmentBench.RunAsync(args);
+}
+
 var messages = args.SkipWhile(a => a != "--messages").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(1000);
 var servers = new LocalServers { WithSmtp = true };
 await servers.InitializeAsync();

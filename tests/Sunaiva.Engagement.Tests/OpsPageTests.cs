@@ -31,10 +31,12 @@ public sealed class OpsPageTests(LocalServers servers) : IAsyncLifetime
         Assert.Contains("<script src=\"/ops/ops.js\" defer></script>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("<script>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("style=", html, StringComparison.Ordinal);
+        Assert.Contains("<table id=\"experiments\">", html, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("/ops/ops.js", "text/javascript", "/ops/dashboard/data")]
+    [InlineData("/ops/ops.js", "text/javascript", "/ops/email/experiments")]
     [InlineData("/ops/ops.css", "text/css", "--accent")]
     public async Task Page_script_and_style_are_served_as_static_files_without_sniffing(string path, string mediaType, string content)
     {

@@ -118,6 +118,24 @@
     applyStyles($("legend"));
   }
 
+  // Email A/B tests (Engagement's own): running ones first, with each variant's sends and rate of the deciding metric.
+  async function experiments() {
+    try {
+      const res = await fetch("/ops/email/experiments", { headers: { Authorization: "Bearer " + token }, cache: "no-store" });
+      if (!res.ok) return;
+      const list = await res.json();
+      list.sort((a, b) => (a.status === "running" ? 0 : 1) - (b.status === "running" ? 0 : 1) || a.id.localeCompare(b.id));
+      const rate = (e, v) => e.metric === "opens" ? v.openRate : e.metric === "conversions" ? v.conversionRate : v.clickRate;
+      $("experiments").tBodies[0].innerHTML = list.map((e) => `<tr data-row="${esc(e.id)}">
+        <td class="t">${esc(e.id)}</td><td class="t">${esc(e.template)}</td><td class="t">${esc(e.metric)}</td>
+        <td data-k="status" class="t">${esc(e.status)}</td>
+        <td class="t">${e.variants.map((v) => `${esc(v.name)}${v.sendHour === null || v.sendHour === undefined ? "" : " @" + esc(v.sendHour) + ":00"}: ${int(v.sent)} · ${pct(rate(e, v))}`).join("<br>")}</td>
+        <td data-k="leader" class="t">${esc(e.leader ?? "–")}</td><td data-k="uplift">${pct(e.uplift)}</td><td data-k="confidence">${pct(e.confidence)}</td>
+        <td data-k="winner" class="t">${esc(e.winner ?? "")}</td><td data-k="rolledOut">${int(e.rolledOut)}</td></tr>`).join("")
+        || `<tr><td class="t muted" colspan="10">no experiments configured (Email:Experiments)</td></tr>`;
+    } catch { /* the usage view stays useful without them */ }
+  }
+
   async function load() {
     for (const b of document.querySelectorAll("#windows button")) b.classList.toggle("active", b.dataset.w === win);
     if (!token) { message("No ops token: open this page from the \"Ops: cost & latency\" link of a service in the Aspire dashboard, or add #token=<ops JWT> to the address."); $("updated").textContent = ""; return; }
@@ -127,6 +145,7 @@
       if (!res.ok) { message(`Could not load usage: HTTP ${res.status}`); $("updated").textContent = ""; return; }
       message("");
       render(await res.json());
+      await experiments();
       document.body.dataset.loaded = win;
     } catch (e) { message("Could not load usage: " + e); $("updated").textContent = ""; }
   }
