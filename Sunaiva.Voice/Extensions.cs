@@ -2,6 +2,7 @@ using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 using Microsoft.Extensions.Options;
 using Sunaiva.Voice.Catalog;
+using Sunaiva.Voice.Emotion;
 using Sunaiva.Voice.Preferences;
 
 namespace Sunaiva.Voice;
@@ -25,6 +26,7 @@ public static class Extensions
         builder.Services.AddSingleton<EspeakSampler>();
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
+        builder.AddVoiceEmotion();
         return builder;
     }
 
