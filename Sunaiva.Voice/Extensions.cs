@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Sunaiva.Voice.Catalog;
 using Sunaiva.Voice.Emotion;
 using Sunaiva.Voice.Preferences;
+using Sunaiva.Voice.Realtime;
 
 namespace Sunaiva.Voice;
 
@@ -27,6 +28,7 @@ public static class Extensions
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         builder.AddVoiceEmotion();
+        builder.AddVoiceRealtime();
         return builder;
     }
 
@@ -34,6 +36,7 @@ public static class Extensions
     {
         app.MapVoicesApi();
         app.MapPreferencesApi();
+        app.MapRealtimeApi();
         return app;
     }
 }
