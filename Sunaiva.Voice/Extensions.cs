@@ -2,7 +2,9 @@ using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 using Microsoft.Extensions.Options;
 using Sunaiva.Voice.Catalog;
+using Sunaiva.Voice.Emotion;
 using Sunaiva.Voice.Preferences;
+using Sunaiva.Voice.Realtime;
 
 namespace Sunaiva.Voice;
 
@@ -25,6 +27,8 @@ public static class Extensions
         builder.Services.AddSingleton<EspeakSampler>();
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
+        builder.AddVoiceEmotion();
+        builder.AddVoiceRealtime();
         return builder;
     }
 
@@ -32,6 +36,7 @@ public static class Extensions
     {
         app.MapVoicesApi();
         app.MapPreferencesApi();
+        app.MapRealtimeApi();
         return app;
     }
 }
