@@ -3,6 +3,10 @@ using Sunaiva.Messaging.Events;
 using Microsoft.Extensions.Options;
 using Sunaiva.Voice.Catalog;
 using Sunaiva.Voice.Preferences;
+using Sunaiva.Voice.Pipeline;
+using Sunaiva.Voice.Sessions;
+using Sunaiva.Voice.Tts;
+using Sunaiva.Voice.Demo;
 
 namespace Sunaiva.Voice;
 
@@ -25,6 +29,7 @@ public static class Extensions
         builder.Services.AddSingleton<EspeakSampler>();
         builder.Services.AddSingleton<PreferenceStore>();
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
+        builder.AddVoicePipeline();
         return builder;
     }
 
@@ -32,6 +37,10 @@ public static class Extensions
     {
         app.MapVoicesApi();
         app.MapPreferencesApi();
+        app.UseWebSockets();
+        app.MapSessionsApi();
+        app.MapTtsApi();
+        app.MapVoiceDemo();
         return app;
     }
 }
