@@ -333,6 +333,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
 
         var reply = full.ToString();
+        await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("assistant", reply, pending.Turn));
         await EmitAsync("transcript", new { role = "assistant", final = true, text = reply, turn = pending.Turn }, ct);
         if (state.AudioStarted)
         {
@@ -342,8 +343,6 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         {
             await EmitLatencyAsync(state, ct);
         }
-
-        await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("assistant", reply, pending.Turn));
     }
 
     private async Task SpeakAsync(string sentence, ReplyState state, CancellationToken audioToken, CancellationToken ct)
