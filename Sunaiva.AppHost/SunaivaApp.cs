@@ -65,6 +65,8 @@ public static class SunaivaApp
         _ = engagement.WithEnvironment("Email__PublicBaseUrl", engagement.GetEndpoint("http"));
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
+        // Optional: with Parameters:openai-api-key set, Voice mints OpenAI Realtime keys (cloud voice); empty keeps the local pipeline.
+        _ = voice.WithEnvironment("Voice__OpenAI__ApiKey", builder.AddOptionalSecret("openai-api-key"));
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {

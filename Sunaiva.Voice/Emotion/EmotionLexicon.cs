@@ -52,11 +52,6 @@ public sealed class EmotionLexicon
             }
         }
 
-        // VADER treats "never" and "without" as negations through its n't/never rules; the list holds the rest.
-        negations.Add("never");
-        negations.Add("no");
-        negations.Add("not");
-
         var cues = new Dictionary<string, (EmotionLabel, double)>(StringComparer.Ordinal);
         foreach (var fields in Rows("emotion_cues.tsv", 3))
         {

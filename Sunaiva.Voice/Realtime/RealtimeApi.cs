@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.OpenApi;
@@ -24,7 +26,7 @@ public static class RealtimeApi
             .WithDescription("The client posts its SDP offer to webRtcUrl with the clientSecret as bearer; audio never reaches Sunaiva. " +
                 "The key grants at most the caller's minutes left today (by plan) and at most the longest session. Past the daily limit: 429 " +
                 "with the offered modes (local, text) and Retry-After until midnight UTC; OpenAI down: 503 with Retry-After and the same offer; " +
-                "no OpenAI key configured here: 503 offering the local pipeline.")
+                "no OpenAI key configured here: 503 offering the local pipeline. A retry with the same Idempotency-Key gets a fresh secret for the same session and spends no more minutes.")
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status429TooManyRequests, StatusCodes.Status503ServiceUnavailable)
             .WithRequestExample(new RealtimeSessionRequest("en-GB-female-1", null, "semantic_vad"))
             .WithResponseExample(StatusCodes.Status200OK, new RealtimeGrant(
@@ -54,7 +56,11 @@ public static class RealtimeApi
 
         var userId = http.User.UserId();
         var voiceId = request?.VoiceId ?? (await preferences.GetAsync(userId, ct))?.VoiceId ?? DefaultVoice;
-        var result = await minter.MintAsync(userId, new RealtimeSessionSpec(voiceId, request?.Instructions, request?.TurnDetection), ct);
+        // A retried request (same Idempotency-Key) is the same session: a fresh secret on the same reservation.
+        var sessionId = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 200 } key
+            ? "rt_" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{userId}\n{key}")))[..32]
+            : null;
+        var result = await minter.MintAsync(userId, new RealtimeSessionSpec(voiceId, request?.Instructions, request?.TurnDetection, sessionId), ct);
         return ToHttp(result, http);
     }
 

@@ -34,7 +34,8 @@ public sealed class RealtimeUsageLedger(NpgsqlDataSource dataSource, TimeProvide
 
     /// <summary>
     /// Reserves up to <paramref name="maxSeconds"/> of what is left today for a new session; null when nothing (less than
-    /// <paramref name="minSeconds"/>) is left. The reservation is committed when this returns.
+    /// <paramref name="minSeconds"/>) is left. The reservation is committed when this returns. Idempotent by session id:
+    /// a session that holds a reservation gets it back unchanged; one whose mint failed (released) reserves afresh.
     /// </summary>
     public async Task<(int Seconds, RealtimeAllowance Before)?> ReserveAsync(string sessionId, string userId, int limitSeconds, int maxSeconds, int minSeconds, string voiceId, string model, CancellationToken ct)
     {
@@ -42,7 +43,21 @@ public sealed class RealtimeUsageLedger(NpgsqlDataSource dataSource, TimeProvide
         await using var tx = await connection.BeginTransactionAsync(ct);
         await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(hashtext('voice-realtime:' || @userId))", new { userId }, tx, cancellationToken: ct));
         var day = Today;
+        var existing = await connection.QuerySingleOrDefaultAsync<(string UserId, int Reserved, bool Released)?>(new CommandDefinition(
+            "SELECT user_id, reserved_seconds, released FROM voice_realtime_usage WHERE session_id = @sessionId", new { sessionId }, tx, cancellationToken: ct));
+        if (existing is { } row && row.UserId != userId)
+        {
+            throw new InvalidOperationException("The realtime session id belongs to another user.");
+        }
+
         var used = await connection.ExecuteScalarAsync<int>(new CommandDefinition(UsedToday, new { userId, day }, tx, cancellationToken: ct));
+        if (existing is { Released: false } kept)
+        {
+            // The same session asked again (a retried request): it keeps its reservation, nothing more is spent.
+            await tx.CommitAsync(ct);
+            return (kept.Reserved, new RealtimeAllowance(limitSeconds, used - kept.Reserved));
+        }
+
         var before = new RealtimeAllowance(limitSeconds, used);
         var seconds = Math.Min(before.RemainingSeconds, maxSeconds);
         if (seconds < minSeconds)
@@ -54,6 +69,8 @@ public sealed class RealtimeUsageLedger(NpgsqlDataSource dataSource, TimeProvide
             """
             INSERT INTO voice_realtime_usage (session_id, user_id, day, reserved_seconds, voice_id, model, created_at)
             VALUES (@sessionId, @userId, @day, @seconds, @voiceId, @model, @now)
+            ON CONFLICT (session_id) DO UPDATE SET released = false, day = excluded.day, reserved_seconds = excluded.reserved_seconds,
+                used_seconds = NULL, reported_at = NULL, created_at = excluded.created_at
             """,
             new { sessionId, userId, day, seconds, voiceId, model, now = time.GetUtcNow() }, tx, cancellationToken: ct));
         await tx.CommitAsync(ct);

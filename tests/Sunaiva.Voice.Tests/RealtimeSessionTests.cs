@@ -179,6 +179,46 @@ public sealed class RealtimeSessionTests(LocalServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retried_request_with_the_same_idempotency_key_keeps_its_session_and_spends_no_more_minutes()
+    {
+        using var ada = _app.ClientFor("ada");
+
+        async Task<JsonElement> MintAsync(string key)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/voice/realtime/sessions") { Content = JsonContent.Create(new { }) };
+            request.Headers.Add("Idempotency-Key", key);
+            var response = await ada.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return await response.Content.ReadFromJsonAsync<JsonElement>();
+        }
+
+        var first = await MintAsync("tap-1");
+        var retried = await MintAsync("tap-1");
+        var other = await MintAsync("tap-2");
+
+        Assert.Equal(first.GetProperty("sessionId").GetString(), retried.GetProperty("sessionId").GetString());
+        Assert.NotEqual(first.GetProperty("clientSecret").GetString(), retried.GetProperty("clientSecret").GetString());
+        Assert.Equal(360, retried.GetProperty("remainingSecondsToday").GetInt32());
+        Assert.Equal(120, other.GetProperty("remainingSecondsToday").GetInt32());
+        Assert.Equal(480L, await _app.ScalarAsync<long>("SELECT sum(reserved_seconds) FROM voice_realtime_usage WHERE user_id = 'ada'"));
+    }
+
+    [Fact]
+    public async Task Openai_switched_off_by_chaos_answers_503_with_retry_after_and_no_call_leaves()
+    {
+        using var ops = _app.ClientFor("ops-1", ops: true);
+        (await ops.PutAsJsonAsync("/ops/chaos", new { provider = "openai-realtime", outage = true })).EnsureSuccessStatusCode();
+
+        var response = await _app.ClientFor("ada").PostAsJsonAsync("/voice/realtime/sessions", new { });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter?.Delta);
+        Assert.Equal("Cloud voice unavailable", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+        Assert.Empty(_openAi.Requests);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM voice_realtime_usage WHERE NOT released"));
+    }
+
+    [Fact]
     public async Task Minter_without_an_openai_key_offers_the_local_pipeline()
     {
         await using var app = new VoiceApp(servers);
