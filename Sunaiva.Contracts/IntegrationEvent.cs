@@ -18,6 +18,10 @@ public static class EventTypes
     public const string PaymentFailed = "payment.failed";
     public const string PaymentRecovered = "payment.recovered";
     public const string CommissionEarned = "commission.earned";
+
+    /// <summary>A refund or lost dispute took back (part of) a commission; consumed by Engagement, not published by Billing yet.</summary>
+    public const string CommissionClawedBack = "commission.clawed_back";
+
     public const string PayoutSent = "payout.sent";
     public const string PayoutFailed = "payout.failed";
     public const string VideoReady = "video.ready";

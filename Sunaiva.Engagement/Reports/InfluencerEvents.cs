@@ -8,7 +8,7 @@ public static class InfluencerEvents
     /// (<c>CommissionLedger.ClawBackRefundAsync/ClawBackDisputeAsync</c>) but does not publish them yet: until it does, the
     /// reports show clawbacks of 0. The shape Engagement reads is <see cref="CommissionClawedBackData"/>.
     /// </summary>
-    public const string CommissionClawedBack = "commission.clawed_back";
+    public const string CommissionClawedBack = Sunaiva.Contracts.EventTypes.CommissionClawedBack;
 }
 
 /// <summary>The fields of <c>commission.earned</c> the reports read (Billing's <c>CommissionEarned</c>).</summary>

@@ -11,7 +11,7 @@ namespace Sunaiva.Engagement.Segments;
 /// <summary>
 /// Keeps the segments as events arrive, in each event's transaction (database work only):
 /// <list type="bullet">
-/// <item><c>user.signed_up</c>, <c>user.active</c>: the user's last activity and weekly counts; coming back leaves every
+/// <item><c>user.signed_up</c>, <c>user.active</c> (and <c>voice.session.ended</c>, <c>file.indexed</c>: using the product is activity): the user's last activity and weekly counts; coming back leaves every
 /// inactivity segment (their scheduled re-engagement mails then stop); the first activity of a new week decides
 /// "falling activity" from the two finished weeks before it; an inactivity timer is set for 7 days after the activity.</item>
 /// <item><c>payment.failed</c> enters <c>payment-failed</c>, <c>payment.recovered</c> leaves it.</item>
@@ -24,6 +24,7 @@ public sealed class SegmentEventsHandler(SegmentStore segments, WorkQueue work) 
     public IReadOnlyCollection<string> EventTypes { get; } =
     [
         Sunaiva.Contracts.EventTypes.UserSignedUp, Sunaiva.Contracts.EventTypes.UserActive,
+        Sunaiva.Contracts.EventTypes.VoiceSessionEnded, Sunaiva.Contracts.EventTypes.FileIndexed,
         Sunaiva.Contracts.EventTypes.PaymentFailed, Sunaiva.Contracts.EventTypes.PaymentRecovered,
     ];
 
@@ -37,6 +38,12 @@ public sealed class SegmentEventsHandler(SegmentStore segments, WorkQueue work) 
             case Sunaiva.Contracts.EventTypes.UserActive:
                 var active = integrationEvent.DataAs<UserActive>();
                 await ActiveAsync(connection, transaction, active.Id, active.At ?? integrationEvent.OccurredAt, countsAsActivity: true, cancellationToken);
+                break;
+            case Sunaiva.Contracts.EventTypes.VoiceSessionEnded:
+                await ActiveAsync(connection, transaction, integrationEvent.DataAs<Welcome.VoiceSessionEndedData>().UserId, integrationEvent.OccurredAt, countsAsActivity: true, cancellationToken);
+                break;
+            case Sunaiva.Contracts.EventTypes.FileIndexed:
+                await ActiveAsync(connection, transaction, integrationEvent.DataAs<Welcome.FileIndexedData>().UserId, integrationEvent.OccurredAt, countsAsActivity: true, cancellationToken);
                 break;
             case Sunaiva.Contracts.EventTypes.PaymentFailed:
                 await segments.EnterAsync(connection, transaction, Segments.PaymentFailed, integrationEvent.DataAs<PaymentFailedData>().UserId, integrationEvent.OccurredAt, cancellationToken);

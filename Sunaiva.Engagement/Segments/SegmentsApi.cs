@@ -31,10 +31,11 @@ public static class SegmentsApi
         var watch = Stopwatch.StartNew();
         var (members, audience) = await connection.QuerySingleAsync<(long, long)>(new CommandDefinition(
             """
-            WITH members AS MATERIALIZED (SELECT lower(u.email) AS address FROM segment_members m JOIN users u ON u.id = m.user_id WHERE m.segment = @segment)
-            SELECT (SELECT count(*) FROM members),
-                   (SELECT count(*) FROM members m WHERE NOT EXISTS (
-                        SELECT 1 FROM email_suppressions s WHERE s.address = m.address AND s.category IN ('*', 'reengagement')))
+            SELECT count(*), count(*) FILTER (WHERE s.address IS NULL)
+            FROM segment_members m
+            JOIN users u ON u.id = m.user_id
+            LEFT JOIN (SELECT DISTINCT address FROM email_suppressions WHERE category IN ('*', 'reengagement')) s ON s.address = lower(u.email)
+            WHERE m.segment = @segment
             """,
             new { segment }, cancellationToken: ct));
         return new SegmentReport(segment, members, audience, watch.Elapsed.TotalMilliseconds);

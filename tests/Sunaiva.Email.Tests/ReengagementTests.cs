@@ -59,6 +59,17 @@ public sealed class ReengagementTests(EmailServers servers) : EmailTestBase(serv
     }
 
     [Fact]
+    public async Task Using_voice_counts_as_coming_back()
+    {
+        await UserAsync("voice-1");
+        await ActiveAsync("voice-1");
+        await App.AdvanceAsync(TimeSpan.FromDays(7) + TimeSpan.FromMinutes(1));
+        Assert.Equal([Segments.Inactive7], await SegmentsOfAsync("voice-1"));
+        await App.PublishAsync("vse-1", EventTypes.VoiceSessionEnded, new { userId = "voice-1", sessionId = "vs_1" });
+        Assert.Empty(await SegmentsOfAsync("voice-1"));
+    }
+
+    [Fact]
     public async Task A_failed_payment_enters_its_segment_and_the_recovery_leaves_it()
     {
         await UserAsync("pay-1");

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 
 namespace Sunaiva.Email.Tests;
@@ -86,6 +87,27 @@ public sealed partial class WelcomeEmailTests(EmailServers servers) : EmailTestB
         using var user = App.ClientFor("user-1");
         Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync("/ops/email/templates/welcome-2/preview")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await ops.GetAsync("/ops/email/templates/nope/preview")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Ops_preview_renders_every_template_including_the_reengagement_and_report_ones()
+    {
+        using var ops = App.ClientFor("ops-1", ops: true);
+        var names = await ops.GetFromJsonAsync<List<string>>("/ops/email/templates");
+        Assert.Contains("influencer-report", names!);
+        Assert.Contains("reengage-inactive", names!);
+        foreach (var name in names!)
+        {
+            var response = await ops.GetAsync($"/ops/email/templates/{name}/preview");
+            Assert.True(response.IsSuccessStatusCode, $"{name}: {(int)response.StatusCode}");
+        }
+
+        var report = await ops.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>("/ops/email/templates/influencer-report/preview");
+        Assert.Equal("Your Sunaiva performance for October 2026", report!["subject"]!.GetValue<string>());
+        Assert.Contains("Carried over: 46.50 USD", report["text"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("src=\"cid:chart@sample\"", report["html"]!.GetValue<string>(), StringComparison.Ordinal);
+        var inactive = await ops.GetFromJsonAsync<System.Text.Json.Nodes.JsonObject>("/ops/email/templates/reengage-inactive/preview");
+        Assert.Contains("It has been 14 days", inactive!["text"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"https://engagement\.test/email/c/[A-Za-z0-9_\-\.]+")]
