@@ -54,6 +54,7 @@ public sealed partial class SphinxDecoderPool : IDisposable
     private readonly List<IntPtr> _configs = [];
     private readonly Lock _loadLock = new();
     private bool _loaded;
+    private bool _disposed;
     private string? _loadError;
 
     public SphinxDecoderPool(IOptions<PipelineOptions> options, ILogger<SphinxDecoderPool> logger)
@@ -143,24 +144,41 @@ public sealed partial class SphinxDecoderPool : IDisposable
 
     internal void Return(IntPtr decoder)
     {
-        _decoders.Add(decoder);
+        lock (_loadLock)
+        {
+            if (_disposed)
+            {
+                // The pool went away while this utterance ran (shutdown): free the decoder now that nobody uses it.
+                _ = SphinxNative.Free(decoder);
+                return;
+            }
+
+            _decoders.Add(decoder);
+        }
+
         _free.Release();
     }
 
+    /// <summary>Frees the idle decoders; one still lent to an utterance is freed when it comes back (freeing it under a running decode would crash the process).</summary>
     public void Dispose()
     {
-        foreach (var decoder in _all)
+        lock (_loadLock)
         {
-            _ = SphinxNative.Free(decoder);
-        }
+            _disposed = true;
+            while (_decoders.TryTake(out var decoder))
+            {
+                _ = SphinxNative.Free(decoder);
+            }
 
-        foreach (var config in _configs)
-        {
-            _ = SphinxNative.FreeConfig(config);
-        }
+            // Configurations are reference-counted by their decoders: release ours.
+            foreach (var config in _configs)
+            {
+                _ = SphinxNative.FreeConfig(config);
+            }
 
-        _all.Clear();
-        _configs.Clear();
+            _all.Clear();
+            _configs.Clear();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Speech-to-text unavailable: {Reason}")]
