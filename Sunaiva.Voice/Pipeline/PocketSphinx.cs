@@ -9,6 +9,13 @@ internal static partial class SphinxNative
     private const string Sphinx = "libpocketsphinx.so.3";
     private const string SphinxBase = "libsphinxbase.so.3";
 
+    /// <summary>
+    /// Every decoder call takes this lock: under concurrent sessions pocketsphinx 5prealpha aborted the process
+    /// (assertion in ngram_search_fwdtree prune_nonroot_chan), which points at state shared between decoders.
+    /// Decoding is CPU-bound and a call is a few milliseconds, so serializing costs little on a 2-core host.
+    /// </summary>
+    internal static readonly Lock Gate = new();
+
     [LibraryImport(Sphinx, EntryPoint = "ps_args")]
     internal static partial IntPtr Args();
 
@@ -100,7 +107,12 @@ public sealed partial class SphinxDecoderPool : IDisposable
                     }
 
                     _configs.Add(config);
-                    var decoder = SphinxNative.Init(config);
+                    IntPtr decoder;
+                    lock (SphinxNative.Gate)
+                    {
+                        decoder = SphinxNative.Init(config);
+                    }
+
                     if (decoder == IntPtr.Zero)
                     {
                         throw new SpeechRecognitionUnavailableException($"pocketsphinx could not load its models from {dir}.");
@@ -133,7 +145,13 @@ public sealed partial class SphinxDecoderPool : IDisposable
             throw new SpeechRecognitionUnavailableException("No speech decoder became free in time.");
         }
 
-        if (SphinxNative.StartUtterance(decoder) < 0)
+        int started;
+        lock (SphinxNative.Gate)
+        {
+            started = SphinxNative.StartUtterance(decoder);
+        }
+
+        if (started < 0)
         {
             Return(decoder);
             throw new SpeechRecognitionUnavailableException("pocketsphinx could not start an utterance.");
@@ -149,7 +167,11 @@ public sealed partial class SphinxDecoderPool : IDisposable
             if (_disposed)
             {
                 // The pool went away while this utterance ran (shutdown): free the decoder now that nobody uses it.
-                _ = SphinxNative.Free(decoder);
+                lock (SphinxNative.Gate)
+                {
+                    _ = SphinxNative.Free(decoder);
+                }
+
                 return;
             }
 
@@ -163,6 +185,7 @@ public sealed partial class SphinxDecoderPool : IDisposable
     public void Dispose()
     {
         lock (_loadLock)
+        lock (SphinxNative.Gate)
         {
             _disposed = true;
             while (_decoders.TryTake(out var decoder))
@@ -203,12 +226,18 @@ public sealed class SphinxUtterance : IDisposable
     public unsafe void Feed(ReadOnlySpan<short> samples)
     {
         ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero || _ended, this);
+        int processed;
         fixed (short* p = samples)
         {
-            if (SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0) < 0)
+            lock (SphinxNative.Gate)
             {
-                throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
+                processed = SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0);
             }
+        }
+
+        if (processed < 0)
+        {
+            throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
         }
 
         SamplesFed += samples.Length;
@@ -223,7 +252,13 @@ public sealed class SphinxUtterance : IDisposable
         if (!_ended)
         {
             _ended = true;
-            if (SphinxNative.EndUtterance(_decoder) < 0)
+            int ended;
+            lock (SphinxNative.Gate)
+            {
+                ended = SphinxNative.EndUtterance(_decoder);
+            }
+
+            if (ended < 0)
             {
                 throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
             }
@@ -234,8 +269,11 @@ public sealed class SphinxUtterance : IDisposable
 
     private string Hypothesis()
     {
-        var hyp = SphinxNative.GetHypothesis(_decoder, out _);
-        return hyp == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUTF8(hyp) ?? string.Empty;
+        lock (SphinxNative.Gate)
+        {
+            var hyp = SphinxNative.GetHypothesis(_decoder, out _);
+            return hyp == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUTF8(hyp) ?? string.Empty;
+        }
     }
 
     public void Dispose()
@@ -247,7 +285,10 @@ public sealed class SphinxUtterance : IDisposable
 
         if (!_ended)
         {
-            _ = SphinxNative.EndUtterance(_decoder);
+            lock (SphinxNative.Gate)
+            {
+                _ = SphinxNative.EndUtterance(_decoder);
+            }
         }
 
         _pool.Return(_decoder);
