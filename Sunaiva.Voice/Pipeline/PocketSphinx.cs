@@ -22,9 +22,6 @@ internal static partial class SphinxNative
     [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_parse_r", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr ParseArguments(IntPtr config, IntPtr definitions, int argc, [In] string[] argv, int strict);
 
-    [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_free_r")]
-    internal static partial int FreeConfig(IntPtr config);
-
     [LibraryImport(Sphinx, EntryPoint = "ps_init")]
     internal static partial IntPtr Init(IntPtr config);
 
@@ -58,7 +55,6 @@ public sealed partial class SphinxDecoderPool : IDisposable
     private readonly SemaphoreSlim _free;
     private readonly System.Collections.Concurrent.ConcurrentBag<IntPtr> _decoders = [];
     private readonly List<IntPtr> _all = [];
-    private readonly List<IntPtr> _configs = [];
     private readonly Lock _loadLock = new();
     private bool _loaded;
     private bool _disposed;
@@ -106,7 +102,6 @@ public sealed partial class SphinxDecoderPool : IDisposable
                         throw new SpeechRecognitionUnavailableException("pocketsphinx refused its configuration.");
                     }
 
-                    _configs.Add(config);
                     IntPtr decoder;
                     lock (SphinxNative.Gate)
                     {
@@ -193,14 +188,9 @@ public sealed partial class SphinxDecoderPool : IDisposable
                 _ = SphinxNative.Free(decoder);
             }
 
-            // Configurations are reference-counted by their decoders: release ours.
-            foreach (var config in _configs)
-            {
-                _ = SphinxNative.FreeConfig(config);
-            }
-
+            // No cmd_ln_free_r: ps_init takes ownership of its configuration and ps_free releases it (freeing it here
+            // as well was a double free that crashed the process at shutdown).
             _all.Clear();
-            _configs.Clear();
         }
     }
 
@@ -208,7 +198,11 @@ public sealed partial class SphinxDecoderPool : IDisposable
     private static partial void LogUnavailable(ILogger logger, string reason);
 }
 
-/// <summary>One utterance on a lent decoder: audio in as it arrives, partial hypotheses, the final text at the end.</summary>
+/// <summary>
+/// One utterance on a lent decoder: audio in as it arrives, partial hypotheses, the final text at the end. Thread-safe:
+/// the session may dispose it (socket replaced, shutdown) while the receive loop still feeds it, so every native call
+/// checks, under the decoder lock, that the decoder is still lent to this utterance.
+/// </summary>
 public sealed class SphinxUtterance : IDisposable
 {
     private readonly SphinxDecoderPool _pool;
@@ -223,14 +217,19 @@ public sealed class SphinxUtterance : IDisposable
 
     public long SamplesFed { get; private set; }
 
+    /// <summary>Decodes more audio; ignored once the utterance is ended or disposed (its audio no longer matters).</summary>
     public unsafe void Feed(ReadOnlySpan<short> samples)
     {
-        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero || _ended, this);
         int processed;
         fixed (short* p = samples)
         {
             lock (SphinxNative.Gate)
             {
+                if (_decoder == IntPtr.Zero || _ended)
+                {
+                    return;
+                }
+
                 processed = SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0);
             }
         }
@@ -243,55 +242,63 @@ public sealed class SphinxUtterance : IDisposable
         SamplesFed += samples.Length;
     }
 
-    public string Partial() => _decoder == IntPtr.Zero ? string.Empty : Hypothesis();
+    public string Partial()
+    {
+        lock (SphinxNative.Gate)
+        {
+            return _decoder == IntPtr.Zero ? string.Empty : Hypothesis();
+        }
+    }
 
     /// <summary>Ends the utterance and returns its best hypothesis (lower case words, possibly empty).</summary>
     public string Finish()
     {
-        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero, this);
-        if (!_ended)
-        {
-            _ended = true;
-            int ended;
-            lock (SphinxNative.Gate)
-            {
-                ended = SphinxNative.EndUtterance(_decoder);
-            }
-
-            if (ended < 0)
-            {
-                throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
-            }
-        }
-
-        return Hypothesis();
-    }
-
-    private string Hypothesis()
-    {
         lock (SphinxNative.Gate)
         {
-            var hyp = SphinxNative.GetHypothesis(_decoder, out _);
-            return hyp == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUTF8(hyp) ?? string.Empty;
+            if (_decoder == IntPtr.Zero)
+            {
+                throw new SpeechRecognitionUnavailableException("The utterance was abandoned.");
+            }
+
+            if (!_ended)
+            {
+                _ended = true;
+                if (SphinxNative.EndUtterance(_decoder) < 0)
+                {
+                    throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
+                }
+            }
+
+            return Hypothesis();
         }
+    }
+
+    // Callers hold SphinxNative.Gate.
+    private string Hypothesis()
+    {
+        var hyp = SphinxNative.GetHypothesis(_decoder, out _);
+        return hyp == IntPtr.Zero ? string.Empty : Marshal.PtrToStringUTF8(hyp) ?? string.Empty;
     }
 
     public void Dispose()
     {
-        if (_decoder == IntPtr.Zero)
+        IntPtr decoder;
+        lock (SphinxNative.Gate)
         {
-            return;
-        }
-
-        if (!_ended)
-        {
-            lock (SphinxNative.Gate)
+            decoder = _decoder;
+            if (decoder == IntPtr.Zero)
             {
-                _ = SphinxNative.EndUtterance(_decoder);
+                return;
             }
+
+            if (!_ended)
+            {
+                _ = SphinxNative.EndUtterance(decoder);
+            }
+
+            _decoder = IntPtr.Zero;
         }
 
-        _pool.Return(_decoder);
-        _decoder = IntPtr.Zero;
+        _pool.Return(decoder);
     }
 }

@@ -48,6 +48,9 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         _s = services;
         _endpointer = new Endpointer(_s.Vad.CreateStream(), _s.Options);
         _replyWorker = Task.Run(ReplyLoopAsync);
+
+        // A session used only over HTTP (text turns) never attaches a socket: it expires like a dropped one.
+        _expiry = _s.Time.CreateTimer(_ => Expired?.Invoke(this), null, _s.Options.ResumeWindow, Timeout.InfiniteTimeSpan);
     }
 
     public string Id => _info.Id;

@@ -1,7 +1,9 @@
 // Sunaiva voice demo: microphone -> AudioWorklet (PCM16 16 kHz) -> session WebSocket; reply audio and events back.
 const $ = (id) => document.getElementById(id);
 const tokenInput = $('token');
-tokenInput.value = localStorage.getItem('sunaiva-token') || '';
+// #token=…&voice=…&session=…&autostart=1 lets scripted clients (the headless Chromium test) drive the page.
+const fragment = new URLSearchParams(location.hash.slice(1));
+tokenInput.value = fragment.get('token') || localStorage.getItem('sunaiva-token') || '';
 let voices = [];
 let session = null;
 let socket = null;
@@ -148,9 +150,13 @@ function connect() {
 $('region').onchange = showVoices;
 tokenInput.onchange = loadVoices;
 $('start').onclick = async () => {
-  const response = await fetch('/voice/sessions', { method: 'POST', headers: headers(), body: JSON.stringify({ voiceId: $('voice').value, mode: 'local' }) });
-  if (!response.ok) { $('status').textContent = `Could not start: ${response.status}`; return; }
-  session = await response.json();
+  if (fragment.get('session')) {
+    session = { id: fragment.get('session') };
+  } else {
+    const response = await fetch('/voice/sessions', { method: 'POST', headers: headers(), body: JSON.stringify({ voiceId: $('voice').value, mode: 'local' }) });
+    if (!response.ok) { $('status').textContent = `Could not start: ${response.status}`; return; }
+    session = await response.json();
+  }
   stopping = false;
   lastSeq = 0;
   audio = new AudioContext({ sampleRate: 16000 });
@@ -181,4 +187,9 @@ $('text-form').onsubmit = (e) => {
   socket.send(JSON.stringify({ type: 'text', text, id: crypto.randomUUID() }));
   $('text').value = '';
 };
-if (tokenInput.value) loadVoices();
+if (tokenInput.value) {
+  loadVoices().then(() => {
+    if (fragment.get('voice')) $('voice').value = fragment.get('voice');
+    if (fragment.get('autostart')) $('start').click();
+  });
+}
