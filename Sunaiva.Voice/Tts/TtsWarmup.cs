@@ -11,7 +11,24 @@ namespace Sunaiva.Voice.Tts;
 /// </summary>
 public sealed partial class TtsWarmup(VoiceActivityModel vad, SphinxDecoderPool decoders, TtsService tts, VoiceCatalog catalog, IOptions<TtsOptions> options, ILogger<TtsWarmup> logger) : BackgroundService
 {
+    private readonly TaskCompletionSource _warmed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the models are loaded and the phrases cached (benchmarks wait for it).</summary>
+    public Task Warmed => _warmed.Task;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await WarmAsync(stoppingToken);
+        }
+        finally
+        {
+            _warmed.TrySetResult();
+        }
+    }
+
+    private async Task WarmAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         _ = vad.Kind;

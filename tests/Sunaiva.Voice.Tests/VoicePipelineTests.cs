@@ -170,6 +170,22 @@ public sealed class VoicePipelineTests(LocalServers servers, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task The_demo_page_and_its_scripts_are_served_without_a_token()
+    {
+        using var anonymous = _app.CreateClient();
+
+        var page = await anonymous.GetAsync("/voice/demo");
+        var script = await anonymous.GetAsync("/voice/demo/demo.js");
+        var worklet = await anonymous.GetAsync("/voice/demo/pcm-worklet.js");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("/voice/demo/demo.js", await page.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.Contains("/voice/sessions", await script.Content.ReadAsStringAsync());
+        Assert.Contains("registerProcessor", await worklet.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task Tts_refuses_empty_or_too_long_text_and_unknown_voices()
     {
         using var client = _app.ClientFor("ada");
