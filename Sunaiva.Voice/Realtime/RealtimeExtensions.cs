@@ -28,6 +28,7 @@ public static class RealtimeExtensions
         services.AddEventHandler<SubscriptionEntitlementHandler>();
         services.AddSingleton<RealtimeUsageLedger>();
         services.AddSingleton<RealtimeMinter>();
+        services.AddSingleton<Sunaiva.Voice.Sessions.IRealtimeSessionMinter, RealtimeSessionMinter>();
         return builder;
     }
 }

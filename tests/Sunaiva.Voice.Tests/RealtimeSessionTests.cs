@@ -48,6 +48,33 @@ public sealed class RealtimeSessionTests(LocalServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Voice_session_in_auto_mode_is_cloud_with_a_grant_for_its_own_id_until_the_minutes_run_out_then_local()
+    {
+        using var ada = _app.ClientFor("ada");
+
+        var first = JsonDocument.Parse(await (await ada.PostAsJsonAsync("/voice/sessions", new { voiceId = "en-GB-female-1" })).Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal("cloud", first.GetProperty("mode").GetString());
+        Assert.Equal(first.GetProperty("id").GetString(), first.GetProperty("cloud").GetProperty("sessionId").GetString());
+        Assert.StartsWith("ek_test", first.GetProperty("cloud").GetProperty("clientSecret").GetString());
+        Assert.Equal(JsonValueKind.Null, first.GetProperty("local").ValueKind);
+
+        // 10 free minutes, at most 4 per key: the third key gets the last 2, the fourth finds none and stays local.
+        for (var i = 0; i < 2; i++)
+        {
+            var granted = JsonDocument.Parse(await (await ada.PostAsJsonAsync("/voice/sessions", new { voiceId = "en-GB-female-1" })).Content.ReadAsStringAsync()).RootElement;
+            Assert.Equal("cloud", granted.GetProperty("mode").GetString());
+        }
+
+        var spent = await ada.PostAsJsonAsync("/voice/sessions", new { voiceId = "en-GB-female-1", mode = "auto" });
+        var local = JsonDocument.Parse(await spent.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.Created, spent.StatusCode);
+        Assert.Equal("local", local.GetProperty("mode").GetString());
+        Assert.Contains("minutes", local.GetProperty("modeReason").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("/stream", local.GetProperty("local").GetProperty("streamUrl").GetString(), StringComparison.Ordinal);
+        Assert.Equal(3, _openAi.Requests.Count);
+    }
+
+    [Fact]
     public async Task Mint_sends_the_documented_request_with_the_server_key_and_returns_the_client_secret_without_it()
     {
         using var ada = _app.ClientFor("ada");
