@@ -55,6 +55,7 @@ public sealed partial class FileIngestion(
     NpgsqlDataSource dataSource,
     IAmazonS3 s3,
     WorkQueue work,
+    WorkSignal workSignal,
     SearchCache searchCache,
     IOptions<FileVaultOptions> options,
     TimeProvider time,
@@ -232,6 +233,8 @@ public sealed partial class FileIngestion(
 
         if (file is not null)
         {
+            // The queue signals before the commit; a runner that looked too early is woken again now.
+            workSignal.Notify();
             await searchCache.InvalidateAsync(request.UserId, ct);
             return new IngestResult(IngestStatus.Created, file);
         }
