@@ -17,7 +17,7 @@ public sealed class FileVaultOptions
 
     /// <summary>Uploads streaming at once; each holds at most two parts in memory.</summary>
     [Range(1, 256)]
-    public int MaxConcurrentUploads { get; set; } = 8;
+    public int MaxConcurrentUploads { get; set; } = 4;
 
     /// <summary>Uploads waiting for a slot; past this an upload is refused with 503 and Retry-After.</summary>
     [Range(0, 10_000)]

@@ -112,8 +112,9 @@ public static class FilesApi
         {
             return TooLarge(limit);
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException or BadHttpRequestException)
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
+            // A malformed body or a client that went away; storage failures pass on to the 503 handler.
             return TypedResults.Problem(statusCode: 400, title: "Unreadable multipart body", detail: "The body is not valid multipart/form-data (check the boundary), or it ended early.");
         }
 
