@@ -106,6 +106,23 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upload_aborted_by_the_client_mid_stream_leaves_no_object_row_or_multipart_upload()
+    {
+        using var ada = _app.ClientFor(_ada);
+        using var form = new MultipartFormDataContent();
+        var part = new StreamContent(new FailingStream(TestFiles.Png(padding: (2 * PartSize) + 100), failAfter: PartSize + (PartSize / 2)));
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "cut.png");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => ada.PostAsync("/files", form));
+
+        await Sunaiva.Testing.Eventually.UntilAsync(
+            async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)) == 0 && (await ListObjectsAsync(_ada)).Count == 0,
+            "the aborted upload is cleaned up");
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
     public async Task The_same_bytes_uploaded_again_return_the_existing_file_and_store_nothing_new()
     {
         using var ada = _app.ClientFor(_ada);
@@ -264,5 +281,22 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var prefix = FileVault.ObjectKey(userId, string.Empty);
         var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
+    /// <summary>A body that breaks after some bytes, like a client that loses its connection.</summary>
+    private sealed class FailingStream(byte[] bytes, int failAfter) : MemoryStream(bytes, writable: false)
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Position >= failAfter)
+            {
+                throw new IOException("connection lost");
+            }
+
+            return await base.ReadAsync(buffer[..(int)Math.Min(buffer.Length, failAfter - Position)], cancellationToken);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= failAfter ? throw new IOException("connection lost") : base.Read(buffer, offset, (int)Math.Min(count, failAfter - Position));
     }
 }
