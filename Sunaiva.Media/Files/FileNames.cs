@@ -37,6 +37,16 @@ public static class FileNames
         return result.Length == 0 ? "file" : result;
     }
 
+    /// <summary>
+    /// What a client may send as a name: a base name that is not empty, "." or "..", without control characters (refused
+    /// with 400, as they always were); anything else is sanitized by <see cref="Clean"/>.
+    /// </summary>
+    public static bool IsAcceptable(string? fileName)
+    {
+        var name = (fileName ?? string.Empty).Replace('\\', '/').Split('/').Last().Trim();
+        return name.Length is > 0 and <= 1024 && name is not ("." or "..") && !Sunaiva.Contracts.InputRules.HasControlCharacters(name);
+    }
+
     /// <summary>The words of a name for the search vector: "q3_report-final.pdf" is "q3 report final pdf".</summary>
     public static string Words(string name) =>
         System.Text.RegularExpressions.Regex.Replace(name, @"[_\.\-]+", " ");

@@ -104,6 +104,11 @@ public static class FilesApi
                     && disposition.IsFileDisposition() && HeaderUtilities.RemoveQuotes(disposition.Name).Equals("file", StringComparison.Ordinal))
                 {
                     var name = HeaderUtilities.RemoveQuotes(disposition.FileNameStar.HasValue ? disposition.FileNameStar : disposition.FileName).Value;
+                    if (!FileNames.IsAcceptable(name))
+                    {
+                        return TypedResults.Problem(statusCode: 400, title: "Invalid file name", detail: "The file needs a name (not '.' or '..') without control characters.");
+                    }
+
                     result = await ingestion.IngestAsync(new FileIngest(request.HttpContext.User.UserId(), name ?? string.Empty, "upload", null, section.ContentType, idempotencyKey), section.Body, ct);
                 }
             }
@@ -112,9 +117,10 @@ public static class FilesApi
         {
             return TooLarge(limit);
         }
-        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException
+            || (ex is IOException && ex.StackTrace?.Contains("Amazon.", StringComparison.Ordinal) != true))
         {
-            // A malformed body or a client that went away; storage failures pass on to the 503 handler.
+            // A malformed or truncated body, or a client that went away; storage failures pass on to the 503 handler.
             return TypedResults.Problem(statusCode: 400, title: "Unreadable multipart body", detail: "The body is not valid multipart/form-data (check the boundary), or it ended early.");
         }
 
@@ -136,7 +142,7 @@ public static class FilesApi
     private static async Task<Results<Ok<ResumableUpload>, ProblemHttpResult>> StartResumableAsync(
         ResumableUploadRequest body, [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey, HttpContext http, ResumableUploads uploads, IOptions<FileVaultOptions> options, CancellationToken ct)
     {
-        if (body.SizeBytes < 1 || string.IsNullOrWhiteSpace(body.Name) || (idempotencyKey is not null && !InputRules.IsOpaqueKey(idempotencyKey)))
+        if (body.SizeBytes < 1 || !FileNames.IsAcceptable(body.Name) || (idempotencyKey is not null && !InputRules.IsOpaqueKey(idempotencyKey)))
         {
             return TypedResults.Problem(statusCode: 400, title: "Invalid upload", detail: "Send the file's name and its exact size in bytes (and an Idempotency-Key of 1 to 200 printable ASCII characters, if any).");
         }

@@ -120,12 +120,12 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
         var token = DevTokens.For(_ada);
         ada.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
 
-        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("secret-content-xyzzy"), "text/plain", "../../etc/\u202Esecret-name-plugh\u0007.txt");
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("secret-content-xyzzy"), "text/plain", "../../etc/secret:name-plugh?.txt");
         var file = await ada.GetFromJsonAsync<JsonElement>($"/files/{id}");
         await Eventually.UntilAsync(async () => (await ada.GetFromJsonAsync<JsonElement>($"/files/{id}")).GetProperty("textStatus").GetString() != "pending", "indexed");
         await ada.GetByteArrayAsync($"/files/{id}/content");
 
-        Assert.Equal("secret-name-plugh.txt", file.GetProperty("name").GetString());
+        Assert.Equal("secret_name-plugh_.txt", file.GetProperty("name").GetString());
         Assert.DoesNotContain(logs.Messages, m => m.Contains("xyzzy", StringComparison.Ordinal) || m.Contains("plugh", StringComparison.Ordinal) || m.Contains(token, StringComparison.Ordinal));
     }
 

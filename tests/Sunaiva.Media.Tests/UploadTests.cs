@@ -77,6 +77,32 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(stored, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("contentType").GetString());
     }
 
+    [Theory]
+    [InlineData("..")]
+    [InlineData("evil\u001b[31m.txt")]
+    public async Task Names_that_are_empty_dot_dot_or_hold_control_characters_get_400(string name)
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var response = await TestFiles.UploadAsync(ada, TestFiles.Text("hello"), "text/plain", name);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task A_multipart_body_without_its_boundary_gets_400()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var content = new StringContent("garbage");
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
+
+        var response = await ada.PostAsync("/files", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
     [Fact]
     public async Task Html_is_served_as_an_attachment_in_a_csp_sandbox_never_inline()
     {
