@@ -35,7 +35,7 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
                    ts_rank(f.search_vector, (SELECT query FROM q)) + word_similarity(@q, f.name) AS rank
             FROM files f
             WHERE f.user_id = @userId AND f.deleted_at IS NULL
-              AND (f.search_vector @@ (SELECT query FROM q) OR @q <% f.name OR f.name ILIKE @like)
+              AND (f.search_vector @@ (SELECT query FROM q) OR f.name ILIKE @like OR (@fuzzy AND @q <% f.name))
               AND (@type::text IS NULL OR f.content_type = @type)
               AND (@source::text IS NULL OR f.source = @source)
               AND (@from::timestamptz IS NULL OR f.created_at >= @from)
@@ -57,13 +57,21 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
     public async Task<SearchPage> SearchUncachedAsync(string userId, SearchQuery query, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query), cancellationToken: ct))).ToList();
+        // Fuzzy name matching (trigram word similarity) is the costly arm: it runs only when the words and name
+        // fragments alone do not fill the page, which is when a typo is likely.
+        var rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query, fuzzy: false), cancellationToken: ct))).ToList();
+        if (rows.Count <= query.Limit)
+        {
+            rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query, fuzzy: true), cancellationToken: ct))).ToList();
+        }
+
         var more = rows.Count > query.Limit;
         return new SearchPage(more ? rows[..query.Limit] : rows, more ? query.Offset + query.Limit : null);
     }
 
-    internal static object Parameters(string userId, SearchQuery query) => new
+    internal static object Parameters(string userId, SearchQuery query, bool fuzzy) => new
     {
+        fuzzy,
         userId,
         q = query.Text,
         like = "%" + query.Text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%",

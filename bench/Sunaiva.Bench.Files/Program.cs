@@ -255,7 +255,7 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     // both meet the same machine load.
     var assembly = System.Reflection.Assembly.LoadFrom(Path.Combine(FindRoot(), "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll"));
     var sql = (string)assembly.GetType("Sunaiva.Media.Search.FileSearch")!.GetField("Sql", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
-    object Parameters(string q) => new { userId = "bench-search-user", q, like = "%" + q.Replace("%", "\\%").Replace("_", "\\_") + "%", type = (string?)null, source = (string?)null, from = (DateTimeOffset?)null, to = (DateTimeOffset?)null, take = 21, offset = 0 };
+    object Parameters(string q, bool fuzzy) => new { fuzzy, userId = "bench-search-user", q, like = "%" + q.Replace("%", "\\%").Replace("_", "\\_") + "%", type = (string?)null, source = (string?)null, from = (DateTimeOffset?)null, to = (DateTimeOffset?)null, take = 21, offset = 0 };
     var direct = new List<double>();
     var ilike = new List<double>();
     await using (var connection = await data.OpenConnectionAsync())
@@ -264,14 +264,19 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
         {
             foreach (var q in new[] { queries[0], queries[2], queries[3] })
             {
-                Console.WriteLine($"--- {q}\n" + string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q))));
+                Console.WriteLine($"--- {q}\n" + string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q, fuzzy: false))));
             }
         }
 
         foreach (var q in queries.Take(Math.Max(10, options.IlikeQueries)))
         {
             var w = Stopwatch.StartNew();
-            await connection.QueryAsync(new CommandDefinition(sql, Parameters(q)));
+            // As FileSearch does: the fuzzy name arm only when the exact arms do not fill the page.
+            if ((await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: false)))).Count() <= 20)
+            {
+                await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: true)));
+            }
+
             direct.Add(w.Elapsed.TotalMilliseconds);
             w.Restart();
             await connection.QueryAsync<string>(new CommandDefinition(
