@@ -19,12 +19,14 @@ public static class Extensions
         builder.Services.AddSingleton<FileCleanupSignal>();
         builder.Services.AddSingleton<FileCleanup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
+        builder.AddFileVault();
         return builder;
     }
 
     public static WebApplication MapMediaApi(this WebApplication app)
     {
         app.MapFilesApi();
+        app.MapFileVaultApi();
         return app;
     }
 }

@@ -1,73 +1,29 @@
 using System.Security.Cryptography;
 using Amazon.S3;
+using Amazon.S3.Model;
 using Dapper;
 using Npgsql;
-using Sunaiva.ServiceDefaults.Storage;
+using Sunaiva.Media.Search;
 
 namespace Sunaiva.Media.Files;
 
-/// <summary>What an upload did: stored a new file, found the same upload again, or met a key used for other bytes.</summary>
-public sealed record SaveOutcome(StoredFile File, bool Created, bool KeyReused);
+/// <summary>A file as its owner sees it. <c>TextStatus</c>: pending, indexed, none (images), awaiting_transcription (audio), failed.</summary>
+public sealed record StoredFile(string Id, string Name, string ContentType, long SizeBytes, string Sha256, string Source, string? SourceId, string TextStatus, DateTime CreatedAt);
 
-public sealed record StoredFile(string Id, string Name, string ContentType, long SizeBytes, string Sha256, string Source, DateTime CreatedAt);
+/// <summary>One read of a file: by whom and through what (download, range, mcp.read_file).</summary>
+public sealed record FileAccessEntry(string Action, string? Detail, DateTime At);
 
-/// <summary>Files of one user: bytes in object storage under the user's prefix, metadata in Postgres.</summary>
-public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, TimeProvider time)
+/// <summary>A range of a file's extracted text, the text's total length, and whether extraction stopped at its limit.</summary>
+public sealed record TextSlice(string Text, int Total, bool Truncated);
+
+/// <summary>An open object (or a byte range of it) with its total length.</summary>
+public sealed record FileContent(Stream Stream, long Length, long TotalLength, long? From);
+
+/// <summary>Files of one user: bytes in object storage under the user's hashed prefix, metadata in Postgres. Every query names the user.</summary>
+public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, SearchCache searchCache, TimeProvider time)
 {
-    private const string Columns = "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, created_at AS createdat";
-
-    public async Task<SaveOutcome> SaveAsync(string userId, string name, string contentType, Stream content, string? idempotencyKey, CancellationToken ct)
-    {
-        // Buffer to hash and to give the store a known length (s3rver needs unchunked puts).
-        using var buffer = new MemoryStream();
-        await content.CopyToAsync(buffer, ct);
-        buffer.Position = 0;
-        var sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(buffer, ct));
-        buffer.Position = 0;
-
-        if (idempotencyKey is not null && await FindByIdempotencyKeyAsync(userId, idempotencyKey, ct) is { } earlier)
-        {
-            return Replay(earlier, sha);
-        }
-
-        var id = $"file_{Guid.CreateVersion7():N}";
-        var key = ObjectKey(userId, id);
-        var put = StorageExtensions.NewPut(Extensions.FilesBucket, key);
-        put.InputStream = buffer;
-        put.ContentType = contentType;
-        put.AutoCloseStream = false;
-        await s3.PutObjectAsync(put, ct);
-
-        try
-        {
-            await using var connection = await dataSource.OpenConnectionAsync(ct);
-            var file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
-                $"""
-                INSERT INTO files (id, user_id, name, content_type, size_bytes, sha256, object_key, source, idempotency_key, created_at)
-                VALUES (@id, @userId, @name, @contentType, @size, @sha, @key, 'upload', @idempotencyKey, @at)
-                ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                RETURNING {Columns}
-                """,
-                new { id, userId, name, contentType, size = buffer.Length, sha, key, idempotencyKey, at = time.GetUtcNow() },
-                cancellationToken: ct));
-            if (file is null)
-            {
-                // A concurrent retry with the same key won; keep its file, drop these bytes.
-                await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
-                return Replay((await FindByIdempotencyKeyAsync(userId, idempotencyKey!, ct))!, sha);
-            }
-
-            return new SaveOutcome(file, Created: true, KeyReused: false);
-        }
-        catch
-        {
-            await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
-            throw;
-        }
-    }
-
-    // The same key with the same bytes is a retry; with other bytes it is a client bug to report, not to hide.
-    private static SaveOutcome Replay(StoredFile earlier, string sha) => new(earlier, Created: false, KeyReused: earlier.Sha256 != sha);
+    internal const string Columns =
+        "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, source_id AS sourceid, text_status AS textstatus, created_at AS createdat";
 
     /// <summary>Newest first; <paramref name="before"/> (a file id of this user) continues after that file.</summary>
     public async Task<IReadOnlyList<StoredFile>> ListAsync(string userId, int limit, string? before, CancellationToken ct)
@@ -90,44 +46,98 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
             $"SELECT {Columns} FROM files WHERE user_id = @userId AND id = @id AND deleted_at IS NULL", new { userId, id }, cancellationToken: ct));
     }
 
-    public async Task<Stream?> OpenAsync(string userId, string id, CancellationToken ct)
+    /// <summary>Opens the content, or the bytes <paramref name="from"/>..<paramref name="to"/> (inclusive) of it.</summary>
+    public async Task<FileContent> OpenAsync(string userId, StoredFile file, long? from, long? to, CancellationToken ct)
     {
-        if (await GetAsync(userId, id, ct) is null)
+        var request = new GetObjectRequest { BucketName = Extensions.FilesBucket, Key = ObjectKey(userId, file.Id) };
+        if (from is { } start)
         {
-            return null;
+            request.ByteRange = new ByteRange(start, to ?? file.SizeBytes - 1);
         }
 
-        var response = await s3.GetObjectAsync(Extensions.FilesBucket, ObjectKey(userId, id), ct);
-        return response.ResponseStream;
+        var response = await s3.GetObjectAsync(request, ct);
+        var length = from is { } f ? (to ?? file.SizeBytes - 1) - f + 1 : file.SizeBytes;
+        return new FileContent(response.ResponseStream, length, file.SizeBytes, from);
     }
 
     /// <summary>
-    /// Tombstones the file: from this commit on it is gone for the user, and <see cref="FileCleanup"/> removes
-    /// its object and then the row, retrying while storage is down. The idempotency key is released with it.
+    /// Tombstones the file: from this commit on it is gone for the user (its text and index entries with it), and
+    /// <see cref="FileCleanup"/> removes its object and then the row, retrying while storage is down.
     /// </summary>
     public async Task<bool> DeleteAsync(string userId, string id, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var deleted = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            UPDATE files SET deleted_at = @at, cleanup_after = @at, idempotency_key = NULL
-            WHERE user_id = @userId AND id = @id AND deleted_at IS NULL
-            """,
-            new { userId, id, at = time.GetUtcNow() }, cancellationToken: ct));
+        int deleted;
+        await using (var connection = await dataSource.OpenConnectionAsync(ct))
+        await using (var tx = await connection.BeginTransactionAsync(ct))
+        {
+            deleted = await connection.ExecuteAsync(new CommandDefinition(
+                """
+                UPDATE files SET deleted_at = @at, cleanup_after = @at, idempotency_key = NULL, search_vector = NULL, metadata = NULL
+                WHERE user_id = @userId AND id = @id AND deleted_at IS NULL
+                """,
+                new { userId, id, at = time.GetUtcNow() }, tx, cancellationToken: ct));
+            await connection.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM file_texts WHERE file_id = @id AND user_id = @userId", new { userId, id }, tx, cancellationToken: ct));
+            await tx.CommitAsync(ct);
+        }
+
         if (deleted == 1)
         {
             cleanupSignal.Notify();
+            await searchCache.InvalidateAsync(userId, ct);
         }
 
         return deleted == 1;
     }
 
-    private async Task<StoredFile?> FindByIdempotencyKeyAsync(string userId, string idempotencyKey, CancellationToken ct)
+    /// <summary>Records a read of the file by its owner (content downloads, ranges, MCP reads).</summary>
+    public async Task RecordAccessAsync(string userId, string fileId, string action, string? detail, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO file_access_log (file_id, user_id, action, detail, at)
+            SELECT id, user_id, @action, @detail, @at FROM files WHERE id = @fileId AND user_id = @userId
+            """,
+            new { userId, fileId, action, detail, at = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
+    public async Task<IReadOnlyList<FileAccessEntry>> AccessLogAsync(string userId, string fileId, int limit, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return (await connection.QueryAsync<FileAccessEntry>(new CommandDefinition(
+            "SELECT action, detail, at FROM file_access_log WHERE file_id = @fileId AND user_id = @userId ORDER BY at DESC, id DESC LIMIT @limit",
+            new { userId, fileId, limit }, cancellationToken: ct))).ToList();
+    }
+
+    /// <summary>The extracted text from <paramref name="offset"/>, at most <paramref name="length"/> characters, and the total.</summary>
+    public async Task<TextSlice?> ReadTextAsync(string userId, string fileId, int offset, int length, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        var row = await connection.QuerySingleOrDefaultAsync<TextSlice>(new CommandDefinition(
+            """
+            SELECT substr(t.body, @offset + 1, @length) AS text, length(t.body) AS total, t.truncated
+            FROM file_texts t JOIN files f ON f.id = t.file_id
+            WHERE t.file_id = @fileId AND t.user_id = @userId AND f.user_id = @userId AND f.deleted_at IS NULL
+            """,
+            new { userId, fileId, offset, length }, cancellationToken: ct));
+        return row;
+    }
+
+    internal static async Task<StoredFile?> FindByIdempotencyKeyAsync(NpgsqlDataSource dataSource, string userId, string idempotencyKey, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         return await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
             $"SELECT {Columns} FROM files WHERE user_id = @userId AND idempotency_key = @idempotencyKey",
             new { userId, idempotencyKey }, cancellationToken: ct));
+    }
+
+    internal static async Task<StoredFile?> FindByShaAsync(NpgsqlDataSource dataSource, string userId, string source, string sha, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
+            $"SELECT {Columns} FROM files WHERE user_id = @userId AND source = @source AND sha256 = @sha AND deleted_at IS NULL",
+            new { userId, source, sha }, cancellationToken: ct));
     }
 
     // The user id is hashed so object keys carry no personal identifier.

@@ -2,19 +2,52 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Sunaiva.Media.Files;
 
-/// <summary>Limits of local uploads (section <c>FileVault</c>).</summary>
+/// <summary>Limits of uploads and extraction (section <c>FileVault</c>).</summary>
 public sealed class FileVaultOptions
 {
     public const string SectionName = "FileVault";
 
-    [Range(1, 1L << 30)]
-    public long MaxUploadBytes { get; set; } = 25 * 1024 * 1024;
+    /// <summary>The largest file accepted, enforced while the body streams (413 past it).</summary>
+    [Range(1, 5L << 30)]
+    public long MaxUploadBytes { get; set; } = 100 * 1024 * 1024;
 
-    [MinLength(1)]
-    public string[] AllowedContentTypes { get; set; } =
-    [
-        "text/plain", "text/markdown", "text/csv", "application/pdf", "application/json",
-        "image/png", "image/jpeg", "image/webp", "image/gif", "audio/mpeg", "audio/wav", "audio/ogg",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ];
+    /// <summary>Bytes buffered per storage part (S3 wants at least 5 MiB for every part but the last).</summary>
+    [Range(5 * 1024 * 1024, 64 * 1024 * 1024)]
+    public int PartSizeBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>Uploads streaming at once; each holds at most two parts in memory.</summary>
+    [Range(1, 256)]
+    public int MaxConcurrentUploads { get; set; } = 4;
+
+    /// <summary>Uploads waiting for a slot; past this an upload is refused with 503 and Retry-After.</summary>
+    [Range(0, 10_000)]
+    public int UploadQueueLimit { get; set; } = 64;
+
+    /// <summary>A streaming upload whose row is still in <c>file_uploads</c> after this long was orphaned by a crash.</summary>
+    [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
+    public TimeSpan OrphanedUploadAge { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a resumable upload's part URLs (and the upload) stay valid.</summary>
+    [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00")]
+    public TimeSpan ResumableUploadLifetime { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Characters of extracted text kept per file (read_file reads from these).</summary>
+    [Range(1_000, 50_000_000)]
+    public int MaxExtractedChars { get; set; } = 2_000_000;
+
+    /// <summary>Characters of a file's text that go into its search vector (Postgres caps a tsvector at 1 MB).</summary>
+    [Range(1_000, 500_000)]
+    public int MaxIndexedChars { get; set; } = 200_000;
+
+    /// <summary>Pages of a PDF read; the rest is left out (and the text marked truncated).</summary>
+    [Range(1, 100_000)]
+    public int MaxPdfPages { get; set; } = 2_000;
+
+    /// <summary>Total uncompressed bytes a .docx may expand to (a decompression bomb is refused).</summary>
+    [Range(1024, 4L << 30)]
+    public long MaxDocxUncompressedBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Time one file's extraction may take.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan ExtractionTimeout { get; set; } = TimeSpan.FromSeconds(60);
 }

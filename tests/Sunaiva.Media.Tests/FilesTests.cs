@@ -46,7 +46,8 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     {
         using var ada = _app.ClientFor(_ada);
         using var bob = _app.ClientFor(_bob);
-        var id = await UploadedIdAsync(ada, [1, 2, 3], "image/png", "face.png");
+        var png = TestFiles.Png();
+        var id = await UploadedIdAsync(ada, png, "image/png", "face.png");
 
         var read = await bob.GetAsync($"/files/{id}");
         var download = await bob.GetAsync($"/files/{id}/content");
@@ -55,14 +56,14 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
         Assert.All([read, download, delete], r => Assert.Equal(HttpStatusCode.NotFound, r.StatusCode));
         Assert.All([read, download, delete], r => Assert.Equal("application/problem+json", r.Content.Headers.ContentType?.MediaType));
         Assert.Empty(await bob.GetFromJsonAsync<JsonElement[]>("/files") ?? []);
-        Assert.Equal(new byte[] { 1, 2, 3 }, await ada.GetByteArrayAsync($"/files/{id}/content"));
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{id}/content"));
     }
 
     [Fact]
     public async Task Deleted_file_is_gone_from_the_listing_the_database_and_object_storage()
     {
         using var ada = _app.ClientFor(_ada);
-        var id = await UploadedIdAsync(ada, [9, 9, 9], "application/pdf", "doc.pdf");
+        var id = await UploadedIdAsync(ada, TestFiles.Pdf("a document"), "application/pdf", "doc.pdf");
         var objectKey = await _app.ScalarAsync<string>("SELECT object_key FROM files WHERE id = @id", ("id", id));
 
         var delete = await ada.DeleteAsync($"/files/{id}");
@@ -82,8 +83,9 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     {
         using var ada = _app.ClientFor(_ada);
 
-        var first = await UploadAsync(ada, [4, 5, 6], "image/png", "a.png", "upload-1");
-        var retry = await UploadAsync(ada, [4, 5, 6], "image/png", "a.png", "upload-1");
+        var png = TestFiles.Png();
+        var first = await UploadAsync(ada, png, "image/png", "a.png", "upload-1");
+        var retry = await UploadAsync(ada, png, "image/png", "a.png", "upload-1");
 
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
@@ -111,31 +113,15 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
         using var ada = app.CreateClient();
         ada.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Sunaiva.Testing.DevTokens.For(_ada));
 
-        var response = await UploadAsync(ada, [1, 2, 3, 4, 5], "text/plain", "big.txt");
+        var response = await UploadAsync(ada, TestFiles.Text("hello"), "text/plain", "big.txt");
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
 
-    private static async Task<HttpResponseMessage> UploadAsync(HttpClient client, byte[] bytes, string contentType, string name, string? idempotencyKey = null)
-    {
-        using var form = new MultipartFormDataContent();
-        var part = new ByteArrayContent(bytes);
-        part.Headers.ContentType = new MediaTypeHeaderValue(contentType);
-        form.Add(part, "file", name);
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/files") { Content = form };
-        if (idempotencyKey is not null)
-        {
-            request.Headers.Add("Idempotency-Key", idempotencyKey);
-        }
+    private static Task<HttpResponseMessage> UploadAsync(HttpClient client, byte[] bytes, string contentType, string name, string? idempotencyKey = null) =>
+        TestFiles.UploadAsync(client, bytes, contentType, name, idempotencyKey);
 
-        return await client.SendAsync(request);
-    }
-
-    private static async Task<string> UploadedIdAsync(HttpClient client, byte[] bytes, string contentType, string name)
-    {
-        var response = await UploadAsync(client, bytes, contentType, name);
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
+    private static Task<string> UploadedIdAsync(HttpClient client, byte[] bytes, string contentType, string name) =>
+        TestFiles.UploadedIdAsync(client, bytes, contentType, name);
 }

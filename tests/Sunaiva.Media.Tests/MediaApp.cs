@@ -19,7 +19,7 @@ public sealed class ServersCollection : ICollectionFixture<MediaServers>
 }
 
 /// <summary>The media service in-process on real Postgres, Redis and S3 (s3rver), with a database of its own.</summary>
-public sealed class MediaApp(LocalServers servers) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
+public sealed class MediaApp(LocalServers servers, IDictionary<string, string?>? settings = null) : ServiceApp<Program>(servers, ResourceNames.MediaDb, settings)
 {
     protected override void AddSettings(IDictionary<string, string?> values) =>
         values[$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString;

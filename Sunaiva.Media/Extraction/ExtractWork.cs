@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Amazon.S3;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sunaiva.Contracts;
+using Sunaiva.Media.Files;
+using Sunaiva.Media.Search;
+using Sunaiva.Messaging.Events;
+using Sunaiva.Messaging.Work;
+
+namespace Sunaiva.Media.Extraction;
+
+/// <summary>The <c>file.indexed</c> event: a file's text (or its absence) is known and the file is searchable.</summary>
+public sealed record FileIndexed(string UserId, string FileId, string ContentType, string Source, string TextStatus);
+
+/// <summary>
+/// Extracts one file's text (kind <c>file.extract</c>, payload the file id): downloads the object to a temporary file
+/// (deleted on close) with no transaction open, extracts within the configured time and size limits, then in one
+/// short transaction stores the text, the weighted search vector in the file's language and the <c>file.indexed</c>
+/// event, and marks the item done. A file deleted meanwhile is ignored; a storage outage retries; content that cannot
+/// be parsed (or takes too long) is marked <c>failed</c> and stays findable by name.
+/// </summary>
+public sealed partial class ExtractWork(
+    NpgsqlDataSource dataSource,
+    IAmazonS3 s3,
+    TextExtraction extraction,
+    EventOutbox outbox,
+    SearchCache searchCache,
+    IOptions<FileVaultOptions> options,
+    TimeProvider time,
+    ILogger<ExtractWork> logger) : IWorkHandler
+{
+    public const string WorkKind = "file.extract";
+
+    public string Kind => WorkKind;
+
+    public async Task HandleAsync(WorkContext context, CancellationToken cancellationToken)
+    {
+        var id = context.Item.Payload;
+        Row? row;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            row = await connection.QuerySingleOrDefaultAsync<Row>(new CommandDefinition(
+                "SELECT user_id AS userid, name, content_type AS contenttype, source, object_key AS objectkey FROM files WHERE id = @id AND deleted_at IS NULL",
+                new { id }, cancellationToken: cancellationToken));
+        }
+
+        if (row is null)
+        {
+            await context.IgnoreAsync("file deleted", cancellationToken);
+            return;
+        }
+
+        var o = options.Value;
+        await using var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        using (var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, cancellationToken))
+        {
+            await response.ResponseStream.CopyToAsync(local, cancellationToken);
+        }
+
+        local.Position = 0;
+        Extracted extracted;
+        using var timeout = new CancellationTokenSource(o.ExtractionTimeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            // Parsers are synchronous: run them off the runner's thread so the timeout can be observed between pages.
+            extracted = await Task.Run(() => extraction.ExtractAsync(local, row.ContentType, linked.Token), linked.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            extracted = Extracted.Failed("extraction took longer than allowed");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The content is what it is: retrying cannot parse it. Its name stays searchable.
+            LogExtractionFailed(logger, id, ex.GetType().Name);
+            extracted = Extracted.Failed("the content could not be read");
+        }
+
+        var language = extracted.Status == "indexed" ? LanguageGuess.For(extracted.Body) : "simple";
+        await context.CommitAsync(async (c, tx, ct) =>
+        {
+            if (extracted.Status == "indexed")
+            {
+                await c.ExecuteAsync(new CommandDefinition(
+                    """
+                    INSERT INTO file_texts (file_id, user_id, body, truncated) VALUES (@id, @userId, @body, @truncated)
+                    ON CONFLICT (file_id) DO UPDATE SET body = excluded.body, truncated = excluded.truncated
+                    """,
+                    new { id, userId = row.UserId, body = extracted.Body, truncated = extracted.Truncated }, tx, cancellationToken: ct));
+            }
+
+            var updated = await c.ExecuteAsync(new CommandDefinition(
+                """
+                UPDATE files SET
+                    text_status = @status, language = @language::regconfig, indexed_at = @at,
+                    metadata = CAST(@metadata AS jsonb),
+                    search_vector = setweight(to_tsvector(@language::regconfig, @words), 'A')
+                                 || setweight(to_tsvector(@language::regconfig, @headings), 'B')
+                                 || setweight(to_tsvector(@language::regconfig, left(@body, @indexed)), 'C')
+                WHERE id = @id AND deleted_at IS NULL
+                """,
+                new
+                {
+                    id, status = extracted.Status, language, at = time.GetUtcNow(),
+                    metadata = extracted.Metadata is null ? null : JsonSerializer.Serialize(extracted.Metadata),
+                    words = FileNames.Words(row.Name), headings = extracted.Headings, body = extracted.Body, indexed = o.MaxIndexedChars,
+                },
+                tx, cancellationToken: ct));
+            if (updated == 1)
+            {
+                await outbox.AddAsync(c, tx, EventTypes.FileIndexed, new FileIndexed(row.UserId, id, row.ContentType, row.Source, extracted.Status), $"file.indexed:{id}", ct);
+            }
+        }, cancellationToken);
+        await searchCache.InvalidateAsync(row.UserId, cancellationToken);
+    }
+
+    private sealed record Row(string UserId, string Name, string ContentType, string Source, string ObjectKey);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Text of file {FileId} could not be extracted ({ExceptionType}); it stays searchable by name")]
+    private static partial void LogExtractionFailed(ILogger logger, string fileId, string exceptionType);
+}

@@ -1,0 +1,316 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Amazon.S3;
+using Dapper;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Sunaiva.Media.Extraction;
+using Sunaiva.Media.Search;
+using Sunaiva.Messaging.Work;
+using Sunaiva.ServiceDefaults.Storage;
+
+namespace Sunaiva.Media.Files;
+
+/// <summary>
+/// A file arriving from anywhere: a local upload (<c>source = "upload"</c>) or an import from a remote source such as
+/// Google Drive (<c>source = "drive"</c>, <c>SourceId</c> the remote id). <c>DeclaredType</c> is the sender's claim, only
+/// a hint; the bytes decide.
+/// </summary>
+public sealed record FileIngest(string UserId, string Name, string Source, string? SourceId, string? DeclaredType, string? IdempotencyKey);
+
+public enum IngestStatus
+{
+    /// <summary>A new file was stored.</summary>
+    Created,
+
+    /// <summary>The user already had these bytes from this source: the existing file is returned, nothing stored.</summary>
+    Duplicate,
+
+    /// <summary>The idempotency key was used before for the same bytes.</summary>
+    Replayed,
+
+    /// <summary>The idempotency key was used before for other bytes.</summary>
+    KeyReused,
+
+    /// <summary>The type is not accepted (415).</summary>
+    Refused,
+
+    /// <summary>Over the size limit (413).</summary>
+    TooLarge,
+
+    /// <summary>The upload does not match what was announced (422).</summary>
+    Invalid,
+}
+
+public sealed record IngestResult(IngestStatus Status, StoredFile? File, string? Reason = null);
+
+/// <summary>
+/// The one way a file enters the vault. Streams the content to object storage in parts (at most two part buffers per
+/// file, rented from a pool; never the whole file in memory or on disk), checks its type on the first part, hashes it
+/// on the way, enforces the size limit while reading, and leaves nothing behind when it refuses or fails: the
+/// multipart upload is aborted, no row is written, and an upload orphaned by a crash is swept from <c>file_uploads</c>.
+/// The file row, the extraction work and the removal of the <c>file_uploads</c> row commit together.
+/// </summary>
+public sealed partial class FileIngestion(
+    NpgsqlDataSource dataSource,
+    IAmazonS3 s3,
+    WorkQueue work,
+    WorkSignal workSignal,
+    SearchCache searchCache,
+    IOptions<FileVaultOptions> options,
+    TimeProvider time,
+    ILogger<FileIngestion> logger)
+{
+    private ArrayPool<byte>? _pool;
+
+    private ArrayPool<byte> Pool => _pool ??= ArrayPool<byte>.Create(options.Value.PartSizeBytes, options.Value.MaxConcurrentUploads * 2);
+
+    public async Task<IngestResult> IngestAsync(FileIngest request, Stream content, CancellationToken ct)
+    {
+        var o = options.Value;
+        var name = FileNames.Clean(request.Name);
+        var earlier = request.IdempotencyKey is null ? null : await FileVault.FindByIdempotencyKeyAsync(dataSource, request.UserId, request.IdempotencyKey, ct);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var current = Pool.Rent(o.PartSizeBytes);
+        byte[]? next = null;
+        MultipartObject? multipart = null;
+        string? uploadRow = null;
+        try
+        {
+            var length = await ReadPartAsync(content, current, o.PartSizeBytes, ct);
+            long total = length;
+            hash.AppendData(current, 0, length);
+            if (total > o.MaxUploadBytes)
+            {
+                return new IngestResult(IngestStatus.TooLarge, null);
+            }
+
+            var sniff = FileTypes.Sniff(current.AsSpan(0, length), length < o.PartSizeBytes, request.DeclaredType, name);
+            if (sniff.ContentType is not { } contentType)
+            {
+                return new IngestResult(IngestStatus.Refused, null, sniff.Refusal);
+            }
+
+            if (earlier is not null)
+            {
+                // A retry: hash what comes without storing it, to tell a replay from a key reused for other bytes.
+                while (length > 0)
+                {
+                    length = await ReadPartAsync(content, current, o.PartSizeBytes, ct);
+                    total += length;
+                    hash.AppendData(current, 0, length);
+                    if (total > o.MaxUploadBytes)
+                    {
+                        return new IngestResult(IngestStatus.TooLarge, null);
+                    }
+                }
+
+                var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
+                return new IngestResult(earlier.Sha256 == sha ? IngestStatus.Replayed : IngestStatus.KeyReused, earlier);
+            }
+
+            var id = $"file_{Guid.CreateVersion7():N}";
+            var key = FileVault.ObjectKey(request.UserId, id);
+            if (length < o.PartSizeBytes)
+            {
+                // Small: one put of the buffered bytes, after the duplicate check (nothing to undo if it is one).
+                var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
+                if (await FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct) is { } same)
+                {
+                    return new IngestResult(IngestStatus.Duplicate, same);
+                }
+
+                var put = StorageExtensions.NewPut(Extensions.FilesBucket, key);
+                put.InputStream = new MemoryStream(current, 0, length, writable: false);
+                put.ContentType = contentType;
+                await s3.PutObjectAsync(put, ct);
+                return await RecordAsync(request, id, name, contentType, total, sha, key, null, ct);
+            }
+
+            multipart = await MultipartObject.StartAsync(s3, Extensions.FilesBucket, key, contentType, ct);
+            uploadRow = id;
+            await RecordUploadAsync(id, request.UserId, multipart, ct);
+            next = Pool.Rent(o.PartSizeBytes);
+            var partNumber = 1;
+            while (length > 0)
+            {
+                // Send this part while the next one is read from the client.
+                var sending = multipart.UploadPartAsync(partNumber, current, length, ct);
+                int nextLength;
+                try
+                {
+                    nextLength = await ReadPartAsync(content, next, o.PartSizeBytes, ct);
+                }
+                finally
+                {
+                    await sending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+
+                await sending;
+                total += nextLength;
+                hash.AppendData(next, 0, nextLength);
+                if (total > o.MaxUploadBytes)
+                {
+                    await AbandonAsync(multipart, uploadRow);
+                    multipart = null;
+                    return new IngestResult(IngestStatus.TooLarge, null);
+                }
+
+                (current, next) = (next, current);
+                length = nextLength;
+                partNumber++;
+            }
+
+            var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (await FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, digest, ct) is { } duplicate)
+            {
+                await AbandonAsync(multipart, uploadRow);
+                multipart = null;
+                return new IngestResult(IngestStatus.Duplicate, duplicate);
+            }
+
+            await multipart.CompleteAsync(ct);
+            var stored = multipart;
+            multipart = null;
+            return await RecordAsync(request, id, name, contentType, total, digest, stored.Key, uploadRow, ct);
+        }
+        catch (Exception ex) when (multipart is not null)
+        {
+            // The client went away, storage failed, or the service is stopping: leave no parts behind.
+            LogUploadAbandoned(logger, ex.GetType().Name);
+            await AbandonAsync(multipart, uploadRow);
+            throw;
+        }
+        finally
+        {
+            Pool.Return(current);
+            if (next is not null)
+            {
+                Pool.Return(next);
+            }
+        }
+    }
+
+    /// <summary>Inserts the row and its extraction work; on a lost race (same key or same bytes) keeps the winner.</summary>
+    internal async Task<IngestResult> RecordAsync(FileIngest request, string id, string name, string contentType, long size, string sha, string key, string? uploadRow, CancellationToken ct)
+    {
+        StoredFile? file;
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await using var tx = await connection.BeginTransactionAsync(ct);
+            file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
+                $"""
+                INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector)
+                VALUES (@id, @userId, @name, @contentType, @declared, @size, @sha, @key, @source, @sourceId, @idempotencyKey, @at, setweight(to_tsvector('simple', @words), 'A'))
+                ON CONFLICT DO NOTHING
+                RETURNING {FileVault.Columns}
+                """,
+                new
+                {
+                    id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
+                    sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at = time.GetUtcNow(), words = FileNames.Words(name),
+                },
+                tx, cancellationToken: ct));
+            if (file is not null)
+            {
+                await work.EnqueueAsync(connection, tx, new NewWork(ExtractWork.WorkKind, $"{ExtractWork.WorkKind}:{id}", id), ct);
+            }
+
+            if (uploadRow is not null)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("DELETE FROM file_uploads WHERE id = @uploadRow", new { uploadRow }, tx, cancellationToken: ct));
+            }
+
+            await tx.CommitAsync(ct);
+        }
+        catch
+        {
+            await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
+            await ForgetUploadAsync(uploadRow);
+            throw;
+        }
+
+        if (file is not null)
+        {
+            // The queue signals before the commit; a runner that looked too early is woken again now.
+            workSignal.Notify();
+            await searchCache.InvalidateAsync(request.UserId, ct);
+            return new IngestResult(IngestStatus.Created, file);
+        }
+
+        // A concurrent request with the same key or the same bytes won: keep its file, drop these bytes.
+        await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
+        var winner = (request.IdempotencyKey is null ? null : await FileVault.FindByIdempotencyKeyAsync(dataSource, request.UserId, request.IdempotencyKey, ct))
+            ?? await FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct);
+        return winner is null
+            ? throw new InvalidOperationException("The file row conflicted but no conflicting file was found.")
+            : request.IdempotencyKey is not null && winner.Sha256 != sha
+                ? new IngestResult(IngestStatus.KeyReused, winner)
+                : new IngestResult(request.IdempotencyKey is not null ? IngestStatus.Replayed : IngestStatus.Duplicate, winner);
+    }
+
+    private async Task RecordUploadAsync(string id, string userId, MultipartObject multipart, CancellationToken ct)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at)
+                VALUES (@id, @userId, @uploadId, @key, 'stream', @expires, @now)
+                """,
+                new { id, userId, uploadId = multipart.UploadId, key = multipart.Key, expires = time.GetUtcNow() + options.Value.OrphanedUploadAge, now = time.GetUtcNow() },
+                cancellationToken: ct));
+        }
+        catch
+        {
+            await multipart.AbortAsync();
+            throw;
+        }
+    }
+
+    private async Task AbandonAsync(MultipartObject multipart, string? uploadRow)
+    {
+        try
+        {
+            await multipart.AbortAsync();
+        }
+        catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException)
+        {
+            // Storage is unwell: the row stays and the sweeper aborts the upload later.
+            LogAbortPostponed(logger, ex.GetType().Name);
+            return;
+        }
+
+        await ForgetUploadAsync(uploadRow);
+    }
+
+    private async Task ForgetUploadAsync(string? uploadRow)
+    {
+        if (uploadRow is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
+            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM file_uploads WHERE id = @uploadRow", new { uploadRow }));
+        }
+        catch (NpgsqlException)
+        {
+            // The sweeper finds the row later; aborting an aborted upload is harmless.
+        }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> up to <paramref name="size"/> bytes or the end of the stream.</summary>
+    private static async Task<int> ReadPartAsync(Stream content, byte[] buffer, int size, CancellationToken ct) =>
+        await content.ReadAtLeastAsync(buffer.AsMemory(0, size), size, throwOnEndOfStream: false, ct);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload abandoned ({ExceptionType}); its multipart upload is aborted")]
+    private static partial void LogUploadAbandoned(ILogger logger, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Aborting a multipart upload failed ({ExceptionType}); the sweeper retries it")]
+    private static partial void LogAbortPostponed(ILogger logger, string exceptionType);
+}

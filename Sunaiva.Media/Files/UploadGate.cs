@@ -1,0 +1,25 @@
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Options;
+
+namespace Sunaiva.Media.Files;
+
+/// <summary>
+/// Bounds the uploads streaming at once (each holds up to two parts in memory and a storage connection), with a
+/// queue in front; an upload that finds the queue full is refused with 503 and Retry-After instead of timing out.
+/// </summary>
+public sealed class UploadGate(IOptions<FileVaultOptions> options) : IDisposable
+{
+    private readonly ConcurrencyLimiter _limiter = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = options.Value.MaxConcurrentUploads,
+        QueueLimit = options.Value.UploadQueueLimit,
+        QueueProcessingOrder = QueueProcessingOrder.OldestFirst,
+    });
+
+    /// <summary>Seconds a refused client should wait before trying again.</summary>
+    public const int RetryAfterSeconds = 2;
+
+    public ValueTask<RateLimitLease> EnterAsync(CancellationToken ct) => _limiter.AcquireAsync(1, ct);
+
+    public void Dispose() => _limiter.Dispose();
+}

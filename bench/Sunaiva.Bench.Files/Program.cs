@@ -1,0 +1,502 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Dapper;
+using Npgsql;
+using Sunaiva.Testing;
+
+// The file vault, measured on a running Media process (real Kestrel, Postgres, Redis, s3rver):
+//  1. search: GET /search p50/p95 over --user-docs documents of one user among --docs in total (synthetic rows written
+//     with COPY), against a plain ILIKE scan of the same rows (name or text, newest 20) run directly in Postgres;
+//  2. uploads: POST /files throughput for 1 MB and 100 MB files against a direct S3 put of the same bytes to the same
+//     s3rver, and Media's peak RSS during a 100 MB upload against its idle RSS;
+//  3. upload-to-searchable: from sending a small text file to its first hit in GET /search, p50/p95;
+//  4. load: --load concurrent 24 MB uploads: how many were stored, refused (503 + Retry-After) or failed, orphans in storage.
+// Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Files [-- --docs 1000000 --user-docs 100000 --queries 200 --load 50]
+var options = FilesOptions.Parse(args);
+var root = FindRoot();
+var dll = Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
+if (!File.Exists(dll))
+{
+    Console.Error.WriteLine($"{dll} not found: build with -c {options.Configuration} first.");
+    return 1;
+}
+
+var servers = new LocalServers { WithStorage = true };
+await servers.InitializeAsync();
+var db = LocalServers.NewDatabaseName("bench_media");
+var port = LocalServers.FreePort();
+var media = StartService(dll, port, new()
+{
+    ["ConnectionStrings__mediadb"] = servers.PostgresConnectionString(db) + ";Maximum Pool Size=60",
+    ["ConnectionStrings__storage"] = servers.StorageConnectionString!,
+}, servers);
+try
+{
+    var baseUrl = $"http://127.0.0.1:{port}";
+    await WaitForAsync(baseUrl + "/alive");
+    await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(db));
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(10) };
+    const string user = "bench-search-user";
+    http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.For(user));
+    var s3 = new AmazonS3Client(new BasicAWSCredentials("S3RVER", "S3RVER"), new AmazonS3Config
+    {
+        ServiceURL = ConnectionPart(servers.StorageConnectionString!, "Endpoint"),
+        ForcePathStyle = true,
+        UseHttp = true,
+        Timeout = TimeSpan.FromMinutes(5),
+        RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+        ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+    });
+    Console.WriteLine($"Sunaiva file vault benchmark ({Environment.ProcessorCount} cores, {options.Configuration}); Media pid {media.Id}, Postgres, Redis, s3rver local");
+    Console.WriteLine();
+
+    // Warm-up: JIT and pools, of Media and of the direct S3 client.
+    await UploadAsync(http, Png(64 * 1024), "warm.png");
+    await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = "bench-direct/warm", InputStream = new MemoryStream(Png(64 * 1024)), UseChunkEncoding = false });
+
+    await UploadFiguresAsync(http, s3, media.Id, options);
+    await SearchableFiguresAsync(http, options);
+    if (options.Load > 0)
+    {
+        await LoadFiguresAsync(http, data, s3, media.Id, options.Load);
+    }
+
+    await SearchFiguresAsync(http, data, options);
+    return 0;
+}
+finally
+{
+    media.Kill(entireProcessTree: true);
+    await servers.DisposeAsync();
+}
+
+static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, FilesOptions options)
+{
+    Console.WriteLine("Uploads: POST /files (multipart, streamed to S3 in 8 MiB parts) vs a direct S3 PutObject of the same bytes");
+    foreach (var (size, runs) in new[] { (1_000_000, options.SmallRuns), (100_000_000, options.LargeRuns) })
+    {
+        var direct = new List<double>();
+        var directMultipart = new List<double>();
+        var viaMedia = new List<double>();
+        long peakDelta = 0;
+        long idle = Rss(pid);
+        for (var i = 0; i < runs; i++)
+        {
+            var bytes = Png(size);
+            var watch = Stopwatch.StartNew();
+            using (var body = new MemoryStream(bytes, writable: false))
+            {
+                await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = $"bench-direct/{Guid.NewGuid():N}", InputStream = body, UseChunkEncoding = false });
+            }
+
+            direct.Add(watch.Elapsed.TotalSeconds);
+            if (size > 8 * 1024 * 1024)
+            {
+                // What the storage itself costs for the same 8 MiB parts (s3rver joins parts by copying them on completion).
+                watch.Restart();
+                var key = $"bench-direct/{Guid.NewGuid():N}";
+                var upload = await s3.InitiateMultipartUploadAsync("sunaiva-files", key);
+                var etags = new List<PartETag>();
+                for (int offset = 0, number = 1; offset < bytes.Length; offset += 8 * 1024 * 1024, number++)
+                {
+                    var length = Math.Min(8 * 1024 * 1024, bytes.Length - offset);
+                    using var part = new MemoryStream(bytes, offset, length, writable: false);
+                    var answer = await s3.UploadPartAsync(new UploadPartRequest { BucketName = "sunaiva-files", Key = key, UploadId = upload.UploadId, PartNumber = number, PartSize = length, InputStream = part, UseChunkEncoding = false });
+                    etags.Add(new PartETag(number, answer.ETag));
+                }
+
+                await s3.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest { BucketName = "sunaiva-files", Key = key, UploadId = upload.UploadId, PartETags = etags });
+                directMultipart.Add(watch.Elapsed.TotalSeconds);
+            }
+
+            bytes[100] ^= 0xFF;
+            idle = Math.Min(idle, Rss(pid));
+            using var sampling = new CancellationTokenSource();
+            long peak = 0;
+            var sampler = Task.Run(async () =>
+            {
+                while (!sampling.IsCancellationRequested)
+                {
+                    peak = Math.Max(peak, Rss(pid));
+                    await Task.Delay(20);
+                }
+            });
+            watch.Restart();
+            var response = await UploadAsync(http, bytes, $"f{size}-{i}.png");
+            viaMedia.Add(watch.Elapsed.TotalSeconds);
+            await sampling.CancelAsync();
+            await sampler;
+            if (response != HttpStatusCode.Created)
+            {
+                Console.WriteLine($"  upload answered {(int)response}");
+            }
+
+            peakDelta = Math.Max(peakDelta, peak - idle);
+        }
+
+        var mb = size / 1_000_000.0;
+        var directRate = mb * runs / direct.Sum();
+        var mediaRate = mb * runs / viaMedia.Sum();
+        Console.WriteLine($"  {mb,5:0} MB x {runs,2}: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)");
+        if (directMultipart.Count > 0)
+        {
+            var multipartRate = mb * runs / directMultipart.Sum();
+            Console.WriteLine($"  {"",5}           direct S3 multipart (same 8 MiB parts, sequential) {multipartRate,7:0.0} MB/s   ratio {mediaRate / multipartRate:0.00}x");
+        }
+        if (size >= 100_000_000)
+        {
+            Console.WriteLine($"  Media RSS during a {mb:0} MB upload: idle {idle / 1048576.0:0} MB, peak +{peakDelta / 1048576.0:0} MB above idle (goal < 50 MB)");
+        }
+    }
+
+    Console.WriteLine();
+}
+
+static async Task SearchableFiguresAsync(HttpClient http, FilesOptions options)
+{
+    var delays = new List<double>();
+    for (var i = 0; i < options.SearchableRuns; i++)
+    {
+        var word = "zq" + Guid.NewGuid().ToString("N")[..10];
+        var watch = Stopwatch.StartNew();
+        await UploadAsync(http, Encoding.UTF8.GetBytes($"A note about {word} and other things.\n"), $"note-{i}.txt", "text/plain");
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            using var doc = JsonDocument.Parse(await http.GetStringAsync($"/search?q={word}"));
+            if (doc.RootElement.GetProperty("items").GetArrayLength() > 0)
+            {
+                break;
+            }
+
+            await Task.Delay(5);
+        }
+
+        delays.Add(watch.Elapsed.TotalMilliseconds);
+    }
+
+    delays.Sort();
+    Console.WriteLine($"Upload-to-searchable (text file, {options.SearchableRuns} runs): p50 {Percentile(delays, 0.5):0} ms, p95 {Percentile(delays, 0.95):0} ms");
+    Console.WriteLine();
+}
+
+static async Task LoadFiguresAsync(HttpClient http, NpgsqlDataSource data, AmazonS3Client s3, int pid, int concurrent)
+{
+    var files = Enumerable.Range(0, concurrent).Select(_ => Png(24_000_000)).ToList();
+    var idle = Rss(pid);
+    long peak = 0;
+    using var sampling = new CancellationTokenSource();
+    var sampler = Task.Run(async () =>
+    {
+        while (!sampling.IsCancellationRequested)
+        {
+            peak = Math.Max(peak, Rss(pid));
+            await Task.Delay(20);
+        }
+    });
+    var watch = Stopwatch.StartNew();
+    var answers = await Task.WhenAll(files.Select((f, i) => UploadAsync(http, f, $"load-{i}.png")));
+    var elapsed = watch.Elapsed;
+    await sampling.CancelAsync();
+    await sampler;
+    await using var connection = await data.OpenConnectionAsync();
+    var rows = await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM files WHERE name LIKE 'load-%'");
+    var keys = (await connection.QueryAsync<string>("SELECT object_key FROM files")).ToHashSet();
+    var objects = new List<string>();
+    string? token = null;
+    do
+    {
+        var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = "sunaiva-files", Prefix = "users/", ContinuationToken = token });
+        objects.AddRange(page.S3Objects?.Select(o => o.Key) ?? []);
+        token = page.IsTruncated == true ? page.NextContinuationToken : null;
+    }
+    while (token is not null);
+    var orphans = objects.Count(o => !keys.Contains(o));
+    var other = answers.Count(a => a is not (HttpStatusCode.Created or HttpStatusCode.ServiceUnavailable));
+    Console.WriteLine($"Load: {concurrent} concurrent 24 MB uploads in {elapsed.TotalSeconds:0.0} s: {answers.Count(a => a == HttpStatusCode.Created)} stored, {answers.Count(a => a == HttpStatusCode.ServiceUnavailable)} refused 503 + Retry-After, {other} other; rows {rows}; orphaned objects {orphans}; Media RSS peak +{(peak - idle) / 1048576.0:0} MB above idle");
+    Console.WriteLine();
+}
+
+static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, FilesOptions options)
+{
+    Console.WriteLine($"Search: {options.UserDocs:N0} documents of one user among {options.Docs:N0}; writing synthetic rows with COPY ...");
+    var vocabulary = Vocabulary(20_000);
+    var watch = Stopwatch.StartNew();
+    await GenerateAsync(data, vocabulary, options);
+    Console.WriteLine($"  generated and indexed in {watch.Elapsed.TotalSeconds:0} s");
+    var random = new Random(7);
+    // Mid-frequency words (Zipf ranks 300-3000), pairs, and names with a typo or only a part.
+    var queries = Enumerable.Range(0, options.Queries).Select(i => (i % 4) switch
+    {
+        0 or 1 => vocabulary[random.Next(300, 3000)],
+        2 => vocabulary[random.Next(300, 3000)] + " " + vocabulary[random.Next(50, 1000)],
+        _ => Typo(vocabulary[random.Next(300, 3000)], random),
+    }).ToList();
+
+    var fts = new List<double>();
+    var byKind = new Dictionary<string, List<double>> { ["word"] = [], ["two words"] = [], ["name with a typo"] = [] };
+    var hits = 0;
+    for (var i = 0; i < queries.Count; i++)
+    {
+        var w = Stopwatch.StartNew();
+        using var doc = JsonDocument.Parse(await http.GetStringAsync($"/search?q={Uri.EscapeDataString(queries[i])}&limit=20"));
+        fts.Add(w.Elapsed.TotalMilliseconds);
+        byKind[(i % 4) switch { 0 or 1 => "word", 2 => "two words", _ => "name with a typo" }].Add(w.Elapsed.TotalMilliseconds);
+        hits += doc.RootElement.GetProperty("items").GetArrayLength() > 0 ? 1 : 0;
+    }
+
+    // The service's own SQL (read from its assembly) and the ILIKE baseline, directly in Postgres, interleaved per query so
+    // both meet the same machine load.
+    var assembly = System.Reflection.Assembly.LoadFrom(Path.Combine(FindRoot(), "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll"));
+    var sql = (string)assembly.GetType("Sunaiva.Media.Search.FileSearch")!.GetField("Sql", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
+    object Parameters(string q, bool fuzzy) => new { fuzzy, userId = "bench-search-user", q, like = "%" + q.Replace("%", "\\%").Replace("_", "\\_") + "%", type = (string?)null, source = (string?)null, from = (DateTimeOffset?)null, to = (DateTimeOffset?)null, take = 21, offset = 0 };
+    var direct = new List<double>();
+    var ilike = new List<double>();
+    await using (var connection = await data.OpenConnectionAsync())
+    {
+        if (Environment.GetEnvironmentVariable("BENCH_EXPLAIN") is "1")
+        {
+            foreach (var q in new[] { queries[0], queries[2], queries[3] })
+            {
+                Console.WriteLine($"--- {q}\n" + string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q, fuzzy: false))));
+            }
+        }
+
+        foreach (var q in queries.Take(Math.Max(10, options.IlikeQueries)))
+        {
+            var w = Stopwatch.StartNew();
+            // As FileSearch does: the fuzzy name arm only when the exact arms do not fill the page.
+            if ((await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: false)))).Count() <= 20)
+            {
+                await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: true)));
+            }
+
+            direct.Add(w.Elapsed.TotalMilliseconds);
+            w.Restart();
+            await connection.QueryAsync<string>(new CommandDefinition(
+                """
+                SELECT f.id FROM files f LEFT JOIN file_texts t ON t.file_id = f.id
+                WHERE f.user_id = 'bench-search-user' AND f.deleted_at IS NULL AND (f.name ILIKE @p OR t.body ILIKE @p)
+                ORDER BY f.created_at DESC LIMIT 20
+                """,
+                new { p = "%" + q + "%" }, commandTimeout: 600));
+            ilike.Add(w.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    fts.Sort();
+    ilike.Sort();
+    direct.Sort();
+    Console.WriteLine($"  GET /search (FTS + trigram, ranked, snippets, uncached; {queries.Count} queries, {hits} with hits): p50 {Percentile(fts, 0.5):0.0} ms, p95 {Percentile(fts, 0.95):0.0} ms (goal p95 < 20 ms)");
+    foreach (var (kind, times) in byKind)
+    {
+        times.Sort();
+        Console.WriteLine($"    {kind}: p50 {Percentile(times, 0.5):0.0} ms, p95 {Percentile(times, 0.95):0.0} ms");
+    }
+
+    Console.WriteLine($"  the same search SQL in Postgres ({direct.Count} queries): p50 {Percentile(direct, 0.5):0.0} ms, p95 {Percentile(direct, 0.95):0.0} ms");
+    Console.WriteLine($"  plain ILIKE scan (name or text, newest 20) in Postgres, same queries interleaved: p50 {Percentile(ilike, 0.5):0.0} ms, p95 {Percentile(ilike, 0.95):0.0} ms");
+    Console.WriteLine($"  ratio (ILIKE / search SQL): {Percentile(ilike, 0.5) / Percentile(direct, 0.5):0}x at p50, {Percentile(ilike, 0.95) / Percentile(direct, 0.95):0}x at p95 (goal >= 50x); ILIKE / GET /search: {Percentile(ilike, 0.5) / Percentile(fts, 0.5):0}x at p50, {Percentile(ilike, 0.95) / Percentile(fts, 0.95):0}x at p95");
+    Console.WriteLine($"  machine load average at the end: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores");
+}
+
+static async Task GenerateAsync(NpgsqlDataSource data, string[] vocabulary, FilesOptions options)
+{
+    await using var connection = await data.OpenConnectionAsync();
+    await connection.ExecuteAsync("CREATE UNLOGGED TABLE bench_docs (id text, user_id text, name text, heading text, body text, created_at timestamptz)");
+    var random = new Random(42);
+    var zipf = ZipfSampler(vocabulary.Length, random);
+    var start = DateTime.UtcNow.AddDays(-365);
+    await using (var writer = await connection.BeginTextImportAsync("COPY bench_docs FROM STDIN"))
+    {
+        for (var i = 0; i < options.Docs; i++)
+        {
+            var owner = i < options.UserDocs ? "bench-search-user" : $"other-{i % 9973}";
+            var name = $"{vocabulary[zipf()]}-{vocabulary[zipf()]}-{i}.txt";
+            var heading = $"{vocabulary[zipf()]} {vocabulary[zipf()]}";
+            var body = new StringBuilder();
+            for (var w = 0; w < 60; w++)
+            {
+                body.Append(vocabulary[zipf()]).Append(' ');
+            }
+
+            await writer.WriteLineAsync($"bench_{i}\t{owner}\t{name}\t{heading}\t{body}\t{start.AddSeconds(i * 30):O}");
+        }
+    }
+
+    // The same rows and vectors the service writes (ExtractWork), in bulk.
+    await connection.ExecuteAsync(
+        """
+        INSERT INTO files (id, user_id, name, content_type, size_bytes, sha256, object_key, source, created_at, text_status, language, search_vector, indexed_at)
+        SELECT id, user_id, name, 'text/plain', length(body), md5(id), 'bench/' || id, 'upload', created_at, 'indexed', 'simple',
+               setweight(to_tsvector('simple', regexp_replace(name, '[_.\-]+', ' ', 'g')), 'A') || setweight(to_tsvector('simple', heading), 'B') || setweight(to_tsvector('simple', body), 'C'),
+               created_at
+        FROM bench_docs;
+        INSERT INTO file_texts (file_id, user_id, body, truncated) SELECT id, user_id, heading || E'\n' || body, false FROM bench_docs;
+        DROP TABLE bench_docs;
+        """, commandTimeout: 3600);
+    await connection.ExecuteAsync("VACUUM ANALYZE files", commandTimeout: 3600);
+    await connection.ExecuteAsync("VACUUM ANALYZE file_texts", commandTimeout: 3600);
+}
+
+static Func<int> ZipfSampler(int n, Random random)
+{
+    var cumulative = new double[n];
+    var sum = 0.0;
+    for (var k = 0; k < n; k++)
+    {
+        sum += 1.0 / (k + 1);
+        cumulative[k] = sum;
+    }
+
+    return () =>
+    {
+        var x = random.NextDouble() * sum;
+        var index = Array.BinarySearch(cumulative, x);
+        return index < 0 ? Math.Min(~index, n - 1) : index;
+    };
+}
+
+static string[] Vocabulary(int count)
+{
+    string[] syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qui", "bre", "dan", "fel", "gor", "hul", "jis", "mor", "nax", "pel", "rin", "sol", "tur", "vex", "wyn"];
+    var random = new Random(1);
+    var words = new HashSet<string>();
+    while (words.Count < count)
+    {
+        var word = string.Concat(Enumerable.Range(0, random.Next(2, 5)).Select(_ => syllables[random.Next(syllables.Length)]));
+        if (word.Length >= 5)
+        {
+            words.Add(word);
+        }
+    }
+
+    return [.. words];
+}
+
+static string Typo(string word, Random random)
+{
+    var i = random.Next(1, word.Length - 1);
+    return word[..i] + word[(i + 1)..];
+}
+
+static byte[] Png(int size)
+{
+    var bytes = new byte[size];
+    Random.Shared.NextBytes(bytes);
+    new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }.CopyTo(bytes, 0);
+    return bytes;
+}
+
+static async Task<HttpStatusCode> UploadAsync(HttpClient http, byte[] bytes, string name, string type = "image/png")
+{
+    using var form = new MultipartFormDataContent();
+    var part = new ByteArrayContent(bytes);
+    part.Headers.ContentType = new MediaTypeHeaderValue(type);
+    form.Add(part, "file", name);
+    try
+    {
+        using var response = await http.PostAsync("/files", form);
+        return response.StatusCode;
+    }
+    catch (HttpRequestException)
+    {
+        return 0;
+    }
+}
+
+static long Rss(int pid)
+{
+    try
+    {
+        var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+    catch (IOException)
+    {
+        return 0;
+    }
+}
+
+static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+
+static string ConnectionPart(string connectionString, string key) =>
+    connectionString.Split(';').Select(p => p.Split('=', 2)).First(p => p[0].Trim().Equals(key, StringComparison.OrdinalIgnoreCase))[1].Trim();
+
+static Process StartService(string dll, int port, Dictionary<string, string> settings, LocalServers servers)
+{
+    var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+    info.ArgumentList.Add(dll);
+    var env = info.Environment;
+    env["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+    env["ASPNETCORE_ENVIRONMENT"] = "Production";
+    env["ConnectionStrings__redis"] = servers.RedisConnectionString;
+    env["Jwt__SigningKey"] = DevTokens.TestSigningKey;
+    env["Logging__LogLevel__Default"] = "Warning";
+    env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
+    foreach (var (key, value) in settings)
+    {
+        env[key] = value;
+    }
+
+    var process = Process.Start(info)!;
+    process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && line.Contains("fail", StringComparison.OrdinalIgnoreCase)) { Console.Error.WriteLine($"media: {line}"); } };
+    process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { Console.Error.WriteLine($"media! {line}"); } };
+    process.BeginOutputReadLine();
+    process.BeginErrorReadLine();
+    return process;
+}
+
+static async Task WaitForAsync(string url)
+{
+    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+    var deadline = DateTime.UtcNow.AddSeconds(90);
+    while (true)
+    {
+        try
+        {
+            if ((await client.GetAsync(url)).IsSuccessStatusCode)
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+        }
+
+        if (DateTime.UtcNow > deadline)
+        {
+            throw new TimeoutException($"{url} did not answer within 90 s");
+        }
+
+        await Task.Delay(200);
+    }
+}
+
+static string FindRoot()
+{
+    var dir = new DirectoryInfo(AppContext.BaseDirectory);
+    while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Sunaiva.sln")))
+    {
+        dir = dir.Parent;
+    }
+
+    return dir?.FullName ?? throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
+}
+
+internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration)
+{
+    public static FilesOptions Parse(string[] args)
+    {
+        string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+        int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 20), Int("--large-runs", 3),
+            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release");
+    }
+}

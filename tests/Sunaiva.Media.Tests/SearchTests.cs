@@ -1,0 +1,211 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Sunaiva.Testing;
+
+namespace Sunaiva.Media.Tests;
+
+[Collection(ServersCollection.Name)]
+public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
+{
+    private readonly MediaApp _app = new(servers.Servers, new Dictionary<string, string?> { ["FileVault:MaxDocxUncompressedBytes"] = "200000" });
+    private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
+
+    public Task InitializeAsync() => _app.StartAsync();
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Theory]
+    [InlineData("txt", "text/plain", "The walrus hummed quietly near the lighthouse.")]
+    [InlineData("md", "text/markdown", "# Travel plans\n\nThe walrus hummed quietly near the lighthouse.")]
+    [InlineData("html", "text/html", "<html><head><style>.walrusstyle{}</style></head><body><h1>Plans</h1><p>The walrus hummed <b>quietly</b> near the lighthouse.</p><script>var x='invisible';</script></body></html>")]
+    [InlineData("csv", "text/csv", "animal,place\nwalrus,lighthouse")]
+    [InlineData("json", "application/json", "{\"animal\": \"walrus\", \"place\": \"lighthouse\"}")]
+    public async Task Text_files_become_searchable_by_content_with_a_highlighted_snippet(string extension, string type, string content)
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text(content), type, $"notes.{extension}");
+        await IndexedAsync(id);
+
+        var page = await SearchAsync(ada, "walrus");
+
+        var hit = Assert.Single(page.GetProperty("items").EnumerateArray());
+        Assert.Equal(id, hit.GetProperty("id").GetString());
+        Assert.Contains("**walrus**", hit.GetProperty("snippet").GetString(), StringComparison.OrdinalIgnoreCase);
+        if (extension == "html")
+        {
+            Assert.Empty((await SearchAsync(ada, "invisible")).GetProperty("items").EnumerateArray());
+        }
+    }
+
+    [Fact]
+    public async Task Pdf_and_docx_text_is_extracted_and_found()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var pdf = await TestFiles.UploadedIdAsync(ada, TestFiles.Pdf("Quarterly harvest of pomegranates", "second line"), "application/pdf", "report.pdf");
+        var docx = await TestFiles.UploadedIdAsync(ada, TestFiles.Docx("Kayak itinerary", "Paddle past the fjord at dawn."), FilesDocx, "trip.docx");
+        await IndexedAsync(pdf);
+        await IndexedAsync(docx);
+
+        var pomegranates = await SearchAsync(ada, "pomegranates");
+        var fjord = await SearchAsync(ada, "fjord");
+        var heading = await SearchAsync(ada, "itinerary");
+
+        Assert.Equal(pdf, Assert.Single(pomegranates.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(docx, Assert.Single(fjord.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(docx, Assert.Single(heading.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Stemming_follows_the_language_of_each_file()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var english = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("The children were running to the river and it was the best day of the summer."), "text/plain", "en.txt");
+        var french = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("Les enfants mangeaient des pommes dans le jardin et ils étaient contents pour la journée."), "text/plain", "fr.txt");
+        await IndexedAsync(english);
+        await IndexedAsync(french);
+
+        Assert.Equal("english", await _app.ScalarAsync<string>("SELECT language::text FROM files WHERE id = @id", ("id", english)));
+        Assert.Equal("french", await _app.ScalarAsync<string>("SELECT language::text FROM files WHERE id = @id", ("id", french)));
+        Assert.Equal(english, Assert.Single((await SearchAsync(ada, "runs")).GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(french, Assert.Single((await SearchAsync(ada, "pomme")).GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Names_are_found_with_typos_and_partially_and_a_name_match_ranks_above_a_body_match()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var named = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("numbers only 1 2 3"), "text/csv", "quarterly-budget.csv");
+        var mentioned = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("we discussed the quarterly figures at length and then the budget too"), "text/plain", "minutes.txt");
+        await IndexedAsync(named);
+        await IndexedAsync(mentioned);
+
+        var typo = await SearchAsync(ada, "quartely");
+        var partial = await SearchAsync(ada, "budg");
+        var ranked = await SearchAsync(ada, "quarterly budget");
+
+        Assert.Contains(typo.GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == named);
+        Assert.Contains(partial.GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == named);
+        Assert.Equal(named, ranked.GetProperty("items")[0].GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Filters_by_type_and_paging_return_only_matching_files_page_by_page()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add(await TestFiles.UploadedIdAsync(ada, TestFiles.Text($"gazebo note number {i}"), "text/plain", $"g{i}.txt"));
+        }
+
+        var md = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("# gazebo\nin markdown"), "text/markdown", "g.md");
+        foreach (var id in ids.Append(md))
+        {
+            await IndexedAsync(id);
+        }
+
+        var markdownOnly = await SearchAsync(ada, "gazebo", "&type=text/markdown");
+        var first = await SearchAsync(ada, "gazebo", "&limit=2");
+        var second = await SearchAsync(ada, "gazebo", $"&limit=2&offset={first.GetProperty("nextOffset").GetInt32()}");
+
+        Assert.Equal(md, Assert.Single(markdownOnly.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal(2, first.GetProperty("items").GetArrayLength());
+        Assert.Equal(2, second.GetProperty("items").GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("nextOffset").ValueKind);
+        Assert.Equal(4, first.GetProperty("items").EnumerateArray().Concat(second.GetProperty("items").EnumerateArray()).Select(h => h.GetProperty("id").GetString()).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Deleting_a_file_removes_it_from_cached_search_results_and_its_text()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the zeppelin manifest"), "text/plain", "z.txt");
+        await IndexedAsync(id);
+        var before = await SearchAsync(ada, "zeppelin");
+
+        await ada.DeleteAsync($"/files/{id}");
+        var after = await SearchAsync(ada, "zeppelin");
+
+        Assert.Single(before.GetProperty("items").EnumerateArray());
+        Assert.Empty(after.GetProperty("items").EnumerateArray());
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_texts WHERE file_id = @id", ("id", id)));
+    }
+
+    [Fact]
+    public async Task Indexing_publishes_file_indexed_once_with_the_user_and_file()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("event please"), "text/plain", "e.txt");
+        await IndexedAsync(id);
+
+        var payload = await _app.ScalarAsync<string>("SELECT payload::text FROM outbox WHERE type = 'file.indexed' AND payload->>'fileId' = @id", ("id", id));
+        var data = JsonDocument.Parse(payload!).RootElement;
+
+        Assert.Equal(_ada, data.GetProperty("userId").GetString());
+        Assert.Equal("indexed", data.GetProperty("textStatus").GetString());
+        Assert.Equal(1L, await _app.ScalarAsync<long>("SELECT count(*) FROM outbox WHERE type = 'file.indexed' AND payload->>'fileId' = @id", ("id", id)));
+    }
+
+    [Fact]
+    public async Task Images_keep_their_dimensions_audio_awaits_transcription_and_neither_gets_false_text()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = await TestFiles.UploadedIdAsync(ada, TestFiles.Png(640, 480), "image/png", "photo.png");
+        var mp3 = await TestFiles.UploadedIdAsync(ada, TestFiles.Mp3(), "audio/mpeg", "memo.mp3");
+        await IndexedAsync(png, "none");
+        await IndexedAsync(mp3, "awaiting_transcription");
+
+        Assert.Equal(640, await _app.ScalarAsync<int>("SELECT (metadata->>'width')::int FROM files WHERE id = @id", ("id", png)));
+        Assert.Equal(480, await _app.ScalarAsync<int>("SELECT (metadata->>'height')::int FROM files WHERE id = @id", ("id", png)));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_texts WHERE file_id = ANY(@ids)", ("ids", new[] { png, mp3 })));
+        Assert.Contains((await SearchAsync(ada, "memo")).GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == mp3);
+    }
+
+    [Fact]
+    public async Task A_docx_that_expands_past_the_limit_is_marked_failed_without_being_inflated_and_stays_findable_by_name()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var bomb = TestFiles.Docx("Bomb", new string('a', 1_000_000));
+        var id = await TestFiles.UploadedIdAsync(ada, bomb, FilesDocx, "expanding.docx");
+        await IndexedAsync(id, "failed");
+
+        Assert.Contains((await SearchAsync(ada, "expanding")).GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == id);
+    }
+
+    [Fact]
+    public async Task An_invalid_search_is_a_400_problem()
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var empty = await ada.GetAsync("/search?q=");
+        var badType = await ada.GetAsync("/search?q=x&type=application/x-elf");
+
+        Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, badType.StatusCode);
+    }
+
+    internal const string FilesDocx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+    private async Task IndexedAsync(string id, string status = "indexed")
+    {
+        try
+        {
+            await Eventually.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)) != "pending", $"file {id} is processed", TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException)
+        {
+            var work = await _app.ScalarAsync<string>("SELECT status || ' attempts=' || attempts || ' ' || coalesce(last_error, '') FROM work_items WHERE key = @key", ("key", "file.extract:" + id));
+            throw new TimeoutException($"file {id} not processed; its work item: {work}");
+        }
+
+        Assert.Equal(status, await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)));
+    }
+
+    private static async Task<JsonElement> SearchAsync(HttpClient client, string q, string extra = "")
+    {
+        var response = await client.GetAsync($"/search?q={Uri.EscapeDataString(q)}{extra}");
+        Assert.True(response.IsSuccessStatusCode, $"search {q}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+}

@@ -1,0 +1,328 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.DependencyInjection;
+using Sunaiva.Media.Files;
+
+namespace Sunaiva.Media.Tests;
+
+[Collection(ServersCollection.Name)]
+public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
+{
+    private const int PartSize = 5 * 1024 * 1024;
+    private readonly MediaApp _app = new(servers.Servers, new Dictionary<string, string?>
+    {
+        ["FileVault:PartSizeBytes"] = PartSize.ToString(),
+        ["FileVault:MaxUploadBytes"] = (16 * 1024 * 1024).ToString(),
+    });
+
+    private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
+
+    public Task InitializeAsync() => _app.StartAsync();
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task File_of_several_parts_streams_to_storage_and_downloads_byte_for_byte_with_its_sha256()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = TestFiles.Png(padding: (2 * PartSize) + 12345);
+
+        var response = await TestFiles.UploadAsync(ada, png, "image/png", "big.png");
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var download = await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content");
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(png.Length, file.GetProperty("sizeBytes").GetInt64());
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(png)), file.GetProperty("sha256").GetString());
+        Assert.Equal(png, download);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads"));
+    }
+
+    [Theory]
+    [InlineData("<html><body><script>alert(1)</script></body></html>", "image/png", "face.png")]
+    [InlineData("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>", "image/png", "logo.png")]
+    [InlineData("<?xml version=\"1.0\"?><svg><script>alert(1)</script></svg>", "text/plain", "logo.txt")]
+    [InlineData("\u007fELF\u0002\u0001\u0001\u0000", "image/png", "a.png")]
+    [InlineData("MZ\u0090\u0000", "application/pdf", "setup.pdf")]
+    [InlineData("plain words", "application/pdf", "fake.pdf")]
+    public async Task Content_that_is_not_what_it_claims_or_not_accepted_is_refused_with_415_and_leaves_nothing(string content, string claimed, string name)
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var response = await TestFiles.UploadAsync(ada, TestFiles.Text(content), claimed, name);
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Empty(await ListObjectsAsync(_ada));
+    }
+
+    [Theory]
+    [InlineData("hello there", null, "notes.txt", "text/plain")]
+    [InlineData("# Title\nbody", "text/plain", "notes.md", "text/markdown")]
+    [InlineData("a,b\n1,2", "text/csv", "data.csv", "text/csv")]
+    [InlineData("{\"a\": 1}", "application/json", "data.json", "application/json")]
+    [InlineData("<!doctype html><p>hi</p>", "text/plain", "page.txt", "text/html")]
+    public async Task Text_formats_are_told_apart_by_claim_and_markup_is_always_html(string content, string? claimed, string name, string stored)
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var response = await TestFiles.UploadAsync(ada, TestFiles.Text(content), claimed, name);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(stored, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("contentType").GetString());
+    }
+
+    [Theory]
+    [InlineData("..")]
+    [InlineData("evil\u001b[31m.txt")]
+    public async Task Names_that_are_empty_dot_dot_or_hold_control_characters_get_400(string name)
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var response = await TestFiles.UploadAsync(ada, TestFiles.Text("hello"), "text/plain", name);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task A_multipart_body_without_its_boundary_gets_400()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var content = new StringContent("garbage");
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse("multipart/form-data; boundary=xyz");
+
+        var response = await ada.PostAsync("/files", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task Html_is_served_as_an_attachment_in_a_csp_sandbox_never_inline()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("<html><script>steal()</script></html>"), "text/html", "page.html");
+
+        var download = await ada.GetAsync($"/files/{id}/content");
+
+        Assert.Equal("text/html", download.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("attachment", download.Content.Headers.ContentDisposition?.DispositionType);
+        Assert.Contains("sandbox", download.Headers.GetValues("Content-Security-Policy").Single());
+        Assert.Equal("nosniff", download.Headers.GetValues("X-Content-Type-Options").Single());
+    }
+
+    [Fact]
+    public async Task Upload_over_the_limit_mid_stream_gets_413_and_leaves_no_object_row_or_multipart_upload()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = TestFiles.Png(padding: (3 * PartSize) + 2_000_000);
+
+        var response = await TestFiles.UploadAsync(ada, png, "image/png", "huge.png");
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
+        Assert.Empty(await ListObjectsAsync(_ada));
+    }
+
+    [Fact]
+    public async Task Upload_aborted_by_the_client_mid_stream_leaves_no_object_row_or_multipart_upload()
+    {
+        using var ada = _app.ClientFor(_ada);
+        using var form = new MultipartFormDataContent();
+        var part = new StreamContent(new FailingStream(TestFiles.Png(padding: (2 * PartSize) + 100), failAfter: PartSize + (PartSize / 2)));
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "cut.png");
+
+        await Assert.ThrowsAnyAsync<Exception>(() => ada.PostAsync("/files", form));
+
+        await Sunaiva.Testing.Eventually.UntilAsync(
+            async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)) == 0 && (await ListObjectsAsync(_ada)).Count == 0,
+            "the aborted upload is cleaned up");
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task The_same_bytes_uploaded_again_return_the_existing_file_and_store_nothing_new()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = TestFiles.Png(padding: PartSize + 10);
+
+        var first = await TestFiles.UploadAsync(ada, png, "image/png", "one.png");
+        var again = await TestFiles.UploadAsync(ada, png, "image/png", "two.png");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal((await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString(), (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
+        Assert.Single(await ListObjectsAsync(_ada));
+    }
+
+    [Fact]
+    public async Task Idempotency_key_reused_for_other_bytes_is_422_and_stores_nothing_more()
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        var first = await TestFiles.UploadAsync(ada, TestFiles.Text("first"), "text/plain", "a.txt", "key-1");
+        var other = await TestFiles.UploadAsync(ada, TestFiles.Text("second"), "text/plain", "a.txt", "key-1");
+
+        Assert.Equal(HttpStatusCode.Created, first.StatusCode);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, other.StatusCode);
+        Assert.Single(await ListObjectsAsync(_ada));
+    }
+
+    [Fact]
+    public async Task Uploads_beyond_the_concurrency_limit_and_queue_are_refused_with_503_and_retry_after_and_leave_nothing()
+    {
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?>
+        {
+            ["FileVault:PartSizeBytes"] = PartSize.ToString(),
+            ["FileVault:MaxConcurrentUploads"] = "1",
+            ["FileVault:UploadQueueLimit"] = "1",
+        });
+        using var ada = app.ClientFor(_ada);
+        var files = Enumerable.Range(0, 8).Select(_ => TestFiles.Png(padding: PartSize + 100_000)).ToList();
+
+        var responses = await Task.WhenAll(files.Select((f, i) => TestFiles.UploadAsync(ada, f, "image/png", $"f{i}.png")));
+
+        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.ServiceUnavailable }));
+        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
+        Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable), r => Assert.NotNull(r.Headers.RetryAfter));
+        var created = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
+        Assert.Equal(created, await app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(created, (await ListObjectsAsync(_ada, app)).Count);
+    }
+
+    [Fact]
+    public async Task Multipart_upload_orphaned_by_a_crash_is_aborted_and_removed_by_the_sweeper()
+    {
+        var s3 = _app.Services.GetRequiredService<IAmazonS3>();
+        var key = FileVault.ObjectKey(_ada, "file_orphan");
+        var multipart = await MultipartObject.StartAsync(s3, Extensions.FilesBucket, key, "image/png", default);
+        await multipart.UploadPartAsync(1, TestFiles.Png(padding: 100), 133, default);
+        await using (var connection = new Npgsql.NpgsqlConnection(_app.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var insert = new Npgsql.NpgsqlCommand(
+                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_orphan', @u, @up, @k, 'stream', @at, @at)", connection);
+            insert.Parameters.AddWithValue("u", _ada);
+            insert.Parameters.AddWithValue("up", multipart.UploadId);
+            insert.Parameters.AddWithValue("k", key);
+            insert.Parameters.AddWithValue("at", _app.Time.GetUtcNow().AddHours(1));
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var sweeper = _app.Services.GetRequiredService<UploadSweeper>();
+        var early = await sweeper.SweepAsync(default);
+        _app.Time.Advance(TimeSpan.FromHours(2));
+        await sweeper.SweepAsync(default);
+        await Sunaiva.Testing.Eventually.UntilAsync(
+            async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE id = 'file_orphan'") == 0, "the orphan's row is swept");
+
+        Assert.Equal(0, early);
+        Assert.Empty(await ListObjectsAsync(_ada));
+    }
+
+    [Fact]
+    public async Task Range_request_answers_206_with_exactly_those_bytes_and_416_past_the_end()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("0123456789"), "text/plain", "digits.txt");
+
+        using var ranged = new HttpRequestMessage(HttpMethod.Get, $"/files/{id}/content");
+        ranged.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(2, 5);
+        var partial = await ada.SendAsync(ranged);
+        using var past = new HttpRequestMessage(HttpMethod.Get, $"/files/{id}/content");
+        past.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(50, 60);
+        var unsatisfiable = await ada.SendAsync(past);
+
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal("2345", await partial.Content.ReadAsStringAsync());
+        Assert.Equal("bytes 2-5/10", partial.Content.Headers.ContentRange?.ToString());
+        Assert.Equal(HttpStatusCode.RequestedRangeNotSatisfiable, unsatisfiable.StatusCode);
+    }
+
+    [Fact]
+    public async Task Resumable_upload_puts_parts_to_presigned_urls_and_completes_into_a_verified_file()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = TestFiles.Png(padding: PartSize + 4321);
+
+        var start = await ada.PostAsJsonAsync("/files/uploads", new { name = "scan.png", sizeBytes = png.Length, contentType = "image/png" });
+        var upload = await start.Content.ReadFromJsonAsync<JsonElement>();
+        var parts = await PutPartsAsync(upload, png);
+        var complete = await ada.PostAsJsonAsync($"/files/uploads/{upload.GetProperty("uploadId").GetString()}/complete", new { parts });
+        var file = await complete.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.OK, start.StatusCode);
+        Assert.Equal(2, upload.GetProperty("parts").GetArrayLength());
+        Assert.Equal(HttpStatusCode.Created, complete.StatusCode);
+        Assert.Equal("image/png", file.GetProperty("contentType").GetString());
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task Resumable_upload_of_a_refused_type_is_415_on_completion_and_its_object_is_deleted()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var elf = TestFiles.Text("\u007fELF and more bytes");
+
+        var start = await ada.PostAsJsonAsync("/files/uploads", new { name = "x.png", sizeBytes = elf.Length, contentType = "image/png" });
+        var upload = await start.Content.ReadFromJsonAsync<JsonElement>();
+        var parts = await PutPartsAsync(upload, elf);
+        var complete = await ada.PostAsJsonAsync($"/files/uploads/{upload.GetProperty("uploadId").GetString()}/complete", new { parts });
+
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, complete.StatusCode);
+        Assert.Empty(await ListObjectsAsync(_ada));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    private static async Task<List<object>> PutPartsAsync(JsonElement upload, byte[] bytes)
+    {
+        using var storage = new HttpClient();
+        var partSize = upload.GetProperty("partSizeBytes").GetInt32();
+        var parts = new List<object>();
+        foreach (var part in upload.GetProperty("parts").EnumerateArray())
+        {
+            var number = part.GetProperty("partNumber").GetInt32();
+            var offset = (number - 1) * partSize;
+            using var content = new ByteArrayContent(bytes, offset, Math.Min(partSize, bytes.Length - offset));
+            var put = await storage.PutAsync(part.GetProperty("url").GetString(), content);
+            Assert.True(put.IsSuccessStatusCode, $"part {number}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+            parts.Add(new { partNumber = number, eTag = put.Headers.ETag!.Tag });
+        }
+
+        return parts;
+    }
+
+    private async Task<List<string>> ListObjectsAsync(string userId, MediaApp? app = null)
+    {
+        var s3 = (app ?? _app).Services.GetRequiredService<IAmazonS3>();
+        var prefix = FileVault.ObjectKey(userId, string.Empty);
+        var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
+        return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
+    /// <summary>A body that breaks after some bytes, like a client that loses its connection.</summary>
+    private sealed class FailingStream(byte[] bytes, int failAfter) : MemoryStream(bytes, writable: false)
+    {
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Position >= failAfter)
+            {
+                throw new IOException("connection lost");
+            }
+
+            return await base.ReadAsync(buffer[..(int)Math.Min(buffer.Length, failAfter - Position)], cancellationToken);
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) =>
+            Position >= failAfter ? throw new IOException("connection lost") : base.Read(buffer, offset, (int)Math.Min(count, failAfter - Position));
+    }
+}
