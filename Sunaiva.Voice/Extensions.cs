@@ -1,3 +1,4 @@
+using Sunaiva.ServiceDefaults.Mcp;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 using Microsoft.Extensions.Options;
@@ -33,6 +34,7 @@ public static class Extensions
         builder.Services.AddEventHandler<SignupPreferenceHandler>();
         builder.AddVoiceEmotion();
         builder.AddVoiceRealtime();
+        builder.AddSunaivaMcp(mcp => mcp.WithTools<Sunaiva.Voice.Mcp.VoiceTools>());
         builder.AddVoicePipeline();
         return builder;
     }
@@ -42,6 +44,7 @@ public static class Extensions
         app.MapVoicesApi();
         app.MapPreferencesApi();
         app.MapRealtimeApi();
+        app.MapSunaivaMcp();
         app.UseWebSockets();
         app.MapSessionsApi();
         app.MapTtsApi();
