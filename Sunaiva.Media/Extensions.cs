@@ -1,3 +1,4 @@
+using Sunaiva.Media.Drive;
 using Sunaiva.Media.Files;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
@@ -19,12 +20,14 @@ public static class Extensions
         builder.Services.AddSingleton<FileCleanupSignal>();
         builder.Services.AddSingleton<FileCleanup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
+        builder.AddDrive();
         return builder;
     }
 
     public static WebApplication MapMediaApi(this WebApplication app)
     {
         app.MapFilesApi();
+        app.MapDriveApi();
         return app;
     }
 }
