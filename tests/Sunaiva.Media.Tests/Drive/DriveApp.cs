@@ -1,0 +1,65 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Sunaiva.Messaging.Work;
+using Sunaiva.Testing;
+using Sunaiva.Testing.FakeGoogle;
+
+namespace Sunaiva.Media.Tests.Drive;
+
+/// <summary>Media in-process on real Postgres, Redis and s3rver, with Drive pointed at the fake Google server on fake time.</summary>
+public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool configured = true) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
+{
+    public const string WebhookAddress = "https://media.example.test/webhooks/google-drive";
+
+    public FakeGoogleServer Google { get; } = google;
+
+    protected override void AddSettings(IDictionary<string, string?> values)
+    {
+        values[$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString;
+        if (configured)
+        {
+            foreach (var (key, value) in Google.Settings)
+            {
+                values[key] = value;
+            }
+
+            values["Drive:WebhookAddress"] = WebhookAddress;
+            values["Drive:RedirectUri"] = "http://localhost/drive/callback";
+        }
+    }
+
+    /// <summary>Connects <paramref name="userId"/>'s Drive as Google account <paramref name="account"/>, and waits for the first sync.</summary>
+    public async Task ConnectAsync(string userId, string account)
+    {
+        using var client = ClientFor(userId);
+        var start = await (await client.PostAsync("/drive/connect", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var callback = Google.Consent(start.GetProperty("authorizationUrl").GetString()!, account);
+        using var browser = CreateClient();
+        var answer = await browser.GetAsync(callback.PathAndQuery);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        await UntilAsync(async () => await ScalarAsync<string>("SELECT page_token FROM drive_connections WHERE user_id = @u", ("u", userId)) is not null, "first Drive sync");
+    }
+
+    /// <summary>Queues an import of the files and waits until each is imported (or removed/skipped).</summary>
+    public async Task<HttpResponseMessage> ImportAsync(string userId, params string[] fileIds)
+    {
+        using var client = ClientFor(userId);
+        return await client.PostAsJsonAsync("/drive/imports", new { fileIds });
+    }
+
+    public Task<string?> ImportStatusAsync(string userId, string fileId) =>
+        ScalarAsync<string>("SELECT status FROM drive_imports WHERE user_id = @u AND drive_file_id = @f", ("u", userId), ("f", fileId));
+
+    public Task<string?> VaultFileIdAsync(string userId, string fileId) =>
+        ScalarAsync<string>("SELECT vault_file_id FROM drive_imports WHERE user_id = @u AND drive_file_id = @f", ("u", userId), ("f", fileId));
+
+    /// <summary>Waits for background work, nudging the runner (its idle wait runs on fake time).</summary>
+    public Task UntilAsync(Func<Task<bool>> condition, string what) =>
+        Eventually.UntilAsync(async () =>
+        {
+            Services.GetRequiredService<WorkSignal>().Notify();
+            return await condition();
+        }, what);
+}
