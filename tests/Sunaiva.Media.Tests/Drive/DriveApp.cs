@@ -56,10 +56,22 @@ public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool
         ScalarAsync<string>("SELECT vault_file_id FROM drive_imports WHERE user_id = @u AND drive_file_id = @f", ("u", userId), ("f", fileId));
 
     /// <summary>Waits for background work, nudging the runner (its idle wait runs on fake time).</summary>
-    public Task UntilAsync(Func<Task<bool>> condition, string what) =>
-        Eventually.UntilAsync(async () =>
+    public async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        try
         {
-            Services.GetRequiredService<WorkSignal>().Notify();
-            return await condition();
-        }, what);
+            await Eventually.UntilAsync(async () =>
+            {
+                Services.GetRequiredService<WorkSignal>().Notify();
+                return await condition();
+            }, what, TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException ex)
+        {
+            // Say what the durable work was doing: the failure then explains itself.
+            var work = await ScalarAsync<string>(
+                "SELECT string_agg(kind || ' ' || status || ' attempts=' || attempts || ' run_at=' || run_at || ' ' || COALESCE(last_error, ''), E'\n' ORDER BY id) FROM work_items");
+            throw new TimeoutException($"{ex.Message}; now {Time.GetUtcNow():O}; work items:\n{work}", ex);
+        }
+    }
 }
