@@ -45,7 +45,7 @@ public static partial class DriveApi
             .WithSummary("Start connecting Google Drive: the Google authorization URL (PKCE S256, state valid 10 minutes, once)")
             .WithDescription("access=file (default) asks for drive.file: the server sees only files the user picks with Google Picker. "
                 + "access=readonly adds drive.readonly incrementally (include_granted_scopes=true), only when Drive:AllowReadOnlyScope is set.");
-        group.MapGet("/callback", CallbackAsync).AllowAnonymous().ProducesProblems(StatusCodes.Status400BadRequest)
+        group.MapGet("/callback", CallbackAsync).AllowAnonymous().ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Google's redirect after consent: checks the single-use state, exchanges the code (with the PKCE verifier), stores the grant")
             .WithDescription("Anonymous (the browser arrives from Google); the state names the user. A state that is forged, expired, used, or presented by another signed-in user is refused. "
                 + "Redirects to Drive:ReturnUrl when set, else answers the connection.");
