@@ -114,7 +114,15 @@ public sealed partial class DriveGateway(
     {
         try
         {
-            var result = await chain.ExecuteAsync(operation, async (provider, _, token) => await call(provider, token), ct);
+            var result = await chain.ExecuteAsync(
+                operation,
+                async (provider, metered, token) =>
+                {
+                    var value = await call(provider, token);
+                    metered.Units = 1;
+                    return value;
+                },
+                ct);
             return result.Value;
         }
         catch (PermanentFailureException ex) when (ex.InnerException is DriveRateLimitedException limited)

@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -9,7 +11,7 @@ using Sunaiva.Testing.FakeGoogle;
 namespace Sunaiva.Media.Tests.Drive;
 
 /// <summary>Media in-process on real Postgres, Redis and s3rver, with Drive pointed at the fake Google server on fake time.</summary>
-public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool configured = true) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
+public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool configured = true, CapturedLogs? logs = null) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
 {
     public const string WebhookAddress = "https://media.example.test/webhooks/google-drive";
 
@@ -27,6 +29,16 @@ public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool
 
             values["Drive:WebhookAddress"] = WebhookAddress;
             values["Drive:RedirectUri"] = "http://localhost/drive/callback";
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        if (logs is not null)
+        {
+            // Everything, down to Trace, from every category: what an operator could ever see.
+            builder.ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Trace).AddFilter(_ => true).AddProvider(logs));
         }
     }
 

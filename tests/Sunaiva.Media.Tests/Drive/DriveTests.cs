@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.WebUtilities;
 using Sunaiva.Testing.FakeGoogle;
 
@@ -340,6 +341,76 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.All(answers, a => Assert.Equal("application/problem+json", a.Content.Headers.ContentType?.MediaType));
         Assert.All(answers, a => Assert.NotNull(a.Headers.RetryAfter));
         Assert.Contains("Drive:ClientId", await answers[0].Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_Drive_and_OAuth_call_is_metered_for_its_user_on_the_drive_chain()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        var pdf = _google.AddFile(AdaAccount, "metered.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 metered"));
+        _google.FailNext(AdaAccount, 429, "error-429-rate-limit.json", retryAfter: TimeSpan.FromSeconds(1));
+        await _app.ImportAsync(_ada, pdf.Id);
+        await _app.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT last_error FROM work_items WHERE kind = 'drive.import'") is not null, "import deferred");
+        _app.Time.Advance(TimeSpan.FromSeconds(3));
+        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "import");
+
+        await _app.UntilAsync(async () => await _app.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE operation = 'files.download'") > 0, "ledger rows written");
+        var rows = await _app.ScalarAsync<string>(
+            "SELECT string_agg(DISTINCT operation || '/' || outcome || '/' || COALESCE(error, ''), ',') FROM usage_ledger WHERE capability = 'drive' AND provider = 'google-drive' AND user_id = @u",
+            ("u", _ada));
+
+        Assert.Contains("token/ok/", rows, StringComparison.Ordinal);
+        Assert.Contains("changes.startPageToken/ok/", rows, StringComparison.Ordinal);
+        Assert.Contains("files.get/error/rejected", rows, StringComparison.Ordinal);
+        Assert.Contains("files.get/ok/", rows, StringComparison.Ordinal);
+        Assert.Contains("files.download/ok/", rows, StringComparison.Ordinal);
+        Assert.Equal(1m, await _app.ScalarAsync<decimal>("SELECT units FROM usage_ledger WHERE operation = 'files.download' AND user_id = @u", ("u", _ada)));
+        Assert.Equal("transfers", await _app.ScalarAsync<string>("SELECT unit FROM usage_ledger WHERE operation = 'files.download' AND user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task Codes_tokens_and_file_contents_never_reach_the_logs()
+    {
+        var logs = new CapturedLogs();
+        await using var app = new DriveApp(servers.Servers, _google, logs: logs);
+        _google.Time = app.Time;
+        await app.StartAsync();
+        await app.ConnectAsync(_ada, AdaAccount);
+        const string secretText = "the-diary-entry-nobody-may-read";
+        var doc = _google.AddFile(AdaAccount, "Diary", "application/vnd.google-apps.document", Encoding.UTF8.GetBytes(secretText));
+        _google.InvalidateAccessTokens(AdaAccount);
+        await app.ImportAsync(_ada, doc.Id);
+        await app.UntilAsync(async () => await app.ImportStatusAsync(_ada, doc.Id) == "imported", "import");
+        using (var ada = app.ClientFor(_ada))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, (await ada.DeleteAsync("/drive/connection")).StatusCode);
+        }
+
+        var lines = logs.Lines;
+        Assert.NotEmpty(lines);
+        Assert.True(_google.IssuedSecrets.Count >= 4, "a code, a refresh token and two access tokens were issued");
+        foreach (var secret in _google.IssuedSecrets.Append(secretText))
+        {
+            Assert.DoesNotContain(lines, l => l.Contains(secret, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public async Task Read_only_scope_is_asked_for_incrementally_only_when_configured()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var refused = await ada.PostAsync("/drive/connect?access=readonly", null);
+
+        await using var broader = new DriveApp(servers.Servers, _google);
+        using var configured = broader.WithWebHostBuilder(b => b.UseSetting("Drive:AllowReadOnlyScope", "true"));
+        using var client = configured.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Sunaiva.Testing.DevTokens.For(_ada));
+        var start = await (await client.PostAsync("/drive/connect?access=readonly", null)).Content.ReadFromJsonAsync<JsonElement>();
+        var query = QueryHelpers.ParseQuery(new Uri(start.GetProperty("authorizationUrl").GetString()!).Query);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("https://www.googleapis.com/auth/drive.file https://www.googleapis.com/auth/drive.readonly", query["scope"].ToString());
+        Assert.Equal("true", query["include_granted_scopes"].ToString());
     }
 
     private async Task<HttpResponseMessage> NotifyAsync(FakeChannel channel, string state, long number)

@@ -34,6 +34,7 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _revoked = new();
     private readonly ConcurrentQueue<DriveCall> _driveCalls = new();
     private readonly ConcurrentQueue<FakeChannel> _channels = new();
+    private readonly ConcurrentQueue<string> _issuedSecrets = new();
     private readonly object _gate = new();
 
     private FakeGoogleServer(WebApplication app) => _app = app;
@@ -56,6 +57,9 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     public int ChangesPageSize { get; set; } = 100;
 
     public IReadOnlyList<TokenCall> TokenCalls => _tokenCalls.ToList();
+
+    /// <summary>Every secret this server handed out: codes, access and refresh tokens (for "never logged" checks).</summary>
+    public IReadOnlyList<string> IssuedSecrets => [.. _issuedSecrets];
 
     public IReadOnlyList<string> RevokedTokens => _revoked.ToList();
 
@@ -104,6 +108,7 @@ public sealed class FakeGoogleServer : IAsyncDisposable
         }
 
         var code = "4/" + Token(24);
+        _issuedSecrets.Enqueue(code);
         _codes[code] = new IssuedCode(account, Get("redirect_uri"), Get("code_challenge"), Get("scope"));
         return new Uri(QueryHelpers.AddQueryString(Get("redirect_uri"), new Dictionary<string, string?> { ["code"] = code, ["state"] = Get("state") }));
     }
@@ -397,6 +402,7 @@ public sealed class FakeGoogleServer : IAsyncDisposable
 
             var refresh = "1//" + Token(32);
             _refreshTokens[refresh] = new Grant(issued.Account, issued.Scope);
+            _issuedSecrets.Enqueue(refresh);
             var body = SampleObject("token-response.json");
             body["access_token"] = IssueAccessToken(issued.Account);
             body["expires_in"] = (int)AccessTokenLifetime.TotalSeconds;
@@ -445,6 +451,7 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private string IssueAccessToken(string account)
     {
         var token = "ya29." + Token(32);
+        _issuedSecrets.Enqueue(token);
         _accessTokens[token] = new AccessToken(account, Time.GetUtcNow() + AccessTokenLifetime);
         return token;
     }
