@@ -153,9 +153,10 @@ public static partial class DriveApi
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         await using (var tx = await connection.BeginTransactionAsync(ct))
         {
-            await connections.SaveGrantAsync(connection, tx, grant.UserId, token.Scope ?? grant.Scopes, null, token.AccessToken, token.RefreshToken, gateway.ExpiresAt(token), ct);
-            // Connecting again does not reset the page token: edits made while disconnected are still read.
-            await queue.EnqueueAsync(connection, tx, DriveSyncWork.Scheduled(grant.UserId, time.GetUtcNow()), ct);
+            var schedule = Guid.CreateVersion7().ToString("N")[..16];
+            await connections.SaveGrantAsync(connection, tx, grant.UserId, token.Scope ?? grant.Scopes, null, token.AccessToken, token.RefreshToken, gateway.ExpiresAt(token), schedule, ct);
+            // Connecting again keeps the page token (changes made meanwhile are still read) and replaces the schedule.
+            await queue.EnqueueAsync(connection, tx, DriveSyncWork.Scheduled(grant.UserId, schedule, time.GetUtcNow()), ct);
             await imports.AuditAsync(connection, tx, grant.UserId, "connected", null, null, ct);
             await tx.CommitAsync(ct);
         }

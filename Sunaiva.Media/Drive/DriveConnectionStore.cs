@@ -19,7 +19,8 @@ public sealed record DriveConnection(
     string? PageToken,
     string? ChannelId,
     DateTimeOffset? ChannelExpiresAt,
-    int ThrottleStreak)
+    int ThrottleStreak,
+    string? SyncSchedule)
 {
     public const string Connected = "connected";
     public const string Reconsent = "reconsent";
@@ -52,7 +53,7 @@ public sealed class DriveConnectionStore(NpgsqlDataSource dataSource, IDataProte
             """
             SELECT user_id AS userid, status, scopes, email, access_token AS accesstoken, refresh_token AS refreshtoken,
                    access_expires_at AS accessexpiresat, page_token AS pagetoken, channel_id AS channelid,
-                   channel_expires_at AS channelexpiresat, throttle_streak AS throttlestreak
+                   channel_expires_at AS channelexpiresat, throttle_streak AS throttlestreak, sync_schedule AS syncschedule
             FROM drive_connections WHERE user_id = @userId
             """,
             new { userId }, cancellationToken: ct));
@@ -60,23 +61,26 @@ public sealed class DriveConnectionStore(NpgsqlDataSource dataSource, IDataProte
             ? null
             : new DriveConnection(row.UserId, row.Status, row.Scopes, row.Email, _tokens.Unprotect(row.AccessToken),
                 row.RefreshToken is null ? null : _tokens.Unprotect(row.RefreshToken), Utc(row.AccessExpiresAt), row.PageToken, row.ChannelId,
-                row.ChannelExpiresAt is { } c ? Utc(c) : null, row.ThrottleStreak);
+                row.ChannelExpiresAt is { } c ? Utc(c) : null, row.ThrottleStreak, row.SyncSchedule);
     }
 
-    /// <summary>Stores a fresh grant; a response without a refresh token (incremental consent) keeps the one stored.</summary>
-    public Task SaveGrantAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string userId, string scopes, string? email, string accessToken, string? refreshToken, DateTimeOffset expiresAt, CancellationToken ct) =>
+    /// <summary>
+    /// Stores a fresh grant; a response without a refresh token (incremental consent) keeps the one stored. <paramref name="syncSchedule"/>
+    /// names the chain of scheduled syncs this consent starts: a chain started by an earlier consent stops at its next run.
+    /// </summary>
+    public Task SaveGrantAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string userId, string scopes, string? email, string accessToken, string? refreshToken, DateTimeOffset expiresAt, string syncSchedule, CancellationToken ct) =>
         connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO drive_connections (user_id, status, scopes, email, access_token, refresh_token, access_expires_at, connected_at, updated_at)
-            VALUES (@userId, 'connected', @scopes, @email, @access, @refresh, @expiresAt, @now, @now)
+            INSERT INTO drive_connections (user_id, status, scopes, email, access_token, refresh_token, access_expires_at, sync_schedule, connected_at, updated_at)
+            VALUES (@userId, 'connected', @scopes, @email, @access, @refresh, @expiresAt, @syncSchedule, @now, @now)
             ON CONFLICT (user_id) DO UPDATE SET status = 'connected', scopes = EXCLUDED.scopes, email = COALESCE(EXCLUDED.email, drive_connections.email),
                 access_token = EXCLUDED.access_token, refresh_token = COALESCE(EXCLUDED.refresh_token, drive_connections.refresh_token),
-                access_expires_at = EXCLUDED.access_expires_at, throttle_streak = 0, updated_at = EXCLUDED.updated_at
+                access_expires_at = EXCLUDED.access_expires_at, throttle_streak = 0, sync_schedule = EXCLUDED.sync_schedule, updated_at = EXCLUDED.updated_at
             """,
             new
             {
                 userId, scopes, email, access = _tokens.Protect(accessToken), refresh = refreshToken is null ? null : _tokens.Protect(refreshToken),
-                expiresAt, now = time.GetUtcNow(),
+                expiresAt, syncSchedule, now = time.GetUtcNow(),
             },
             tx, cancellationToken: ct));
 
@@ -128,5 +132,5 @@ public sealed class DriveConnectionStore(NpgsqlDataSource dataSource, IDataProte
     private static DateTimeOffset Utc(DateTime value) => new(DateTime.SpecifyKind(value, DateTimeKind.Utc));
 
     private sealed record Row(string UserId, string Status, string Scopes, string? Email, string AccessToken, string? RefreshToken, DateTime AccessExpiresAt,
-        string? PageToken, string? ChannelId, DateTime? ChannelExpiresAt, int ThrottleStreak);
+        string? PageToken, string? ChannelId, DateTime? ChannelExpiresAt, int ThrottleStreak, string? SyncSchedule);
 }

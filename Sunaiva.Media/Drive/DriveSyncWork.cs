@@ -30,15 +30,15 @@ public sealed partial class DriveSyncWork(
 
     public string Kind => WorkKind;
 
-    /// <summary>The scheduled run at <paramref name="runAt"/> (one key per user and moment, so scheduling twice is harmless).</summary>
-    public static NewWork Scheduled(string userId, DateTimeOffset runAt) => new(
-        WorkKind, $"{WorkKind}:{DriveKeys.UserKey(userId)}:at:{runAt.ToUnixTimeSeconds()}",
-        JsonSerializer.Serialize(new Payload(userId, Scheduled: true)), DriveKeys.Partition(userId), runAt);
+    /// <summary>The run at <paramref name="runAt"/> of the schedule <paramref name="schedule"/> (one key per schedule and moment).</summary>
+    public static NewWork Scheduled(string userId, string schedule, DateTimeOffset runAt) => new(
+        WorkKind, $"{WorkKind}:{DriveKeys.UserKey(userId)}:{schedule}:at:{runAt.ToUnixTimeSeconds()}",
+        JsonSerializer.Serialize(new Payload(userId, Scheduled: true, schedule)), DriveKeys.Partition(userId), runAt);
 
     /// <summary>A run caused by a push notification or a continuation, outside the schedule.</summary>
     public static NewWork Now(string userId, string cause) => new(
         WorkKind, $"{WorkKind}:{DriveKeys.UserKey(userId)}:{cause}",
-        JsonSerializer.Serialize(new Payload(userId, Scheduled: false)), DriveKeys.Partition(userId));
+        JsonSerializer.Serialize(new Payload(userId, Scheduled: false, null)), DriveKeys.Partition(userId));
 
     /// <summary>The channel token Google echoes in <c>X-Goog-Channel-Token</c>: the channel id, protected (so only we can mint one).</summary>
     internal static IDataProtector ChannelTokens(IDataProtectionProvider protection) => protection.CreateProtector("Sunaiva.Media.Drive.Channel.v1");
@@ -52,6 +52,13 @@ public sealed partial class DriveSyncWork(
         {
             // Disconnected or waiting for consent: the schedule stops here; connecting again starts it.
             await context.IgnoreAsync(connection is null ? "not connected" : "re-consent required", cancellationToken);
+            return;
+        }
+
+        if (payload.Scheduled && payload.Schedule != connection.SyncSchedule)
+        {
+            // The user consented again since: that consent started a schedule of its own; one per user is enough.
+            await context.IgnoreAsync("superseded schedule", cancellationToken);
             return;
         }
 
@@ -138,7 +145,7 @@ public sealed partial class DriveSyncWork(
 
             if (payload.Scheduled)
             {
-                follow.Add(Scheduled(userId, now + options.Value.SyncInterval));
+                follow.Add(Scheduled(userId, payload.Schedule!, now + options.Value.SyncInterval));
             }
 
             await queue.EnqueueAsync(c, tx, follow, t);
@@ -166,5 +173,5 @@ public sealed partial class DriveSyncWork(
     [LoggerMessage(Level = LogLevel.Debug, Message = "Drive changes read (token moved: {Moved}): {Reimports} re-import(s), {Removed} removal(s)")]
     private static partial void LogSynced(ILogger logger, int moved, int reimports, int removed);
 
-    internal sealed record Payload(string UserId, bool Scheduled);
+    internal sealed record Payload(string UserId, bool Scheduled, string? Schedule);
 }

@@ -13,6 +13,7 @@ CREATE TABLE drive_connections (
     channel_resource_id  text,
     channel_expires_at   timestamptz,
     throttle_streak      integer NOT NULL DEFAULT 0,
+    sync_schedule        text,                       -- the live chain of scheduled syncs; older chains stop
     last_sync_at         timestamptz,
     connected_at         timestamptz NOT NULL,
     updated_at           timestamptz NOT NULL

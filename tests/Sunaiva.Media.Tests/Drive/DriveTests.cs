@@ -344,6 +344,22 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Connecting_again_keeps_one_sync_schedule_per_user()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        await _app.ConnectAsync(_ada, AdaAccount);
+        const string Pending = "SELECT count(*) FROM work_items WHERE kind = 'drive.sync' AND status = 'pending'";
+        await _app.UntilAsync(async () => await _app.ScalarAsync<long>(Pending) == 2, "both consents scheduled a next run");
+
+        _app.Time.Advance(TimeSpan.FromMinutes(15));
+        await _app.UntilAsync(async () => await _app.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE kind = 'drive.sync' AND status = 'ignored'") == 1, "the older schedule stopped");
+        await _app.UntilAsync(async () => await _app.ScalarAsync<long>(Pending) == 1, "one run scheduled");
+
+        Assert.Equal(1L, await _app.ScalarAsync<long>(Pending));
+        Assert.Equal(2L, await _app.ScalarAsync<long>("SELECT count(*) FROM drive_audit WHERE user_id = @u AND action = 'connected'", ("u", _ada)));
+    }
+
+    [Fact]
     public async Task Every_Drive_and_OAuth_call_is_metered_for_its_user_on_the_drive_chain()
     {
         await _app.ConnectAsync(_ada, AdaAccount);
