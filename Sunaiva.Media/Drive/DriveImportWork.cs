@@ -81,7 +81,15 @@ public sealed partial class DriveImportWork(
                    (p, token, ct) => p.OpenContentAsync(token, fileId, export?.MimeType, ct), cancellationToken, unit: "transfers"))
         {
             await using var content = await response.Content.ReadAsStreamAsync(cancellationToken);
-            vaultFileId = await target.ImportAsync(userId, name, mimeType, fileId, idempotencyKey, content, cancellationToken);
+            try
+            {
+                vaultFileId = await target.ImportAsync(userId, name, mimeType, fileId, idempotencyKey, content, cancellationToken);
+            }
+            catch (DriveImportRefusedException refused)
+            {
+                await SkipAsync(context, userId, fileId, refused.Reason, cancellationToken);
+                return;
+            }
         }
 
         await context.CommitAsync(async (c, tx, ct) =>

@@ -9,10 +9,16 @@ namespace Sunaiva.Media.Drive;
 /// mapping lives in <c>drive_imports</c> because today's files rows have no source id. At merge: rewire onto
 /// <c>FileIngestion.IngestAsync(new FileIngest(userId, name, mimeType, "drive", driveFileId, idempotencyKey), content, ct)</c>.
 /// </summary>
-public sealed class FileVaultImportTarget(FileVault vault, NpgsqlDataSource dataSource) : IDriveImportTarget
+public sealed class FileVaultImportTarget(FileVault vault, NpgsqlDataSource dataSource, Microsoft.Extensions.Options.IOptions<FileVaultOptions> limits) : IDriveImportTarget
 {
     public async Task<string> ImportAsync(string userId, string name, string? mimeType, string driveFileId, string idempotencyKey, Stream content, CancellationToken ct)
     {
+        // The same allow list as uploads (the rewritten vault checks types by their bytes; this one trusts Drive's type).
+        if (mimeType is null || !limits.Value.AllowedContentTypes.Contains(mimeType, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new DriveImportRefusedException("type not accepted by the vault");
+        }
+
         var earlier = await VaultFileIdAsync(userId, driveFileId, ct);
         var saved = await vault.SaveAsync(userId, name, mimeType ?? "application/octet-stream", content, idempotencyKey, ct);
         if (earlier is not null && earlier != saved.File.Id)

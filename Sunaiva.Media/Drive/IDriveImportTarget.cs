@@ -9,6 +9,8 @@ public interface IDriveImportTarget
     /// <summary>
     /// Stores <paramref name="content"/> as the user's file for <paramref name="driveFileId"/>, replacing an earlier import of the
     /// same Drive file. Idempotent by <paramref name="idempotencyKey"/> (Drive file id + version): a retry returns the same file id.
+    /// Throws <see cref="DriveImportRefusedException"/> when the vault refuses this content (type, size): the import is skipped
+    /// with that reason instead of retried.
     /// </summary>
     Task<string> ImportAsync(string userId, string name, string? mimeType, string driveFileId, string idempotencyKey, Stream content, CancellationToken ct);
 
@@ -17,4 +19,22 @@ public interface IDriveImportTarget
 
     /// <summary>Removes every file the user imported from Drive.</summary>
     Task DeleteAllImportedAsync(string userId, CancellationToken ct);
+}
+
+/// <summary>The vault refused this content for what it is (type not accepted, too large): retrying cannot help.</summary>
+public sealed class DriveImportRefusedException : Exception
+{
+    public DriveImportRefusedException(string reason)
+        : base($"The vault refused the file: {reason}") => Reason = reason;
+
+    public DriveImportRefusedException()
+        : this("refused")
+    {
+    }
+
+    public DriveImportRefusedException(string message, Exception inner)
+        : base(message, inner) => Reason = message;
+
+    /// <summary>Why, in words safe to show the user and keep in <c>drive_imports.reason</c> (no content).</summary>
+    public string Reason { get; } = "refused";
 }

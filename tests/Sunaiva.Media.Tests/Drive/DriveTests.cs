@@ -136,6 +136,24 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Folders_and_types_the_vault_refuses_are_skipped_with_a_reason_not_retried()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        var folder = _google.AddFile(AdaAccount, "Photos", "application/vnd.google-apps.folder", []);
+        var binary = _google.AddFile(AdaAccount, "setup.exe", "application/x-msdownload", [0x4d, 0x5a, 0x90, 0x00]);
+
+        await _app.ImportAsync(_ada, folder.Id, binary.Id);
+        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, folder.Id) == "skipped" && await _app.ImportStatusAsync(_ada, binary.Id) == "skipped", "both skipped");
+        using var ada = _app.ClientFor(_ada);
+        var imports = await ada.GetFromJsonAsync<JsonElement[]>("/drive/imports");
+
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE kind = 'drive.import' AND (status <> 'done' OR attempts <> 1)"));
+        Assert.Contains(imports!, i => i.GetProperty("driveFileId").GetString() == folder.Id && i.GetProperty("reason").GetString() == "not an exportable document");
+        Assert.Contains(imports!, i => i.GetProperty("driveFileId").GetString() == binary.Id && i.GetProperty("reason").GetString() == "type not accepted by the vault");
+    }
+
+    [Fact]
     public async Task Importing_the_same_unchanged_file_again_stores_it_once()
     {
         await _app.ConnectAsync(_ada, AdaAccount);
