@@ -76,7 +76,7 @@ public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool
             {
                 Services.GetRequiredService<WorkSignal>().Notify();
                 return await condition();
-            }, what, TimeSpan.FromSeconds(30));
+            }, what);
         }
         catch (TimeoutException ex)
         {
