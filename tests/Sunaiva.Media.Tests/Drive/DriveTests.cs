@@ -447,6 +447,22 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal("true", query["include_granted_scopes"].ToString());
     }
 
+    [Fact]
+    public async Task A_bodyless_notification_without_content_type_reaches_the_channel_check_and_an_unknown_token_is_refused()
+    {
+        using var google = _app.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/google-drive");
+        request.Headers.Add("X-Goog-Channel-ID", "abc");
+        request.Headers.Add("X-Goog-Channel-Token", "x");
+        request.Headers.Add("X-Goog-Resource-State", "change");
+        request.Headers.Add("X-Goog-Message-Number", "1");
+        var response = await google.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("channel token", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM webhook_inbox"));
+    }
+
     private async Task<HttpResponseMessage> NotifyAsync(FakeChannel channel, string state, long number)
     {
         using var google = _app.CreateClient();
