@@ -21,7 +21,8 @@ public static class SunaivaApp
         var voice = builder.AddSunaivaService<Projects.Sunaiva_Voice>(ResourceNames.Voice, ResourceNames.VoiceDb, infra, jwtKey);
         var billing = builder.AddSunaivaService<Projects.Sunaiva_Billing>(ResourceNames.Billing, ResourceNames.BillingDb, infra, jwtKey)
             .WithStripe(jwtKey);
-        var media = builder.AddSunaivaService<Projects.Sunaiva_Media>(ResourceNames.Media, ResourceNames.MediaDb, infra, jwtKey);
+        var media = builder.AddSunaivaService<Projects.Sunaiva_Media>(ResourceNames.Media, ResourceNames.MediaDb, infra, jwtKey)
+            .WithGoogleDrive();
         var engagement = builder.AddSunaivaService<Projects.Sunaiva_Engagement>(ResourceNames.Engagement, ResourceNames.EngagementDb, infra, jwtKey)
             .WithReference(infra.Smtp)
             .WaitFor(infra.Smtp)
@@ -161,6 +162,14 @@ public static class SunaivaApp
                 context.Request.Content = JsonContent.Create(bodyFactory is null ? body : await bodyFactory(context));
             },
         });
+
+    /// <summary>
+    /// Google OAuth client for Drive (both optional: empty means /drive answers 503). Set <c>Parameters:drive-client-id</c> and
+    /// <c>Parameters:drive-client-secret</c>; register <c>{media}/drive/callback</c> as the client's redirect URI (docs/drive.md).
+    /// </summary>
+    private static IResourceBuilder<ProjectResource> WithGoogleDrive(this IResourceBuilder<ProjectResource> media) =>
+        media.WithEnvironment("Drive__ClientId", media.ApplicationBuilder.AddOptionalSecret(ResourceNames.DriveClientIdParameter))
+            .WithEnvironment("Drive__ClientSecret", media.ApplicationBuilder.AddOptionalSecret(ResourceNames.DriveClientSecretParameter));
 
     /// <summary>A secret parameter read from <c>Parameters:NAME</c> when set, and empty (not asked for) otherwise.</summary>
     private static IResourceBuilder<ParameterResource> AddOptionalSecret(this IDistributedApplicationBuilder builder, string name) =>

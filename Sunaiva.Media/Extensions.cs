@@ -1,3 +1,4 @@
+using Sunaiva.Media.Drive;
 using Sunaiva.Media.Files;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
@@ -20,6 +21,7 @@ public static class Extensions
         builder.Services.AddSingleton<FileCleanup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
         builder.AddFileVault();
+        builder.AddDrive();
         return builder;
     }
 
@@ -27,6 +29,7 @@ public static class Extensions
     {
         app.MapFilesApi();
         app.MapFileVaultApi();
+        app.MapDriveApi();
         return app;
     }
 }

@@ -31,6 +31,8 @@ static class ResourceNames
     public const string PostgresPasswordParameter = "postgres-password";
     public const string StripeSecretKeyParameter = "stripe-secret-key";
     public const string StripeWebhookSecretParameter = "stripe-webhook-secret";
+    public const string DriveClientIdParameter = "drive-client-id";
+    public const string DriveClientSecretParameter = "drive-client-secret";
 
     public const string DevJwtIssuer = "sunaiva-dev";
     public const string JwtAudience = "sunaiva";
