@@ -56,6 +56,7 @@ public sealed partial class FileIngestion(
     IAmazonS3 s3,
     WorkQueue work,
     WorkSignal workSignal,
+    FileCleanupSignal cleanupSignal,
     SearchCache searchCache,
     IOptions<FileVaultOptions> options,
     TimeProvider time,
@@ -195,10 +196,29 @@ public sealed partial class FileIngestion(
     internal async Task<IngestResult> RecordAsync(FileIngest request, string id, string name, string contentType, long size, string sha, string key, string? uploadRow, CancellationToken ct)
     {
         StoredFile? file;
+        string? replaced = null;
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(ct);
             await using var tx = await connection.BeginTransactionAsync(ct);
+            if (request.SourceId is not null)
+            {
+                // A new version of a file from a remote source (a Drive edit) replaces the one the vault holds, in the same
+                // commit: its row is tombstoned (FileCleanup removes its object) and its text and index entries go.
+                replaced = await connection.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+                    """
+                    UPDATE files SET deleted_at = @at, cleanup_after = @at, idempotency_key = NULL, search_vector = NULL, metadata = NULL
+                    WHERE user_id = @userId AND source = @source AND source_id = @sourceId AND deleted_at IS NULL AND sha256 <> @sha
+                    RETURNING id
+                    """,
+                    new { userId = request.UserId, source = request.Source, sourceId = request.SourceId, sha, at = time.GetUtcNow() }, tx, cancellationToken: ct));
+                if (replaced is not null)
+                {
+                    await connection.ExecuteAsync(new CommandDefinition(
+                        "DELETE FROM file_texts WHERE file_id = @replaced AND user_id = @userId", new { replaced, userId = request.UserId }, tx, cancellationToken: ct));
+                }
+            }
+
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
                 $"""
                 INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector)
@@ -235,6 +255,11 @@ public sealed partial class FileIngestion(
         {
             // The queue signals before the commit; a runner that looked too early is woken again now.
             workSignal.Notify();
+            if (replaced is not null)
+            {
+                cleanupSignal.Notify();
+            }
+
             await searchCache.InvalidateAsync(request.UserId, ct);
             return new IngestResult(IngestStatus.Created, file);
         }

@@ -150,7 +150,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE kind = 'drive.import' AND (status <> 'done' OR attempts <> 1)"));
         Assert.Contains(imports!, i => i.GetProperty("driveFileId").GetString() == folder.Id && i.GetProperty("reason").GetString() == "not an exportable document");
-        Assert.Contains(imports!, i => i.GetProperty("driveFileId").GetString() == binary.Id && i.GetProperty("reason").GetString() == "type not accepted by the vault");
+        Assert.Contains(imports!, i => i.GetProperty("driveFileId").GetString() == binary.Id && i.GetProperty("reason").GetString() == "executables are not accepted");
     }
 
     [Fact]
