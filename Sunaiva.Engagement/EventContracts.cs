@@ -19,4 +19,4 @@ using Sunaiva.Messaging.Events;
 [assembly: ConsumesEvent(EventTypes.UserActive, typeof(UserActive), Effect = "Keeps the user's activity: leaves the inactivity segments (stopping their re-engagement mails), weekly counts for falling activity.")]
 [assembly: ConsumesEvent(EventTypes.SubscriptionCanceled, typeof(SubscriptionChangedData), Effect = "Influencer reports: the referred subscriber is no longer active.")]
 [assembly: ConsumesEvent(EventTypes.CommissionEarned, typeof(CommissionEarnedData), Effect = "Influencer reports: the commission counts in the month it was earned.")]
-[assembly: ConsumesEvent(InfluencerEvents.CommissionClawedBack, typeof(CommissionClawedBackData), Effect = "Influencer reports: a clawback (Billing does not publish it yet).")]
+[assembly: ConsumesEvent(InfluencerEvents.CommissionClawedBack, typeof(CommissionClawedBackData), Effect = "Influencer reports: a clawback.")]

@@ -12,6 +12,12 @@ namespace Sunaiva.Billing.Commissions;
 public sealed record CommissionEarned(string ReferralCode, string UserId, string InvoiceId, string Currency, long Amount, long AmountUsd, DateTimeOffset AvailableAt);
 
 /// <summary>
+/// <c>commission.clawed_back</c>: part of a commission taken back after a refund or a lost dispute. Amounts are what was
+/// taken back (positive, minor units); <paramref name="Reason"/> is <c>refund</c> or <c>dispute</c>.
+/// </summary>
+public sealed record CommissionClawedBack(string ReferralCode, string? UserId, string? InvoiceId, string ChargeId, string Reason, string Currency, long Amount, long AmountUsd);
+
+/// <summary>
 /// The append-only commission ledger. Each fact is one row keyed by an idempotency key, so a redelivered or
 /// replayed event adds nothing. Earnings wait out the hold period; clawbacks count at once.
 /// </summary>
@@ -68,8 +74,12 @@ public sealed partial class CommissionLedger(StripeGateway stripe, EventOutbox o
             return;
         }
 
-        await InsertAsync(connection, tx, earned.ReferralCode, "refund", $"refund:{chargeId}:{amountRefunded}", earned.UserId, earned.InvoiceId, chargeId,
-            earned.Currency, -Math.Max(0, target - clawed), -deltaUsd, earned.Rate, time.GetUtcNow(), ct);
+        var key = $"refund:{chargeId}:{amountRefunded}";
+        var amount = Math.Max(0, target - clawed);
+        await InsertAsync(connection, tx, earned.ReferralCode, "refund", key, earned.UserId, earned.InvoiceId, chargeId,
+            earned.Currency, -amount, -deltaUsd, earned.Rate, time.GetUtcNow(), ct);
+        await outbox.AddAsync(connection, tx, EventTypes.CommissionClawedBack,
+            new CommissionClawedBack(earned.ReferralCode, earned.UserId, earned.InvoiceId, chargeId, "refund", earned.Currency, amount, deltaUsd), $"commission.clawed_back:{key}", ct);
     }
 
     /// <summary>A lost dispute takes back whatever of the commission is not clawed back yet.</summary>
@@ -88,8 +98,11 @@ public sealed partial class CommissionLedger(StripeGateway stripe, EventOutbox o
             return;
         }
 
-        await InsertAsync(connection, tx, earned.ReferralCode, "dispute", $"dispute:{disputeId}", earned.UserId, earned.InvoiceId, chargeId,
+        var key = $"dispute:{disputeId}";
+        await InsertAsync(connection, tx, earned.ReferralCode, "dispute", key, earned.UserId, earned.InvoiceId, chargeId,
             earned.Currency, -(earned.Amount - clawed), -deltaUsd, earned.Rate, time.GetUtcNow(), ct);
+        await outbox.AddAsync(connection, tx, EventTypes.CommissionClawedBack,
+            new CommissionClawedBack(earned.ReferralCode, earned.UserId, earned.InvoiceId, chargeId, "dispute", earned.Currency, earned.Amount - clawed, deltaUsd), $"commission.clawed_back:{key}", ct);
     }
 
     /// <summary>Charge of the invoice's payment and the USD value of one unit of invoice currency, from its balance transaction.</summary>

@@ -4,9 +4,8 @@ namespace Sunaiva.Engagement.Reports;
 public static class InfluencerEvents
 {
     /// <summary>
-    /// A refund or lost dispute took back (part of) a commission. Billing records clawbacks in its ledger
-    /// (<c>CommissionLedger.ClawBackRefundAsync/ClawBackDisputeAsync</c>) but does not publish them yet: until it does, the
-    /// reports show clawbacks of 0. The shape Engagement reads is <see cref="CommissionClawedBackData"/>.
+    /// A refund or lost dispute took back (part of) a commission; Billing publishes it with each clawback ledger entry
+    /// (<c>CommissionLedger.ClawBackRefundAsync/ClawBackDisputeAsync</c>). The shape Engagement reads is <see cref="CommissionClawedBackData"/>.
     /// </summary>
     public const string CommissionClawedBack = Sunaiva.Contracts.EventTypes.CommissionClawedBack;
 }

@@ -53,6 +53,11 @@ public sealed class CommissionTests(LocalServers servers) : BillingTestBase(serv
         Assert.Equal([("commission", 218L), ("refund", -109L), ("dispute", -109L)], entries.Select(e => (e.Kind, e.AmountUsd)));
         Assert.Equal(0, entries.Sum(e => e.Amount));
         Assert.True(entries.Skip(1).All(e => e.AvailableAt <= Time.GetUtcNow().UtcDateTime));
+
+        // Each clawback is announced once (influencer reports count them), the refund delivered twice included.
+        var clawbacks = await App.QueryAsync<(string Reason, long AmountUsd)>(
+            "SELECT payload->>'reason', (payload->>'amountUsd')::bigint FROM outbox WHERE type = 'commission.clawed_back' ORDER BY occurred_at, id");
+        Assert.Equal([("refund", 109L), ("dispute", 109L)], clawbacks.OrderByDescending(c => c.Reason));
     }
 
     [Fact]
