@@ -1,3 +1,6 @@
+using Npgsql;
+using Sunaiva.Contracts;
+using Sunaiva.Messaging.Events;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using Sunaiva.Integration;
@@ -41,8 +44,14 @@ public sealed class SessionServices(
     public ILogger Logger { get; } = logger;
 }
 
-/// <summary>The live sessions of this process; a session lives until its resume window passes without a socket.</summary>
-public sealed class SessionHub(SessionServices services, VoiceCatalog catalog) : IAsyncDisposable
+/// <summary><c>voice.session.ended</c>: a voice session closed (its resume window passed without a socket).</summary>
+public sealed record VoiceSessionEnded(string SessionId, string UserId, string VoiceId, string Mode, DateTimeOffset StartedAt, DateTimeOffset EndedAt);
+
+/// <summary>
+/// The live sessions of this process; a session lives until its resume window passes without a socket, and its end is
+/// published (<c>voice.session.ended</c>, keyed by the session id, so a second report of the same end is dropped).
+/// </summary>
+public sealed partial class SessionHub(SessionServices services, VoiceCatalog catalog, NpgsqlDataSource dataSource, EventOutbox outbox) : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<SessionRuntime>>> _sessions = new(StringComparer.Ordinal);
 
@@ -65,8 +74,26 @@ public sealed class SessionHub(SessionServices services, VoiceCatalog catalog) :
         if (_sessions.TryRemove(runtime.Id, out _))
         {
             _ = runtime.DisposeAsync().AsTask();
+            _ = PublishEndedAsync(runtime.Info);
         }
     }
+
+    private async Task PublishEndedAsync(VoiceSessionInfo info)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync();
+            await outbox.AddAsync(connection, null, EventTypes.VoiceSessionEnded,
+                new VoiceSessionEnded(info.Id, info.UserId, info.VoiceId, info.Mode, info.CreatedAt, services.Time.GetUtcNow()), $"voice.session.ended:{info.Id}");
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or InvalidOperationException)
+        {
+            LogEndNotPublished(services.Logger, ex.GetType().Name);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A voice session's end was not published ({Error}); Engagement misses this voice use")]
+    private static partial void LogEndNotPublished(ILogger logger, string error);
 
     public async ValueTask DisposeAsync()
     {

@@ -55,6 +55,9 @@ public sealed partial class SessionRuntime : IAsyncDisposable
 
     public string Id => _info.Id;
 
+    /// <summary>The session as created (owner, voice, mode, start).</summary>
+    public VoiceSessionInfo Info => _info;
+
     public string Mode => _mode;
 
     internal event Action<SessionRuntime>? Expired;

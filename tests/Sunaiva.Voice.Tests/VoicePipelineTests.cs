@@ -29,6 +29,23 @@ public sealed class VoicePipelineTests(LocalServers servers, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task A_session_whose_resume_window_passes_is_announced_as_ended_once()
+    {
+        var id = await CreateSessionAsync("eve");
+        using var eve = _app.ClientFor("eve");
+        var said = await eve.PostAsJsonAsync($"/voice/sessions/{id}/messages", new { text = "Hello there", id = "t1" });
+        Assert.Equal(HttpStatusCode.Accepted, said.StatusCode);
+
+        _app.Time.Advance(TimeSpan.FromMinutes(3));
+        await Eventually.UntilAsync(async () => await _app.ScalarAsync<long>("SELECT count(*) FROM outbox WHERE type = 'voice.session.ended'") > 0, "the end published");
+
+        var payload = JsonDocument.Parse(await _app.ScalarAsync<string>("SELECT payload::text FROM outbox WHERE type = 'voice.session.ended'") ?? "{}").RootElement;
+        Assert.Equal(1L, await _app.ScalarAsync<long>("SELECT count(*) FROM outbox WHERE type = 'voice.session.ended'"));
+        Assert.Equal("eve", payload.GetProperty("userId").GetString());
+        Assert.Equal(id, payload.GetProperty("sessionId").GetString());
+    }
+
+    [Fact]
     public async Task A_spoken_question_yields_a_transcript_close_to_it_and_a_spoken_reply()
     {
         const string sentence = "hello how are you today";
