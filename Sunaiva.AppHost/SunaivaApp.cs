@@ -66,8 +66,10 @@ public static class SunaivaApp
         _ = engagement.WithEnvironment("Email__PublicBaseUrl", engagement.GetEndpoint("http"));
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
-        // Optional: with Parameters:openai-api-key set, Voice mints OpenAI Realtime keys (cloud voice); empty keeps the local pipeline.
-        _ = voice.WithEnvironment("Voice__OpenAI__ApiKey", builder.AddOptionalSecret("openai-api-key"));
+        // Optional: with Parameters:openai-api-key set, Voice mints OpenAI Realtime keys (cloud voice) and the local pipeline's
+        // replies come from OpenAI; empty keeps the local pipeline with its built-in responder.
+        var openAiKey = builder.AddOptionalSecret("openai-api-key");
+        _ = voice.WithEnvironment("Voice__OpenAI__ApiKey", openAiKey).WithEnvironment("Voice__Reply__OpenAIApiKey", openAiKey);
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {
