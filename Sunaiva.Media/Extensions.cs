@@ -1,4 +1,5 @@
 using Sunaiva.Media.Files;
+using Sunaiva.Media.Videos;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
 using Sunaiva.ServiceDefaults.Storage;
@@ -19,12 +20,14 @@ public static class Extensions
         builder.Services.AddSingleton<FileCleanupSignal>();
         builder.Services.AddSingleton<FileCleanup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
+        builder.AddVideoServices();
         return builder;
     }
 
     public static WebApplication MapMediaApi(this WebApplication app)
     {
         app.MapFilesApi();
+        app.MapVideosApi();
         return app;
     }
 }

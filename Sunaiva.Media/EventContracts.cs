@@ -1,0 +1,7 @@
+using Sunaiva.Contracts;
+using Sunaiva.Media.Videos;
+
+// The integration events this service publishes and consumes (docs/events.md is generated from these).
+[assembly: PublishesEvent(EventTypes.VideoReady, typeof(VideoReady), When = "An onboarding video is watchable (local render or HeyGen); again with Replaced = true when HeyGen's video replaces the local one.")]
+[assembly: PublishesEvent(EventTypes.VideoFailed, typeof(VideoFailed), When = "An onboarding video could not be made by any renderer after its retries.")]
+[assembly: ConsumesEvent(EventTypes.UserSignedUp, typeof(UserSignedUp), Effect = "Keeps the profile for the video scripts and queues the three onboarding videos in the default style.")]
