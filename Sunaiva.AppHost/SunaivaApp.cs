@@ -64,6 +64,8 @@ public static class SunaivaApp
 
         _ = engagement.WithEnvironment("Email__PublicBaseUrl", engagement.GetEndpoint("http"));
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
+        // Narration of the onboarding videos: Voice's POST /tts through service discovery (espeak-ng in Media when Voice is down).
+        _ = media.WithReference(voice);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
 
         foreach (var service in new[] { voice, billing, media, engagement })

@@ -37,9 +37,9 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
     public const double MaxSeconds = 60;
 
     /// <summary>Renders into a new scratch folder; <paramref name="progress"/> gets 0..1 as frames are encoded.</summary>
-    public async Task<RenderedVideo> RenderAsync(VideoScript script, VideoStyle style, NarrationTrack narration, Func<double, Task>? progress, CancellationToken cancellationToken)
+    public async Task<RenderedVideo> RenderAsync(VideoScript script, VideoStyle style, NarrationTrack narration, Func<double, Task>? progress, CancellationToken cancellationToken, bool hurry = false)
     {
-        var o = options.Value;
+        var o = hurry ? options.Value.Hurried() : options.Value;
         var folder = Directory.CreateTempSubdirectory("sunaiva-video-").FullName;
         try
         {
@@ -59,10 +59,10 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
             var videoPath = Path.Combine(folder, "video.mp4");
             var frames = (int)Math.Round(duration * o.FramesPerSecond);
             var started = time.GetTimestamp();
-            var ffmpegCpu = await EncodeAsync(painter, frames, audioPath, tempo, duration, videoPath, progress, cancellationToken);
+            var ffmpegCpu = await EncodeAsync(o, painter, frames, audioPath, tempo, duration, videoPath, progress, cancellationToken);
             File.Delete(audioPath);
             var elapsed = time.GetElapsedTime(started).TotalSeconds;
-            LogRendered(logger, style.Id, frames, elapsed);
+            LogRendered(logger, style.Id, frames, elapsed, hurry);
             return new RenderedVideo(folder, videoPath, posterPath, captionsPath, duration, new FileInfo(videoPath).Length, ffmpegCpu.Encoder + ffmpegCpu.Painter, narration.Mode);
         }
         catch
@@ -95,9 +95,8 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
         return args;
     }
 
-    private async Task<(double Encoder, double Painter)> EncodeAsync(FramePainter painter, int frames, string audioPath, double tempo, double duration, string output, Func<double, Task>? progress, CancellationToken cancellationToken)
+    private async Task<(double Encoder, double Painter)> EncodeAsync(VideoOptions o, FramePainter painter, int frames, string audioPath, double tempo, double duration, string output, Func<double, Task>? progress, CancellationToken cancellationToken)
     {
-        var o = options.Value;
         var start = new ProcessStartInfo("nice")
         {
             RedirectStandardInput = true,
@@ -204,6 +203,6 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
     [GeneratedRegex(@"bench: utime=([\d.]+)s stime=([\d.]+)s")]
     private static partial Regex Bench();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Rendered a {Style} video locally: {Frames} frames in {Seconds:0.00} s")]
-    private static partial void LogRendered(ILogger logger, string style, int frames, double seconds);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Rendered a {Style} video locally: {Frames} frames in {Seconds:0.00} s (hurried {Hurried})")]
+    private static partial void LogRendered(ILogger logger, string style, int frames, double seconds, bool hurried);
 }

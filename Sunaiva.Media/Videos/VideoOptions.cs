@@ -51,6 +51,25 @@ public sealed class VideoOptions
     [Range(typeof(TimeSpan), "00:00:30", "1.00:00:00", ErrorMessage = "Videos:LinkLifetime must be between 30 s and 1 day.")]
     public TimeSpan LinkLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>
+    /// A video that waited this long in the queue is rendered fast (<see cref="HurryFramesPerSecond"/> and the
+    /// ultrafast preset): under load the promise is kept by degrading smoothness, never by failing.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Videos:HurryAfter must be between 0 and 1 h.")]
+    public TimeSpan HurryAfter { get; set; } = TimeSpan.FromSeconds(40);
+
+    [Range(1, 60, ErrorMessage = "Videos:HurryFramesPerSecond must be between 1 and 60.")]
+    public int HurryFramesPerSecond { get; set; } = 6;
+
+    /// <summary>The same settings for a render in a hurry.</summary>
+    public VideoOptions Hurried()
+    {
+        var copy = (VideoOptions)MemberwiseClone();
+        copy.FramesPerSecond = HurryFramesPerSecond;
+        copy.Preset = "ultrafast";
+        return copy;
+    }
+
     [Required(ErrorMessage = "Videos:DefaultStyle is not configured.")]
     public string DefaultStyle { get; set; } = VideoStyle.DefaultId;
 

@@ -77,7 +77,7 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
         var local = await ReadyAsync(client, id);
         _heygen.Outcome = "completed";
         await DeliverAsync("avatar_video.success", job, id);
-        var replaced = await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"/videos/{id}"), v => v.GetProperty("provider").GetString() == "heygen");
+        var replaced = await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"/videos/{id}"), v => v.GetProperty("provider").GetString() == "heygen", 400);
 
         Assert.Equal("ffmpeg", local.GetProperty("provider").GetString());
         Assert.True(local.GetProperty("degraded").GetBoolean());
@@ -95,7 +95,7 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
         var body = await (await client.PostAsJsonAsync("/videos/onboarding", new { style = "cinematic", name = "Hedy" })).Content.ReadFromJsonAsync<JsonElement>();
         var id = body.GetProperty("videos")[0].GetProperty("id").GetString()!;
         string? job = null;
-        await Eventually.UntilAsync(async () => (job = await _app.ScalarAsync<string>("SELECT provider_job_id FROM videos WHERE id = @id", ("id", id))) is not null, "the HeyGen job is started");
+        await Eventually.UntilAsync(async () => (job = await _app.ScalarAsync<string>("SELECT provider_job_id FROM videos WHERE id = @id", ("id", id))) is not null, "the HeyGen job is started", TimeSpan.FromSeconds(300));
         return (id, job!);
     }
 
@@ -110,5 +110,5 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
     }
 
     private static async Task<JsonElement> ReadyAsync(HttpClient client, string id) =>
-        await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"/videos/{id}"), v => v.GetProperty("status").GetString() is "ready" or "failed", 180);
+        await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"/videos/{id}"), v => v.GetProperty("status").GetString() is "ready" or "failed", 400);
 }
