@@ -45,8 +45,8 @@ public sealed record VideoStyle(
         new("cinematic", "Cinematic", "Dark frames with letterbox bars, serif titles and a slow Ken Burns drift; measured pacing.",
             new SKColor(0x0B, 0x0D, 0x14), new SKColor(0x3A, 0x2A, 0x1A), new SKColor(0xF2, 0xE9, 0xDC), new SKColor(0xD9, 0xA4, 0x41),
             "DejaVuSerif-Bold.ttf", "DejaVuSerif.ttf", 68, Centered: true, Letterbox: true, SceneMotion.KenBurns, 0.4, 0.9),
-        new("playful", "Playful", "Pastel cards with rounded corners, bouncing dots and titles that pop in; lively pacing.",
-            new SKColor(0xFF, 0xF4, 0xD6), new SKColor(0xC8, 0xF0, 0xE0), new SKColor(0x3B, 0x2A, 0x5C), new SKColor(0xFF, 0x7A, 0x59),
+        new("playful", "Playful", "Sunny colours, rounded cards, bouncing dots and titles that pop in; lively pacing.",
+            new SKColor(0xFF, 0xD8, 0x6B), new SKColor(0x7F, 0xD8, 0xBE), new SKColor(0x3B, 0x2A, 0x5C), new SKColor(0xFF, 0x5E, 0x7E),
             "DejaVuSans-Bold.ttf", "DejaVuSans.ttf", 70, Centered: true, Letterbox: false, SceneMotion.Pop, 0.3, 0.6),
     ];
 

@@ -104,6 +104,7 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
         });
         await app.StartAsync();
         using var client = app.ClientFor(_user);
+        client.Timeout = TimeSpan.FromMinutes(10);   // the event stream stays open until the three renders are done
         await client.PostAsJsonAsync("/videos/onboarding", new { style = "playful", name = "Quinn" });
 
         var stream = await client.GetStringAsync("/videos/onboarding/events");
