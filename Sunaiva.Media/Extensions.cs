@@ -2,6 +2,7 @@ using Sunaiva.Media.Files;
 using Sunaiva.Media.Videos;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
+using Sunaiva.Messaging.Webhooks;
 using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media;
@@ -28,6 +29,8 @@ public static class Extensions
     {
         app.MapFilesApi();
         app.MapVideosApi();
+        // POST /webhooks/{provider}: HeyGen's video events (and any later Media provider's) through the platform's inbox.
+        app.MapWebhookInbox();
         return app;
     }
 }

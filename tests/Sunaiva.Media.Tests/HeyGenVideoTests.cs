@@ -47,7 +47,7 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
 
         var delivery = await DeliverAsync("avatar_video.success", job, id, secret: "wrong");
 
-        Assert.Equal(HttpStatusCode.Unauthorized, delivery.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, delivery.StatusCode);
         Assert.Equal("rendering", (await client.GetFromJsonAsync<JsonElement>($"/videos/{id}")).GetProperty("status").GetString());
     }
 
