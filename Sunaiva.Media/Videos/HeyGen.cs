@@ -122,9 +122,17 @@ public sealed class HeyGenVideoAdapter(HeyGenClient client) : IVideoRenderAdapte
 
     public async Task<RenderStart> StartAsync(RenderJob job, ProviderCallContext call, CancellationToken cancellationToken)
     {
-        var id = await client.GenerateAsync(job, cancellationToken);
-        call.Units = 0;   // billed in video seconds when the file arrives
-        return new RenderStart(null, id);
+        try
+        {
+            var id = await client.GenerateAsync(job, cancellationToken);
+            call.Units = 0;   // billed in video seconds when the file arrives
+            return new RenderStart(null, id);
+        }
+        catch (PermanentFailureException ex)
+        {
+            // HeyGen refusing our template or key is HeyGen's problem, not the video's: the local renderer still serves.
+            throw new HttpRequestException($"HeyGen refused the render ({ex.Message})", ex);
+        }
     }
 }
 
