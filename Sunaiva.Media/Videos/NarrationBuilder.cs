@@ -25,7 +25,7 @@ public sealed partial class NarrationBuilder(ProviderChain<INarrationTts> tts, I
                 foreach (var sentence in script.Scenes[s].Sentences)
                 {
                     var result = await tts.ExecuteAsync(
-                        new ProviderOperation("narrate", Unit: "characters", Idempotent: true),
+                        new ProviderOperation("narrate", Unit: "characters"),   // not retried: the next adapter (or captions) is quicker than a retry
                         async (adapter, call, token) =>
                         {
                             var wav = await adapter.SynthesizeAsync(sentence, voiceId, userId, token);
