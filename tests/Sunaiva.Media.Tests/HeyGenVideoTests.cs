@@ -35,8 +35,8 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
         Assert.False(video.GetProperty("degraded").GetBoolean());
         using var raw = new HttpClient();
         Assert.Equal(FakeHeyGen.VideoBytes, await raw.GetByteArrayAsync(video.GetProperty("videoUrl").GetString()));
-        Assert.Contains("\"callback_id\":\"" + id + "\"", _heygen.TemplateBodies[0], StringComparison.Ordinal);
-        Assert.Contains("Hedy", _heygen.TemplateBodies[0], StringComparison.Ordinal);
+        var body = Assert.Single(_heygen.TemplateBodies, b => b.Contains("\"callback_id\":\"" + id + "\"", StringComparison.Ordinal));
+        Assert.Contains("Hedy", body, StringComparison.Ordinal);
     }
 
     [Fact]
