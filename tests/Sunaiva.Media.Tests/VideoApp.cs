@@ -17,6 +17,8 @@ public sealed class VideoApp(LocalServers servers, FakeHeyGen heygen) : ServiceA
         values["HeyGen:ApiKey"] = "test-key";
         values["HeyGen:TemplateId"] = "tpl_onboarding";
         values["HeyGen:WebhookSecret"] = WebhookSecret;
+        // HeyGen's client-side limit (10 jobs a minute) never refills on the tests' fake clock; every test starts 3 jobs.
+        values["Integration:Providers:heygen:Limits:0:Permits"] = "100000";
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
