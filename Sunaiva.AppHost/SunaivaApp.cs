@@ -65,6 +65,8 @@ public static class SunaivaApp
 
         _ = engagement.WithEnvironment("Email__PublicBaseUrl", engagement.GetEndpoint("http"));
         _ = media.WithReference(infra.Storage).WaitFor(infra.Storage);
+        // Narration of the onboarding videos: Voice's POST /tts through service discovery (espeak-ng in Media when Voice is down).
+        _ = media.WithReference(voice);
         _ = voice.WithReference(infra.Storage).WaitFor(infra.Storage);
         // Optional: with Parameters:openai-api-key set, Voice mints OpenAI Realtime keys (cloud voice) and the local pipeline's
         // replies come from OpenAI; empty keeps the local pipeline with its built-in responder.

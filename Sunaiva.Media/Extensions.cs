@@ -1,7 +1,9 @@
 using Sunaiva.Media.Drive;
 using Sunaiva.Media.Files;
+using Sunaiva.Media.Videos;
 using Sunaiva.Contracts;
 using Sunaiva.Messaging.Events;
+using Sunaiva.Messaging.Webhooks;
 using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media;
@@ -22,6 +24,7 @@ public static class Extensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
         builder.AddFileVault();
         builder.AddDrive();
+        builder.AddVideoServices();
         return builder;
     }
 
@@ -30,6 +33,9 @@ public static class Extensions
         app.MapFilesApi();
         app.MapFileVaultApi();
         app.MapDriveApi();
+        app.MapVideosApi();
+        // POST /webhooks/{provider}: HeyGen's video events (and any later Media provider's) through the platform's inbox.
+        app.MapWebhookInbox();
         return app;
     }
 }

@@ -44,11 +44,10 @@ public static class DriveExtensions
         return builder;
     }
 
-    /// <summary>Maps <c>/drive</c> and the webhook inbox (<c>POST /webhooks/google-drive</c>).</summary>
+    /// <summary>Maps <c>/drive</c>; Drive's push notifications arrive at the webhook inbox Media maps once (<c>POST /webhooks/google-drive</c>).</summary>
     public static IEndpointRouteBuilder MapDriveApi(this IEndpointRouteBuilder app)
     {
         app.MapDriveEndpoints();
-        app.MapWebhookInbox();
         return app;
     }
 }

@@ -1,0 +1,321 @@
+using SkiaSharp;
+
+namespace Sunaiva.Media.Videos;
+
+/// <summary>
+/// Draws one 1280x720 frame of a video at a moment of its timeline: the style's background and moving shapes, the
+/// current scene's headline and body entering with the style's motion, scene progress, and burned-in captions when
+/// the video has no speech. One painter per render (it caches typefaces and paints); not thread-safe.
+/// </summary>
+public sealed class FramePainter : IDisposable
+{
+    public const int Width = 1280;
+    public const int Height = 720;
+
+    private static readonly string[] FontFolders = ["/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/TTF", "/usr/share/fonts/dejavu"];
+    private readonly VideoStyle _style;
+    private readonly VideoScript _script;
+    private readonly IReadOnlyList<Cue> _cues;
+    private readonly double[] _sceneStarts;
+    private readonly double _duration;
+    private readonly bool _burnCaptions;
+    private readonly SKTypeface _headlineFace;
+    private readonly SKTypeface _bodyFace;
+    private readonly SKFont _headline;
+    private readonly SKFont _body;
+    private readonly SKFont _caption;
+    private readonly SKFont _brand;
+    private readonly SKPaint _paint = new() { IsAntialias = true };
+
+    public FramePainter(VideoStyle style, VideoScript script, IReadOnlyList<Cue> cues, double duration, bool burnCaptions)
+    {
+        _style = style;
+        _script = script;
+        _cues = cues;
+        _duration = duration;
+        _burnCaptions = burnCaptions;
+        _sceneStarts = new double[script.Scenes.Count];
+        for (var s = 0; s < script.Scenes.Count; s++)
+        {
+            var first = cues.FirstOrDefault(c => c.Scene == s);
+            _sceneStarts[s] = s == 0 ? 0 : first is null ? _sceneStarts[s - 1] : Math.Max(_sceneStarts[s - 1], first.Start - 0.3);
+        }
+
+        _headlineFace = LoadFace(style.HeadlineFont, SKFontStyle.Bold);
+        _bodyFace = LoadFace(style.BodyFont, SKFontStyle.Normal);
+        _headline = new SKFont(_headlineFace, style.HeadlineSize) { Subpixel = true, Edging = SKFontEdging.Antialias };
+        _body = new SKFont(_bodyFace, 34) { Subpixel = true, Edging = SKFontEdging.Antialias };
+        _caption = new SKFont(_bodyFace, 30) { Edging = SKFontEdging.Antialias };
+        _brand = new SKFont(_headlineFace, 24) { Edging = SKFontEdging.Antialias };
+    }
+
+    /// <summary>The scene on screen at <paramref name="t"/> and the time since it began.</summary>
+    public (int Scene, double Since) SceneAt(double t)
+    {
+        var scene = 0;
+        while (scene + 1 < _sceneStarts.Length && t >= _sceneStarts[scene + 1])
+        {
+            scene++;
+        }
+
+        return (scene, t - _sceneStarts[scene]);
+    }
+
+    public void Paint(SKCanvas canvas, double t)
+    {
+        var (sceneIndex, since) = SceneAt(t);
+        var scene = _script.Scenes[sceneIndex];
+        DrawBackground(canvas, t);
+        var enter = Ease(Math.Clamp(since / 0.8, 0, 1));
+        var fadeOut = sceneIndex + 1 < _sceneStarts.Length ? Math.Clamp((_sceneStarts[sceneIndex + 1] - t) / 0.4, 0, 1) : 1;
+        var alpha = (byte)(255 * Math.Min(enter, fadeOut));
+
+        canvas.Save();
+        switch (_style.Motion)
+        {
+            case SceneMotion.SlideUp:
+                canvas.Translate(0, (float)((1 - enter) * 80));
+                break;
+            case SceneMotion.Pop:
+                var pop = 0.6 + 0.4 * Back(Math.Clamp(since / 0.5, 0, 1));
+                canvas.Scale((float)pop, (float)pop, Width / 2f, Height / 2f);
+                break;
+            case SceneMotion.Fade:
+                canvas.Translate((float)((1 - enter) * -30), 0);
+                break;
+        }
+
+        if (_style.Id == "playful")
+        {
+            _paint.Color = SKColors.White.WithAlpha((byte)(alpha * 0.85));
+            canvas.DrawRoundRect(new SKRect(140, 170, Width - 140, 520), 40, 40, _paint);
+        }
+
+        var x = _style.Centered ? Width / 2f : 120f;
+        var align = _style.Centered ? SKTextAlign.Center : SKTextAlign.Left;
+        var maxWidth = _style.Centered ? Width - 320f : Width - 240f;
+        _paint.Color = _style.Text.WithAlpha(alpha);
+        var y = DrawWrapped(canvas, scene.Headline, _headline, x, _style.Centered ? 300 : 280, maxWidth, align, 2);
+        _paint.Color = _style.Accent.WithAlpha(alpha);
+        if (!_style.Centered)
+        {
+            canvas.DrawRect(new SKRect(120, y - 10, 120 + (float)(180 * enter), y - 4), _paint);
+        }
+
+        _paint.Color = (_style.Id == "minimal" ? _style.Accent : _style.Text).WithAlpha((byte)(alpha * 0.85));
+        DrawWrapped(canvas, scene.Body, _body, x, y + 50, maxWidth, align, 3);
+        canvas.Restore();
+
+        DrawChrome(canvas, t, sceneIndex);
+        if (_burnCaptions)
+        {
+            DrawCaption(canvas, t);
+        }
+    }
+
+    /// <summary>One frame as an encoded image (poster, style preview).</summary>
+    public byte[] Still(double t, SKEncodedImageFormat format, int quality)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(Width, Height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using (var canvas = new SKCanvas(bitmap))
+        {
+            Paint(canvas, t);
+        }
+
+        using var image = SKImage.FromBitmap(bitmap);
+        using var data = image.Encode(format, quality);
+        return data.ToArray();
+    }
+
+    private void DrawBackground(SKCanvas canvas, double t)
+    {
+        var phase = (float)(t / Math.Max(_duration, 1));
+        switch (_style.Motion)
+        {
+            case SceneMotion.KenBurns:
+            {
+                canvas.Clear(_style.Background);
+                // Slow zoom and drift of a warm light over the dark frame.
+                var zoom = 1f + 0.25f * phase;
+                var center = new SKPoint(Width * (0.35f + 0.3f * phase), Height * 0.45f);
+                using var shader = SKShader.CreateRadialGradient(center, 700 * zoom, [_style.BackgroundAccent, _style.Background], SKShaderTileMode.Clamp);
+                _paint.Shader = shader;
+                canvas.DrawRect(0, 0, Width, Height, _paint);
+                _paint.Shader = null;
+                break;
+            }
+
+            case SceneMotion.SlideUp:
+            {
+                var shift = (float)(Math.Sin(t * 0.4) * 200);
+                using var shader = SKShader.CreateLinearGradient(new SKPoint(shift, 0), new SKPoint(Width - shift, Height), [_style.Background, _style.BackgroundAccent], SKShaderTileMode.Clamp);
+                _paint.Shader = shader;
+                canvas.DrawRect(0, 0, Width, Height, _paint);
+                _paint.Shader = null;
+                for (var i = 0; i < 5; i++)
+                {
+                    var a = t * (0.3 + i * 0.07) + i * 1.3;
+                    _paint.Color = _style.Accent.WithAlpha(60);
+                    canvas.DrawCircle((float)(Width / 2 + Math.Cos(a) * (420 + i * 40)), (float)(Height / 2 + Math.Sin(a * 1.3) * 260), 40 + i * 18, _paint);
+                }
+
+                break;
+            }
+
+            case SceneMotion.Pop:
+            {
+                canvas.Clear(_style.Background);
+                _paint.Color = _style.BackgroundAccent;
+                canvas.DrawCircle(Width * 0.1f, Height * 0.15f, 180, _paint);
+                canvas.DrawCircle(Width * 0.92f, Height * 0.9f, 220, _paint);
+                for (var i = 0; i < 7; i++)
+                {
+                    var bounce = Math.Abs(Math.Sin(t * 2.2 + i * 0.9)) * 40;
+                    _paint.Color = (i % 2 == 0 ? _style.Accent : _style.Text).WithAlpha(200);
+                    canvas.DrawCircle(Width / 2f - 180 + i * 60, (float)(620 - bounce), 12, _paint);
+                }
+
+                break;
+            }
+
+            default:
+                canvas.Clear(_style.Background);
+                _paint.Color = _style.BackgroundAccent;
+                canvas.DrawRect(new SKRect(Width - 360 + (float)(phase * 60), 0, Width, Height), _paint);
+                break;
+        }
+
+        if (_style.Letterbox)
+        {
+            _paint.Color = SKColors.Black;
+            canvas.DrawRect(0, 0, Width, 70, _paint);
+            canvas.DrawRect(0, Height - 70, Width, 70, _paint);
+        }
+    }
+
+    private void DrawChrome(SKCanvas canvas, double t, int sceneIndex)
+    {
+        var top = _style.Letterbox ? 100f : 60f;
+        _paint.Color = _style.Text.WithAlpha(180);
+        canvas.DrawText("Sunaiva", _style.Centered ? Width / 2f : 120f, top, _style.Centered ? SKTextAlign.Center : SKTextAlign.Left, _brand, _paint);
+        // Scene dots and a thin progress line.
+        var count = _script.Scenes.Count;
+        var bottom = _style.Letterbox ? Height - 95f : Height - 40f;
+        for (var i = 0; i < count; i++)
+        {
+            _paint.Color = (i == sceneIndex ? _style.Accent : _style.Text.WithAlpha(70));
+            canvas.DrawCircle(Width / 2f + (i - (count - 1) / 2f) * 26, bottom, i == sceneIndex ? 7 : 5, _paint);
+        }
+
+        _paint.Color = _style.Accent.WithAlpha(160);
+        canvas.DrawRect(0, _style.Letterbox ? Height - 72f : Height - 6f, (float)(Width * Math.Clamp(t / _duration, 0, 1)), 4, _paint);
+    }
+
+    private void DrawCaption(SKCanvas canvas, double t)
+    {
+        var cue = _cues.FirstOrDefault(c => t >= c.Start && t < c.End + 0.3);
+        if (cue is null)
+        {
+            return;
+        }
+
+        var lines = Wrap(cue.Text, _caption, Width - 300f, 2);
+        var height = lines.Count * 40 + 24;
+        var top = Height - (_style.Letterbox ? 100f : 90f) - height;
+        _paint.Color = SKColors.Black.WithAlpha(190);
+        canvas.DrawRoundRect(new SKRect(130, top, Width - 130, top + height), 12, 12, _paint);
+        _paint.Color = SKColors.White;
+        for (var i = 0; i < lines.Count; i++)
+        {
+            canvas.DrawText(lines[i], Width / 2f, top + 44 + i * 40, SKTextAlign.Center, _caption, _paint);
+        }
+    }
+
+    private float DrawWrapped(SKCanvas canvas, string text, SKFont font, float x, float y, float maxWidth, SKTextAlign align, int maxLines)
+    {
+        var lineHeight = font.Size * 1.25f;
+        foreach (var line in Wrap(text, font, maxWidth, maxLines))
+        {
+            canvas.DrawText(line, x, y, align, font, _paint);
+            y += lineHeight;
+        }
+
+        return y;
+    }
+
+    internal static List<string> Wrap(string text, SKFont font, float maxWidth, int maxLines)
+    {
+        var lines = new List<string>();
+        var current = string.Empty;
+        foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = current.Length == 0 ? word : $"{current} {word}";
+            if (font.MeasureText(candidate) <= maxWidth || current.Length == 0)
+            {
+                current = candidate;
+                continue;
+            }
+
+            lines.Add(current);
+            current = word;
+            if (lines.Count == maxLines)
+            {
+                break;
+            }
+        }
+
+        if (lines.Count < maxLines && current.Length > 0)
+        {
+            lines.Add(current);
+        }
+        else if (lines.Count == maxLines && current.Length > 0)
+        {
+            lines[^1] = lines[^1].TrimEnd('.', ',') + "…";
+        }
+
+        // A single very long word is cut to the width.
+        for (var i = 0; i < lines.Count; i++)
+        {
+            while (lines[i].Length > 1 && font.MeasureText(lines[i]) > maxWidth)
+            {
+                lines[i] = lines[i][..^2] + "…";
+            }
+        }
+
+        return lines;
+    }
+
+    private static SKTypeface LoadFace(string file, SKFontStyle style)
+    {
+        foreach (var folder in FontFolders)
+        {
+            var path = Path.Combine(folder, file);
+            if (File.Exists(path) && SKTypeface.FromFile(path) is { } face)
+            {
+                return face;
+            }
+        }
+
+        return SKFontManager.Default.MatchFamily("DejaVu Sans", style) ?? SKTypeface.Default;
+    }
+
+    private static double Ease(double x) => 1 - Math.Pow(1 - x, 3);
+
+    private static double Back(double x)
+    {
+        const double c1 = 1.70158;
+        const double c3 = c1 + 1;
+        return 1 + c3 * Math.Pow(x - 1, 3) + c1 * Math.Pow(x - 1, 2);
+    }
+
+    public void Dispose()
+    {
+        _paint.Dispose();
+        _headline.Dispose();
+        _body.Dispose();
+        _caption.Dispose();
+        _brand.Dispose();
+        _headlineFace.Dispose();
+        _bodyFace.Dispose();
+    }
+}
