@@ -49,7 +49,7 @@ try
         return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N2} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N2} ms";
     }
 
-    await WaitForAsync(billingUrl + "/alive");
+    await BenchSupport.WaitForAsync(billingUrl + "/alive");
     Console.WriteLine($"Sunaiva billing benchmark ({Environment.ProcessorCount} cores, {options.Configuration}); Postgres and Redis local, Stripe faked over HTTP");
     Console.WriteLine($"  billing: {billingDll} ({(File.Exists(Path.Combine(Path.GetDirectoryName(billingDll)!, "Sunaiva.Messaging.dll")) ? "durable work model" : "stripe_events inbox + WebhookProcessor")})");
     Console.WriteLine();
@@ -179,7 +179,7 @@ try
     var (steady, lags, steadyDrained) = await SteadyAsync(options.Rate, options.LagSeconds);
     Console.WriteLine($"Processing lag at {options.Rate} events/s for {options.LagSeconds} s (customer.subscription.updated: re-read from Stripe + upsert):");
     Console.WriteLine($"  offered {steady.Sent} events ({steady.Sent / steady.Elapsed.TotalSeconds:N0}/s achieved, {steady.Errors} send errors), processed {lags.Length}, drained {(steadyDrained ? "yes" : "NO")}");
-    Console.WriteLine($"  lag (stored -> handled) p50 {Percentile(lags, 0.50),8:N1} ms   p99 {Percentile(lags, 0.99),8:N1} ms   max {lags.LastOrDefault(),8:N1} ms");
+    Console.WriteLine($"  lag (stored -> handled) p50 {BenchSupport.Percentile(lags, 0.50),8:N1} ms   p99 {BenchSupport.Percentile(lags, 0.99),8:N1} ms   max {lags.LastOrDefault(),8:N1} ms");
     Console.WriteLine($"  {steadyCpu} (ack + processing)");
     Console.WriteLine();
 
@@ -188,17 +188,17 @@ try
         // Steps up from the steady rate until p99 >= 1 s (or the backlog does not drain), then bisects twice.
         Console.WriteLine($"Highest rate with lag p99 < 1 s ({options.SearchSeconds} s per step):");
         bool Holds((OpenLoopResult Sent, double[] Lags, bool Drained) r) =>
-            r.Drained && r.Sent.Errors == 0 && r.Lags.Length == r.Sent.Sent && Percentile(r.Lags, 0.99) < 1000;
+            r.Drained && r.Sent.Errors == 0 && r.Lags.Length == r.Sent.Sent && BenchSupport.Percentile(r.Lags, 0.99) < 1000;
         async Task<bool> TryRateAsync(int rate)
         {
             var r = await SteadyAsync(rate, options.SearchSeconds);
             var holds = Holds(r);
             Console.WriteLine($"  {rate,6:N0}/s offered ({r.Sent.Sent / r.Sent.Elapsed.TotalSeconds,6:N0}/s sent, {r.Sent.Errors} errors): processed {r.Lags.Length,6:N0}, "
-                + $"p50 {Percentile(r.Lags, 0.50),8:N1} ms  p99 {Percentile(r.Lags, 0.99),8:N1} ms{(r.Drained ? string.Empty : "  (not drained)")}  {(holds ? "holds" : "misses")}");
+                + $"p50 {BenchSupport.Percentile(r.Lags, 0.50),8:N1} ms  p99 {BenchSupport.Percentile(r.Lags, 0.99),8:N1} ms{(r.Drained ? string.Empty : "  (not drained)")}  {(holds ? "holds" : "misses")}");
             return holds;
         }
 
-        var good = Percentile(lags, 0.99) < 1000 && steadyDrained ? options.Rate : 0;
+        var good = BenchSupport.Percentile(lags, 0.99) < 1000 && steadyDrained ? options.Rate : 0;
         var bad = 0;
         for (var rate = good == 0 ? Math.Max(50, options.Rate / 2) : (int)(options.Rate * 1.5); rate <= options.MaxRate; rate = (int)(rate * 1.5))
         {
@@ -283,7 +283,6 @@ static string EventJson(string id, string type, string objectId, string customer
 static string Sign(string payload, string secret, long timestamp) =>
     $"t={timestamp},v1={Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{timestamp}.{payload}")))}";
 
-static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
 static Process StartBilling(string dll, int port, LocalServers servers, string database, string stripeBase, string webhookSecret, int processors, string? connectionOptions)
 {
@@ -315,35 +314,6 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     return process;
-}
-
-static async Task WaitForAsync(string url)
-{
-    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-    var deadline = DateTime.UtcNow.AddSeconds(90);
-    while (true)
-    {
-        try
-        {
-            if ((await client.GetAsync(url)).IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-        catch (TaskCanceledException)
-        {
-        }
-
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException("billing did not start");
-        }
-
-        await Task.Delay(200);
-    }
 }
 
 static async Task<Dictionary<string, double>> PgStatsAsync(NpgsqlDataSource data)

@@ -54,7 +54,7 @@ internal static class SegmentBench
                 ["Email__SigningKey"] = "bench-email-signing-key-0123456789abcdef",
             });
             var url = $"http://127.0.0.1:{port}";
-            await WaitForAsync(url + "/alive");
+            await BenchSupport.WaitForAsync(url + "/alive");
             await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
             using var ops = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromMinutes(2) };
             ops.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.For("bench-ops", ops: true));
@@ -182,12 +182,11 @@ internal static class SegmentBench
             WHERE c.change = 'left' AND c.user_id LIKE 'lag-%'
             """)).Order().ToArray();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  event-to-segment lag, {events:N0} user.active (posted in {posted.TotalSeconds:F1} s by {concurrency}, all applied after {handled.TotalSeconds:F1} s): p50 {Percentile(lags, 0.50):F0} ms, p95 {Percentile(lags, 0.95):F0} ms, max {lags[^1]:F0} ms"));
+            $"  event-to-segment lag, {events:N0} user.active (posted in {posted.TotalSeconds:F1} s by {concurrency}, all applied after {handled.TotalSeconds:F1} s): p50 {BenchSupport.Percentile(lags, 0.50):F0} ms, p95 {BenchSupport.Percentile(lags, 0.95):F0} ms, max {lags[^1]:F0} ms"));
     }
 
-    private static double Median(List<double> values) => Percentile([.. values.Order()], 0.5);
+    private static double Median(List<double> values) => BenchSupport.Percentile([.. values.Order()], 0.5);
 
-    private static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, Math.Max(0, (int)Math.Ceiling(p * sorted.Length) - 1))];
 
     private static Process Start(string dll, int port, LocalServers servers, Dictionary<string, string> settings)
     {
@@ -210,35 +209,6 @@ internal static class SegmentBench
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return process;
-    }
-
-    private static async Task WaitForAsync(string url)
-    {
-        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = DateTime.UtcNow.AddSeconds(90);
-        while (true)
-        {
-            try
-            {
-                if ((await client.GetAsync(url)).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{url} did not answer");
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     private static string FindRoot()

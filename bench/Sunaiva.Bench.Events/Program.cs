@@ -52,8 +52,8 @@ try
         ["ConnectionStrings__voicedb"] = servers.PostgresConnectionString(voiceDb) + ";Maximum Pool Size=50",
     }, servers));
     var engagementUrl = $"http://127.0.0.1:{engagementPort}";
-    await WaitForAsync(engagementUrl + "/alive");
-    await WaitForAsync($"http://127.0.0.1:{voicePort}/alive");
+    await BenchSupport.WaitForAsync(engagementUrl + "/alive");
+    await BenchSupport.WaitForAsync($"http://127.0.0.1:{voicePort}/alive");
     Console.WriteLine($"Sunaiva events benchmark ({Environment.ProcessorCount} cores, {options.Configuration}); Postgres, Redis and maildev local");
     Console.WriteLine($"  services from {buildRoot} ({(File.Exists(Path.Combine(Path.GetDirectoryName(Dll("Sunaiva.Voice"))!, "Sunaiva.Messaging.dll")) ? "durable work model: outbox -> OutboxRelay -> stream -> EventStreamBridge -> work_items -> WorkRunner" : "outbox -> OutboxRelay -> stream -> EventConsumer")})");
     Console.WriteLine();
@@ -97,7 +97,7 @@ try
     Console.WriteLine($"user.signed_up Engagement -> Voice, {options.Events:N0} events, {(options.Rate > 0 ? $"offered at {options.Rate:N0}/s" : $"{options.Concurrency} concurrent publishers")}:");
     Console.WriteLine($"  published {published.Accepted:N0} (202) at {published.Accepted / published.Elapsed.TotalSeconds:N0}/s, {published.Errors} errors; handled {handledAt.Count:N0}{(handled ? string.Empty : " (NOT ALL: timed out)")}");
     Console.WriteLine($"  throughput first outbox write -> last handled: {handledAt.Count / span:N0} events/s ({span:N2} s)");
-    Console.WriteLine($"  lag (outbox write -> handled) p50 {Percentile(lags, 0.50),8:N1} ms   p99 {Percentile(lags, 0.99),8:N1} ms   max {lags.LastOrDefault(),8:N1} ms");
+    Console.WriteLine($"  lag (outbox write -> handled) p50 {BenchSupport.Percentile(lags, 0.50),8:N1} ms   p99 {BenchSupport.Percentile(lags, 0.99),8:N1} ms   max {lags.LastOrDefault(),8:N1} ms");
     Console.WriteLine();
     Console.WriteLine($"Total benchmark time {total.Elapsed.TotalSeconds:N0} s");
     return handled ? 0 : 2;
@@ -192,7 +192,6 @@ static async Task<bool> WaitHandledAsync(NpgsqlDataSource voice, string prefix, 
     return false;
 }
 
-static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 
 static Process StartService(string dll, int port, Dictionary<string, string> settings, LocalServers servers)
 {
@@ -217,35 +216,6 @@ static Process StartService(string dll, int port, Dictionary<string, string> set
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     return process;
-}
-
-static async Task WaitForAsync(string url)
-{
-    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-    var deadline = DateTime.UtcNow.AddSeconds(90);
-    while (true)
-    {
-        try
-        {
-            if ((await client.GetAsync(url)).IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (HttpRequestException)
-        {
-        }
-        catch (TaskCanceledException)
-        {
-        }
-
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException($"{url} did not answer");
-        }
-
-        await Task.Delay(200);
-    }
 }
 
 static string FindRoot()

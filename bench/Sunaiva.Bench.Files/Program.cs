@@ -40,7 +40,7 @@ var media = StartService(dll, port, new()
 try
 {
     var baseUrl = $"http://127.0.0.1:{port}";
-    await WaitForAsync(baseUrl + "/alive");
+    await BenchSupport.WaitForAsync(baseUrl + "/alive");
     await using var data = NpgsqlDataSource.Create(servers.PostgresConnectionString(db));
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256 }) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromMinutes(10) };
     const string user = "bench-search-user";
@@ -182,7 +182,7 @@ static async Task SearchableFiguresAsync(HttpClient http, FilesOptions options)
     }
 
     delays.Sort();
-    Console.WriteLine($"Upload-to-searchable (text file, {options.SearchableRuns} runs): p50 {Percentile(delays, 0.5):0} ms, p95 {Percentile(delays, 0.95):0} ms");
+    Console.WriteLine($"Upload-to-searchable (text file, {options.SearchableRuns} runs): p50 {BenchSupport.Percentile(delays, 0.5):0} ms, p95 {BenchSupport.Percentile(delays, 0.95):0} ms");
     Console.WriteLine();
 }
 
@@ -293,16 +293,16 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     fts.Sort();
     ilike.Sort();
     direct.Sort();
-    Console.WriteLine($"  GET /search (FTS + trigram, ranked, snippets, uncached; {queries.Count} queries, {hits} with hits): p50 {Percentile(fts, 0.5):0.0} ms, p95 {Percentile(fts, 0.95):0.0} ms (goal p95 < 20 ms)");
+    Console.WriteLine($"  GET /search (FTS + trigram, ranked, snippets, uncached; {queries.Count} queries, {hits} with hits): p50 {BenchSupport.Percentile(fts, 0.5):0.0} ms, p95 {BenchSupport.Percentile(fts, 0.95):0.0} ms (goal p95 < 20 ms)");
     foreach (var (kind, times) in byKind)
     {
         times.Sort();
-        Console.WriteLine($"    {kind}: p50 {Percentile(times, 0.5):0.0} ms, p95 {Percentile(times, 0.95):0.0} ms");
+        Console.WriteLine($"    {kind}: p50 {BenchSupport.Percentile(times, 0.5):0.0} ms, p95 {BenchSupport.Percentile(times, 0.95):0.0} ms");
     }
 
-    Console.WriteLine($"  the same search SQL in Postgres ({direct.Count} queries): p50 {Percentile(direct, 0.5):0.0} ms, p95 {Percentile(direct, 0.95):0.0} ms");
-    Console.WriteLine($"  plain ILIKE scan (name or text, newest 20) in Postgres, same queries interleaved: p50 {Percentile(ilike, 0.5):0.0} ms, p95 {Percentile(ilike, 0.95):0.0} ms");
-    Console.WriteLine($"  ratio (ILIKE / search SQL): {Percentile(ilike, 0.5) / Percentile(direct, 0.5):0}x at p50, {Percentile(ilike, 0.95) / Percentile(direct, 0.95):0}x at p95 (goal >= 50x); ILIKE / GET /search: {Percentile(ilike, 0.5) / Percentile(fts, 0.5):0}x at p50, {Percentile(ilike, 0.95) / Percentile(fts, 0.95):0}x at p95");
+    Console.WriteLine($"  the same search SQL in Postgres ({direct.Count} queries): p50 {BenchSupport.Percentile(direct, 0.5):0.0} ms, p95 {BenchSupport.Percentile(direct, 0.95):0.0} ms");
+    Console.WriteLine($"  plain ILIKE scan (name or text, newest 20) in Postgres, same queries interleaved: p50 {BenchSupport.Percentile(ilike, 0.5):0.0} ms, p95 {BenchSupport.Percentile(ilike, 0.95):0.0} ms");
+    Console.WriteLine($"  ratio (ILIKE / search SQL): {BenchSupport.Percentile(ilike, 0.5) / BenchSupport.Percentile(direct, 0.5):0}x at p50, {BenchSupport.Percentile(ilike, 0.95) / BenchSupport.Percentile(direct, 0.95):0}x at p95 (goal >= 50x); ILIKE / GET /search: {BenchSupport.Percentile(ilike, 0.5) / BenchSupport.Percentile(fts, 0.5):0}x at p50, {BenchSupport.Percentile(ilike, 0.95) / BenchSupport.Percentile(fts, 0.95):0}x at p95");
     Console.WriteLine($"  machine load average at the end: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} on {Environment.ProcessorCount} cores");
 }
 
@@ -424,7 +424,6 @@ static long Rss(int pid)
     }
 }
 
-static double Percentile(List<double> sorted, double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
 static string ConnectionPart(string connectionString, string key) =>
     connectionString.Split(';').Select(p => p.Split('=', 2)).First(p => p[0].Trim().Equals(key, StringComparison.OrdinalIgnoreCase))[1].Trim();
@@ -451,32 +450,6 @@ static Process StartService(string dll, int port, Dictionary<string, string> set
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
     return process;
-}
-
-static async Task WaitForAsync(string url)
-{
-    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-    var deadline = DateTime.UtcNow.AddSeconds(90);
-    while (true)
-    {
-        try
-        {
-            if ((await client.GetAsync(url)).IsSuccessStatusCode)
-            {
-                return;
-            }
-        }
-        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
-        {
-        }
-
-        if (DateTime.UtcNow > deadline)
-        {
-            throw new TimeoutException($"{url} did not answer within 90 s");
-        }
-
-        await Task.Delay(200);
-    }
 }
 
 static string FindRoot()
