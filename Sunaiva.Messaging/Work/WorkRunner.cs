@@ -32,7 +32,7 @@ public sealed partial class WorkRunner : BackgroundService
     private readonly ILogger<WorkRunner> _logger;
     private readonly Dictionary<string, IWorkHandler> _handlers;
     private readonly ConcurrentDictionary<long, byte> _running = new();
-    private const int QuickRepolls = 3;
+    private const int QuickRepolls = 6;
     private DateTimeOffset _lastPurge = DateTimeOffset.MinValue;
     private int _quietPolls = QuickRepolls;
 
@@ -117,8 +117,10 @@ public sealed partial class WorkRunner : BackgroundService
 
                 if (claimed.Count == 0 && _quietPolls < QuickRepolls)
                 {
-                    // Enqueuers signal before their transaction commits: look again soon (10, 20, 40 ms) after a wake-up.
-                    await _signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), _time, stoppingToken);
+                    // Enqueuers signal before their transaction commits: look again soon (10, 20, 40 ... 320 ms) after a wake-up.
+                    // These waits only bridge the commit, so they run on the real clock even when the service's clock is
+                    // another (a test's fake clock that does not move would otherwise hold committed work until the next signal).
+                    await _signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), TimeProvider.System, stoppingToken);
                 }
                 else if (claimed.Count < free)
                 {
