@@ -118,7 +118,7 @@ public static class FilesApi
             return TooLarge(limit);
         }
         catch (Exception ex) when (ex is InvalidDataException or BadHttpRequestException
-            || (ex is IOException && ex.StackTrace?.Contains("Amazon.", StringComparison.Ordinal) != true))
+            || (ex is IOException && ex.StackTrace?.Contains("Amazon.", StringComparison.Ordinal) != true && !Sunaiva.ServiceDefaults.Resilience.DependencyFailures.IsOutage(ex)))
         {
             // A malformed or truncated body, or a client that went away; storage failures pass on to the 503 handler.
             return TypedResults.Problem(statusCode: 400, title: "Unreadable multipart body", detail: "The body is not valid multipart/form-data (check the boundary), or it ended early.");

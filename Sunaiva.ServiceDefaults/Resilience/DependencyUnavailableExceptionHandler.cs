@@ -117,3 +117,9 @@ internal sealed partial class DependencyUnavailableExceptionHandler(IProblemDeta
     [LoggerMessage(Level = LogLevel.Warning, Message = "Dependency {Dependency} unavailable ({ExceptionType}); answered 503")]
     private static partial void LogUnavailable(ILogger logger, string dependency, string exceptionType);
 }
+
+/// <summary>For handlers that catch I/O errors themselves: whether an exception shows a dependency down (answered 503).</summary>
+public static class DependencyFailures
+{
+    public static bool IsOutage(Exception exception) => DependencyUnavailableExceptionHandler.Classify(exception) is not null;
+}
