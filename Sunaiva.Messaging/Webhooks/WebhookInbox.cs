@@ -20,8 +20,15 @@ public sealed record InboxResult(bool Stored, bool Conflict);
 /// and one fsync serves many deliveries. Up to <see cref="Writers"/> batches are written at once, so deliveries arriving
 /// while one batch commits form the next batch right away instead of waiting for that commit.
 /// </summary>
-public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue queue, TimeProvider time, ILogger<WebhookInbox> logger) : BackgroundService
+public sealed partial class WebhookInbox(
+    NpgsqlDataSource dataSource,
+    WorkQueue queue,
+    IEnumerable<IWebhookProcessor> processors,
+    TimeProvider time,
+    ILogger<WebhookInbox> logger) : BackgroundService
 {
+    private readonly Dictionary<string, IWebhookProcessor> _processors = processors.ToDictionary(p => p.Provider, StringComparer.Ordinal);
+
     private const int MaxBatch = 256;
 
     /// <summary>Batches in flight at once; each takes its rows' locks in (provider, id) order, so two never deadlock.</summary>
@@ -151,6 +158,11 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
             if (inserted.Remove((p.Provider, p.Delivery.Id)))
             {
                 results[i] = new InboxResult(true, false);
+                if (!HasWork(p))
+                {
+                    continue;
+                }
+
                 work.Add(new NewWork(KindOf(p.Provider), KeyOf(p.Provider, p.Delivery.Id), p.Delivery.Id, p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null,
                     TraceParent: p.TraceParent));
             }
@@ -195,6 +207,10 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
             batch[i].Completion.TrySetResult(results[i]);
         }
     }
+
+    // A provider whose processor runs in another replica (none registered here) keeps its work items.
+    private bool HasWork(Pending pending) =>
+        !_processors.TryGetValue(pending.Provider, out var processor) || processor.Handles(pending.Delivery.Type);
 
     /// <summary>Reads a stored delivery.</summary>
     public async Task<WebhookEnvelope?> ReadAsync(string provider, string id, CancellationToken cancellationToken)
