@@ -348,7 +348,10 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     var env = info.Environment;
     env["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
     env["ASPNETCORE_ENVIRONMENT"] = "Production";
-    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50" + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
+    // The test servers' Postgres runs with synchronous_commit off (fast tests); Billing's sessions turn it on, as the AppHost's
+    // Postgres has it: an ack waits for its commit's WAL write, so "every ack stored" holds through a Postgres crash.
+    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50;Options=-c synchronous_commit=on"
+        + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
     env["ConnectionStrings__redis"] = servers.RedisConnectionString;
     env["Jwt__SigningKey"] = DevTokens.TestSigningKey;
     env["Stripe__SecretKey"] = "sk_test_bench";
