@@ -17,13 +17,13 @@ using Sunaiva.Testing;
 // stays under 1 s, payout run at scale.
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
-//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 5]
+//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15]
 // --probe: acks layer by layer (service pipeline, + body and signature, + storage); --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
 var options = BenchOptions.Parse(args);
-LoadTest.WarmupSeconds = Array.IndexOf(args, "--warmup") is var w and >= 0 && w + 1 < args.Length ? int.Parse(args[w + 1], CultureInfo.InvariantCulture) : 5;
+LoadTest.WarmupSeconds = Array.IndexOf(args, "--warmup") is var w and >= 0 && w + 1 < args.Length ? int.Parse(args[w + 1], CultureInfo.InvariantCulture) : 15;
 var root = FindRoot();
 var billingDll = options.BillingDll ?? Path.Combine(root, "Sunaiva.Billing", "bin", options.Configuration, "net10.0", "Sunaiva.Billing.dll");
 if (!File.Exists(billingDll))
@@ -507,7 +507,7 @@ internal static class LoadTest
     /// <summary>The event id a request carries, so the ids acknowledged can be checked against what was stored.</summary>
     public static readonly HttpRequestOptionsKey<string> EventId = new("bench-event-id");
 
-    /// <summary>Load before the measured window of a closed loop (--warmup, default 5 s).</summary>
+    /// <summary>Load before the measured window of a closed loop (--warmup, default 15 s).</summary>
     public static int WarmupSeconds { get; set; } = 5;
 
     /// <summary>Concurrency senders, each sending the next request when the last answered; the warm-up is not counted.</summary>
