@@ -28,6 +28,8 @@ public sealed class StripeEventProcessor : IWebhookProcessor
 
     public IReadOnlyCollection<string> HandledTypes => _handlers.Keys;
 
+    public bool Handles(string type) => _handlers.ContainsKey(type);
+
     /// <summary>Runs before an event's handler (a seam for crash tests).</summary>
     internal Func<StripeEventEnvelope, CancellationToken, Task>? BeforeHandle { get; set; }
 

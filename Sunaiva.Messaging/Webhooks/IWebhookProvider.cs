@@ -62,5 +62,11 @@ public interface IWebhookProcessor
 {
     string Provider { get; }
 
+    /// <summary>
+    /// Whether deliveries of this type have anything to do. A type no handler takes is stored (deduplicated, visible to
+    /// ops) but gets no work item: nothing would run, and a burst of such deliveries costs only its inbox rows.
+    /// </summary>
+    bool Handles(string type) => true;
+
     Task ProcessAsync(WebhookEnvelope envelope, Work.WorkContext work, CancellationToken cancellationToken);
 }

@@ -15,13 +15,20 @@ public sealed record InboxResult(bool Stored, bool Conflict);
 
 /// <summary>
 /// The webhook inbox of every provider: one row per (provider, event id), stored together with its work item
-/// (<c>webhook:{provider}</c>) in one transaction. Deliveries arriving together share that transaction (group commit):
+/// (<c>webhook:{provider}</c>) by one atomic statement. Deliveries arriving together share that statement (group commit):
 /// each caller is answered only once the batch holding its row is durable, so nothing is acknowledged that is not stored,
 /// and one fsync serves many deliveries. Up to <see cref="Writers"/> batches are written at once, so deliveries arriving
 /// while one batch commits form the next batch right away instead of waiting for that commit.
 /// </summary>
-public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue queue, TimeProvider time, ILogger<WebhookInbox> logger) : BackgroundService
+public sealed partial class WebhookInbox(
+    NpgsqlDataSource dataSource,
+    WorkQueue queue,
+    IEnumerable<IWebhookProcessor> processors,
+    TimeProvider time,
+    ILogger<WebhookInbox> logger) : BackgroundService
 {
+    private readonly Dictionary<string, IWebhookProcessor> _processors = processors.ToDictionary(p => p.Provider, StringComparer.Ordinal);
+
     private const int MaxBatch = 256;
 
     /// <summary>Batches in flight at once; each takes its rows' locks in (provider, id) order, so two never deadlock.</summary>
@@ -114,16 +121,33 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
             var byProvider = string.CompareOrdinal(a.Provider, b.Provider);
             return byProvider != 0 ? byProvider : string.CompareOrdinal(a.Delivery.Id, b.Delivery.Id);
         });
-        var now = time.GetUtcNow();
+        var now = time.GetUtcNow().UtcDateTime;
+
+        // One statement, so one round trip and atomic without a transaction: the rows, and the work item of each new row
+        // whose type has a handler. A delivery is answered only after this statement committed.
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = (await connection.QueryAsync<(string Provider, string Id)>(new CommandDefinition(
             """
-            INSERT INTO webhook_inbox (provider, id, type, object_id, account, api_version, created, payload, payload_sha256, source, received_at)
-            SELECT * FROM unnest(@providers::text[], @ids::text[], @types::text[], @objects::text[], @accounts::text[], @versions::text[],
-                                 @created::timestamptz[], @payloads::text[], @hashes::text[], @sources::text[], @received::timestamptz[])
-            ON CONFLICT (provider, id) DO NOTHING
-            RETURNING provider, id
+            WITH batch AS (
+                SELECT * FROM unnest(@providers::text[], @ids::text[], @types::text[], @objects::text[], @accounts::text[], @versions::text[],
+                                     @created::timestamptz[], @payloads::text[], @hashes::text[], @sources::text[],
+                                     @kinds::text[], @keys::text[], @partitions::text[], @traces::text[], @attempts::int[])
+                    AS b(provider, id, type, object_id, account, api_version, created, payload, payload_sha256, source, kind, key, partition_key, traceparent, max_attempts)
+            ),
+            stored AS (
+                INSERT INTO webhook_inbox (provider, id, type, object_id, account, api_version, created, payload, payload_sha256, source, received_at)
+                SELECT provider, id, type, object_id, account, api_version, created, payload, payload_sha256, source, @now FROM batch
+                ON CONFLICT (provider, id) DO NOTHING
+                RETURNING provider, id
+            ),
+            queued AS (
+                INSERT INTO work_items (kind, key, partition_key, payload, max_attempts, run_at, traceparent, created_at)
+                SELECT DISTINCT ON (b.provider, b.id) b.kind, b.key, b.partition_key, b.id, b.max_attempts, @now, b.traceparent, @now
+                FROM batch b JOIN stored s ON s.provider = b.provider AND s.id = b.id
+                WHERE b.kind IS NOT NULL
+                ON CONFLICT (key) DO NOTHING
+            )
+            SELECT provider, id FROM stored
             """,
             new
             {
@@ -137,22 +161,25 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
                 payloads = batch.Select(p => p.Delivery.Payload).ToArray(),
                 hashes = batch.Select(p => p.Sha256).ToArray(),
                 sources = batch.Select(p => p.Source).ToArray(),
-                received = batch.Select(_ => now.UtcDateTime).ToArray(),
+                kinds = batch.Select(p => HasWork(p) ? KindOf(p.Provider) : null).ToArray(),
+                keys = batch.Select(p => KeyOf(p.Provider, p.Delivery.Id)).ToArray(),
+                partitions = batch.Select(p => p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null).ToArray(),
+                traces = batch.Select(p => p.TraceParent).ToArray(),
+                attempts = batch.Select(p => queue.MaxAttemptsOf(KindOf(p.Provider))).ToArray(),
+                now,
             },
-            tx,
             cancellationToken: cancellationToken))).ToHashSet();
 
         var results = new InboxResult[batch.Count];
-        var work = new List<NewWork>(inserted.Count);
         var duplicates = new List<int>();
+        var queued = false;
         for (var i = 0; i < batch.Count; i++)
         {
             var p = batch[i];
             if (inserted.Remove((p.Provider, p.Delivery.Id)))
             {
                 results[i] = new InboxResult(true, false);
-                work.Add(new NewWork(KindOf(p.Provider), KeyOf(p.Provider, p.Delivery.Id), p.Delivery.Id, p.Delivery.PartitionKey is { } key ? $"{p.Provider}:{key}" : null,
-                    TraceParent: p.TraceParent));
+                queued |= HasWork(p);
             }
             else
             {
@@ -160,12 +187,18 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
             }
         }
 
+        if (queued)
+        {
+            queue.NotifyAdded();
+        }
+
         if (duplicates.Count > 0)
         {
+            // Already stored (before, or earlier in this batch): the first payload is kept, another one is flagged.
             var known = (await connection.QueryAsync<(string Provider, string Id, string Sha)>(new CommandDefinition(
                 "SELECT provider, id, payload_sha256 FROM webhook_inbox WHERE (provider, id) IN (SELECT * FROM unnest(@providers::text[], @ids::text[]))",
                 new { providers = duplicates.Select(i => batch[i].Provider).ToArray(), ids = duplicates.Select(i => batch[i].Delivery.Id).ToArray() },
-                tx, cancellationToken: cancellationToken))).ToDictionary(k => (k.Provider, k.Id), k => k.Sha);
+                cancellationToken: cancellationToken))).ToDictionary(k => (k.Provider, k.Id), k => k.Sha);
             var conflicts = new List<int>();
             foreach (var i in duplicates)
             {
@@ -184,17 +217,19 @@ public sealed partial class WebhookInbox(NpgsqlDataSource dataSource, WorkQueue 
                 await connection.ExecuteAsync(new CommandDefinition(
                     "UPDATE webhook_inbox SET conflicts = conflicts + 1 WHERE (provider, id) IN (SELECT * FROM unnest(@providers::text[], @ids::text[]))",
                     new { providers = conflicts.Select(i => batch[i].Provider).ToArray(), ids = conflicts.Select(i => batch[i].Delivery.Id).ToArray() },
-                    tx, cancellationToken: cancellationToken));
+                    cancellationToken: cancellationToken));
             }
         }
 
-        await queue.EnqueueAsync(connection, tx, work, cancellationToken);
-        await tx.CommitAsync(cancellationToken);
         for (var i = 0; i < batch.Count; i++)
         {
             batch[i].Completion.TrySetResult(results[i]);
         }
     }
+
+    // A provider whose processor runs in another replica (none registered here) keeps its work items.
+    private bool HasWork(Pending pending) =>
+        !_processors.TryGetValue(pending.Provider, out var processor) || processor.Handles(pending.Delivery.Type);
 
     /// <summary>Reads a stored delivery.</summary>
     public async Task<WebhookEnvelope?> ReadAsync(string provider, string id, CancellationToken cancellationToken)

@@ -52,6 +52,12 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
         return inserted;
     }
 
+    /// <summary>The attempts an item of <paramref name="kind"/> gets, by its policy (for callers that insert work with SQL of their own).</summary>
+    public int MaxAttemptsOf(string kind) => options.Value.PolicyFor(kind).MaxAttempts;
+
+    /// <summary>Wakes this replica's runner after work was inserted (and committed) by SQL of the caller's own.</summary>
+    public void NotifyAdded() => signal.Notify();
+
     public Task<int> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, NewWork item, CancellationToken cancellationToken) =>
         EnqueueAsync(connection, transaction, [item], cancellationToken);
 

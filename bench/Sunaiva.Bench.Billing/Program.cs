@@ -17,11 +17,13 @@ using Sunaiva.Testing;
 // stays under 1 s, payout run at scale.
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
-//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings"]
+//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15]
+// --probe: acks layer by layer (service pipeline, + body and signature, + storage); --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
 var options = BenchOptions.Parse(args);
+LoadTest.WarmupSeconds = Array.IndexOf(args, "--warmup") is var w and >= 0 && w + 1 < args.Length ? int.Parse(args[w + 1], CultureInfo.InvariantCulture) : 15;
 var root = FindRoot();
 var billingDll = options.BillingDll ?? Path.Combine(root, "Sunaiva.Billing", "bin", options.Configuration, "net10.0", "Sunaiva.Billing.dll");
 if (!File.Exists(billingDll))
@@ -53,6 +55,13 @@ try
     Console.WriteLine($"Sunaiva billing benchmark ({Environment.ProcessorCount} cores, {options.Configuration}); Postgres and Redis local, Stripe faked over HTTP");
     Console.WriteLine($"  billing: {billingDll} ({(File.Exists(Path.Combine(Path.GetDirectoryName(billingDll)!, "Sunaiva.Messaging.dll")) ? "durable work model" : "stripe_events inbox + WebhookProcessor")})");
     Console.WriteLine();
+    if (args.Contains("--serve"))
+    {
+        // For outside load tools and profilers: print where everything is and keep it running until Enter.
+        Console.WriteLine($"serving: billing {billingUrl} (pid {billing.Id}), bare {bare.Url}, webhook secret {webhookSecret}; Enter stops");
+        await Task.Run(Console.ReadLine);
+        return 0;
+    }
 
     using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.Concurrency, PooledConnectionLifetime = TimeSpan.FromMinutes(10) })
     {
@@ -73,6 +82,38 @@ try
         return request;
     }
 
+    if (args.Contains("--probe") || args.Contains("--probe-ack"))
+    {
+        // Where an ack's time goes, layer by layer: the service pipeline alone (an unknown provider: 404 before any
+        // body is read), + body and signature (a bad signature: 400, nothing stored), + storage (a real ack).
+        HttpRequestMessage BadSignature()
+        {
+            var request = SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", "cus_probe");
+            request.Headers.Remove("Stripe-Signature");
+            request.Headers.TryAddWithoutValidation("Stripe-Signature", "t=1,v1=00");
+            return request;
+        }
+
+        foreach (var (name, make) in new (string, Func<HttpRequestMessage>)[]
+        {
+            ("bare endpoint", () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1")),
+            ("pipeline only (404)", () => SignedRequest(billingUrl + "/webhooks/nope", "bench.ack", "obj_1", "cus_ack_1")),
+            ("+ body + signature (400)", BadSignature),
+            ("+ store (ack)", () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}")),
+        })
+        {
+            if (args.Contains("--probe-ack") && !name.StartsWith("+ store", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var r = await LoadTest.ClosedLoopAsync(http, make, options.Concurrency, options.Seconds);
+            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms");
+        }
+
+        return 0;
+    }
+
     if (!options.SkipAcks)
     {
     var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
@@ -89,7 +130,21 @@ try
         await using var connection = await acked.OpenConnectionAsync();
         var stored = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@ids)", new { ids });
         Console.WriteLine($"  acked {ids.Length:N0} deliveries, {stored:N0} of them stored ({(stored == ids.Length ? "every ack stored" : $"{ids.Length - stored:N0} ACKED BUT NOT STORED")}); "
-            + CpuPer(ids.Length, ackCpu).Replace("per event", "per ack (with processing running alongside)", StringComparison.Ordinal));
+            + CpuPer(ids.Length, ackCpu).Replace("per event", "per ack (a type no handler takes: no processing)", StringComparison.Ordinal));
+
+        // The same with a type that is handled (re-read from Stripe + upsert), its processing competing for the same cores.
+        var handledCpu = cpu.Read();
+        var handled = await LoadTest.ClosedLoopAsync(http, () =>
+        {
+            var n = Random.Shared.Next(2000);
+            return SignedRequest(billingUrl + "/webhooks/stripe", "customer.subscription.updated", $"sub_bench_{n:D5}", $"cus_bench_{n:D5}", "evt_ackh_");
+        }, options.Concurrency, options.Seconds);
+        var handledIds = handled.Acked.ToArray();
+        var handledStored = await connection.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM stripe_events WHERE id = ANY(@handledIds)", new { handledIds });
+        Console.WriteLine($"  handled type, processing alongside: {handled.PerSecond,9:N0} acks/s  p50 {handled.P50,7:N2} ms   p99 {handled.P99,7:N2} ms   errors {handled.Errors}  "
+            + $"({handled.PerSecond / bareResult.PerSecond:P1} of bare; {handledStored:N0} of {handledIds.Length:N0} acks stored)");
+        var handledDrained = await DrainAsync(acked, TimeSpan.FromMinutes(3));
+        Console.WriteLine($"  its backlog {(handledDrained ? "drained" : "NOT drained in 3 min")}; {CpuPer(handledIds.Length, handledCpu)} (ack + processing)");
     }
 
     Console.WriteLine();
@@ -176,6 +231,8 @@ try
         return (sent, (await LagQueries.QueryLagsAsync(data, prefix)).Order().ToArray(), drained);
     }
 
+    // Warm-up of the processing path (re-read from Stripe, upsert) at half the rate, not reported: the steady state is measured.
+    await SteadyAsync(Math.Max(50, options.Rate / 2), LoadTest.WarmupSeconds);
     var (steady, lags, steadyDrained) = await SteadyAsync(options.Rate, options.LagSeconds);
     Console.WriteLine($"Processing lag at {options.Rate} events/s for {options.LagSeconds} s (customer.subscription.updated: re-read from Stripe + upsert):");
     Console.WriteLine($"  offered {steady.Sent} events ({steady.Sent / steady.Elapsed.TotalSeconds:N0}/s achieved, {steady.Errors} send errors), processed {lags.Length}, drained {(steadyDrained ? "yes" : "NO")}");
@@ -291,7 +348,10 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     var env = info.Environment;
     env["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
     env["ASPNETCORE_ENVIRONMENT"] = "Production";
-    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50" + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
+    // The test servers' Postgres runs with synchronous_commit off (fast tests); Billing's sessions turn it on, as the AppHost's
+    // Postgres has it: an ack waits for its commit's WAL write, so "every ack stored" holds through a Postgres crash.
+    env["ConnectionStrings__billingdb"] = servers.PostgresConnectionString(database) + ";Maximum Pool Size=50;Options=-c synchronous_commit=on"
+        + (connectionOptions is null ? string.Empty : ";" + connectionOptions);
     env["ConnectionStrings__redis"] = servers.RedisConnectionString;
     env["Jwt__SigningKey"] = DevTokens.TestSigningKey;
     env["Stripe__SecretKey"] = "sk_test_bench";
@@ -309,7 +369,7 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     env["Logging__LogLevel__Default"] = "Warning";
     env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
     var process = Process.Start(info)!;
-    process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && line.Contains("fail", StringComparison.OrdinalIgnoreCase)) { Console.Error.WriteLine("billing: " + line); } };
+    process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && (Environment.GetEnvironmentVariable("BENCH_SHOW_LOG") is not null || line.Contains("fail", StringComparison.OrdinalIgnoreCase))) { Console.Error.WriteLine("billing: " + line); } };
     process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { Console.Error.WriteLine("billing! " + line); } };
     process.BeginOutputReadLine();
     process.BeginErrorReadLine();
@@ -447,13 +507,18 @@ internal static class LoadTest
     /// <summary>The event id a request carries, so the ids acknowledged can be checked against what was stored.</summary>
     public static readonly HttpRequestOptionsKey<string> EventId = new("bench-event-id");
 
-    /// <summary>Concurrency senders, each sending the next request when the last answered; 1 s warm-up not counted.</summary>
+    /// <summary>Load before the measured window of a closed loop (--warmup, default 15 s).</summary>
+    public static int WarmupSeconds { get; set; } = 5;
+
+    /// <summary>Concurrency senders, each sending the next request when the last answered; the warm-up is not counted.</summary>
     public static async Task<LoadResult> ClosedLoopAsync(HttpClient http, Func<HttpRequestMessage> next, int concurrency, int seconds)
     {
+        // Both targets get the same warm-up: a service's code runs unoptimized until the JIT's tiers catch up (seconds
+        // on 2 busy cores for Billing's larger path), and the figure is the service's steady state, not its start.
         var latencies = new ConcurrentBag<double>();
         var acked = new ConcurrentBag<string>();
         var errors = 0;
-        var warmUntil = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+        var warmUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * WarmupSeconds);
         var stopAt = warmUntil + (Stopwatch.Frequency * seconds);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {

@@ -72,7 +72,7 @@ public sealed class MessagingHarness : IAsyncDisposable
     public EventStreamBridge Bridge(IIntegrationEventHandler handler, EventBusOptions? options = null) =>
         new(Data, Redis, Queue, Identity, Microsoft.Extensions.Options.Options.Create(options ?? new EventBusOptions()), [handler], Time, NullLogger<EventStreamBridge>.Instance);
 
-    public WebhookInbox Inbox() => new(Data, Queue, Time, NullLogger<WebhookInbox>.Instance);
+    public WebhookInbox Inbox(params IWebhookProcessor[] processors) => new(Data, Queue, processors, Time, NullLogger<WebhookInbox>.Instance);
 
     public async Task PublishAsync(string type, string id, object data)
     {

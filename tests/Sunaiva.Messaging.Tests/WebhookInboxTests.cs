@@ -84,6 +84,40 @@ public sealed class WebhookInboxTests(LocalServers servers) : IAsyncLifetime
         Assert.Equal(requestTraceId, ActivityContext.Parse(stored, null).TraceId.ToHexString());
     }
 
+    [Fact]
+    public async Task A_type_no_handler_takes_is_stored_once_without_work()
+    {
+        var inbox = _h.Inbox(new OnlyProcessor("acme", "video.ready"));
+        await inbox.StartAsync(default);
+        try
+        {
+            var handled = await inbox.StoreAsync("acme", Delivery("evt_handled", "{}") with { Type = "video.ready" }, "webhook", default);
+            var unhandled = await inbox.StoreAsync("acme", Delivery("evt_unhandled", "{}") with { Type = "account.updated" }, "webhook", default);
+            var again = await inbox.StoreAsync("acme", Delivery("evt_unhandled", "{}") with { Type = "account.updated" }, "webhook", default);
+
+            Assert.Equal(new InboxResult(true, false), handled);
+            Assert.Equal(new InboxResult(true, false), unhandled);
+            Assert.Equal(new InboxResult(false, false), again);
+            Assert.Equal(2L, await _h.ScalarAsync<long>("SELECT count(*) FROM webhook_inbox WHERE provider = 'acme'"));
+            Assert.Equal(1L, await _h.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE kind = 'webhook:acme'"));
+            Assert.Equal(1L, await _h.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE key = 'webhook:acme:evt_handled'"));
+        }
+        finally
+        {
+            await inbox.StopAsync(default);
+            inbox.Dispose();
+        }
+    }
+
     private static WebhookDelivery Delivery(string id, string payload, string? partition = null) =>
         new(id, "video.ready", "obj_1", null, null, DateTimeOffset.UnixEpoch, partition, payload);
+
+    private sealed class OnlyProcessor(string provider, string type) : IWebhookProcessor
+    {
+        public string Provider => provider;
+
+        public bool Handles(string eventType) => eventType == type;
+
+        public Task ProcessAsync(WebhookEnvelope envelope, Work.WorkContext work, CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 }
