@@ -23,8 +23,8 @@ using Sunaiva.Testing;
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
 var options = BenchOptions.Parse(args);
-LoadTest.WarmupSeconds = Array.IndexOf(args, "--warmup") is var w and >= 0 && w + 1 < args.Length ? int.Parse(args[w + 1], CultureInfo.InvariantCulture) : 15;
-var root = FindRoot();
+LoadTest.WarmupSeconds = BenchSupport.IntArg(args, "warmup", 15);
+var root = BenchSupport.RepositoryRoot();
 var billingDll = options.BillingDll ?? Path.Combine(root, "Sunaiva.Billing", "bin", options.Configuration, "net10.0", "Sunaiva.Billing.dll");
 if (!File.Exists(billingDll))
 {
@@ -458,43 +458,25 @@ static async Task SeedPayoutsAsync(NpgsqlDataSource data, int influencers, int e
     await connection.ExecuteAsync("ANALYZE commission_entries; ANALYZE influencers;");
 }
 
-static string FindRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "Sunaiva.sln")))
-        {
-            return dir.FullName;
-        }
-    }
-
-    throw new InvalidOperationException("Sunaiva.sln not found");
-}
-
 internal sealed record BenchOptions(
     int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration, int Processors, bool SkipAcks,
     int SearchSeconds, int MaxRate, bool SkipSearch, bool SkipPayouts, string? BillingDll, string? ConnectionOptions)
 {
     public static BenchOptions Parse(string[] args)
     {
-        int Int(string name, int fallback)
-        {
-            var i = Array.IndexOf(args, "--" + name);
-            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-        }
+        int Int(string name, int fallback) => BenchSupport.IntArg(args, name, fallback);
 
 #if DEBUG
         const string configuration = "Debug";
 #else
         const string configuration = "Release";
 #endif
-        var dll = Array.IndexOf(args, "--billing-dll");
-        var connection = Array.IndexOf(args, "--connection-options");
+
         return new BenchOptions(
             Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration,
             Int("processors", 0), args.Contains("--skip-acks"), Int("search-seconds", 10), Int("max-rate", 4000), args.Contains("--skip-search"), args.Contains("--skip-payouts"),
-            dll >= 0 && dll + 1 < args.Length ? Path.GetFullPath(args[dll + 1]) : null,
-            connection >= 0 && connection + 1 < args.Length ? args[connection + 1] : null);
+            BenchSupport.StringArg(args, "billing-dll") is { } dll ? Path.GetFullPath(dll) : null,
+            BenchSupport.StringArg(args, "connection-options"));
     }
 }
 

@@ -15,7 +15,7 @@ using Sunaiva.Testing;
 // --rate 0 publishes as fast as --concurrency senders can; --rate N publishes N events/s (an open loop).
 // --build-root runs the services built in another checkout (e.g. an older commit's worktree built with -c Release).
 var options = EventsOptions.Parse(args);
-var root = FindRoot();
+var root = BenchSupport.RepositoryRoot();
 var buildRoot = options.BuildRoot ?? root;
 string Dll(string service) => Path.Combine(buildRoot, service, "bin", options.Configuration, "net10.0", service + ".dll");
 foreach (var service in new[] { "Sunaiva.Engagement", "Sunaiva.Voice" })
@@ -218,36 +218,18 @@ static Process StartService(string dll, int port, Dictionary<string, string> set
     return process;
 }
 
-static string FindRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "Sunaiva.sln")))
-        {
-            return dir.FullName;
-        }
-    }
-
-    throw new InvalidOperationException("Sunaiva.sln not found");
-}
-
 internal sealed record EventsOptions(int Events, int Concurrency, int Rate, int TimeoutSeconds, string Configuration, string? BuildRoot)
 {
     public static EventsOptions Parse(string[] args)
     {
-        int Int(string name, int fallback)
-        {
-            var i = Array.IndexOf(args, "--" + name);
-            return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-        }
+        int Int(string name, int fallback) => BenchSupport.IntArg(args, name, fallback);
 
 #if DEBUG
         const string configuration = "Debug";
 #else
         const string configuration = "Release";
 #endif
-        var buildRoot = Array.IndexOf(args, "--build-root");
         return new EventsOptions(Int("events", 5000), Int("concurrency", 32), Int("rate", 0), Int("timeout-seconds", 180), configuration,
-            buildRoot >= 0 && buildRoot + 1 < args.Length ? Path.GetFullPath(args[buildRoot + 1]) : null);
+            BenchSupport.StringArg(args, "build-root") is { } buildRoot ? Path.GetFullPath(buildRoot) : null);
     }
 }

@@ -193,23 +193,11 @@ public sealed class BillingApp : WebApplicationFactory<Program>
         return true;
     }
 
-    public async Task<T> QueryOneAsync<T>(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        return await connection.QuerySingleAsync<T>(sql, args);
-    }
+    public Task<T> QueryOneAsync<T>(string sql, object? args = null) => Data.QueryOneAsync<T>(sql, args);
 
-    public async Task<List<T>> QueryAsync<T>(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        return (await connection.QueryAsync<T>(sql, args)).ToList();
-    }
+    public Task<List<T>> QueryAsync<T>(string sql, object? args = null) => Data.QueryListAsync<T>(sql, args);
 
-    public async Task ExecuteAsync(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        await connection.ExecuteAsync(sql, args);
-    }
+    public Task ExecuteAsync(string sql, object? args = null) => Data.ExecuteSqlAsync(sql, args);
 
     public static async Task<JsonObject> ReadJsonAsync(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonObject>())!;

@@ -156,21 +156,9 @@ public sealed class EngagementApp : WebApplicationFactory<Program>
             return await QueryOneAsync<long>("SELECT COUNT(*) FROM work_items WHERE status = 'pending' AND run_at <= @now", new { now = Time.GetUtcNow() }) == 0;
         }, "due work finished");
 
-    public async Task<T> QueryOneAsync<T>(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        return await connection.QuerySingleAsync<T>(sql, args);
-    }
+    public Task<T> QueryOneAsync<T>(string sql, object? args = null) => Data.QueryOneAsync<T>(sql, args);
 
-    public async Task<List<T>> QueryAsync<T>(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        return (await connection.QueryAsync<T>(sql, args)).ToList();
-    }
+    public Task<List<T>> QueryAsync<T>(string sql, object? args = null) => Data.QueryListAsync<T>(sql, args);
 
-    public async Task ExecuteAsync(string sql, object? args = null)
-    {
-        await using var connection = await Data.OpenConnectionAsync();
-        await connection.ExecuteAsync(sql, args);
-    }
+    public Task ExecuteAsync(string sql, object? args = null) => Data.ExecuteSqlAsync(sql, args);
 }

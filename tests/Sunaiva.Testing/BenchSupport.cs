@@ -1,8 +1,38 @@
+using System.Globalization;
+
 namespace Sunaiva.Testing;
 
-/// <summary>What the programs under bench/ share: waiting for a started service, and percentiles of sorted samples.</summary>
+/// <summary>
+/// What the programs under bench/ share: their arguments, the repository root, waiting for a started service, and
+/// percentiles of sorted samples.
+/// </summary>
 public static class BenchSupport
 {
+    /// <summary>The value after <c>--{name}</c> as an integer, or <paramref name="fallback"/>.</summary>
+    public static int IntArg(string[] args, string name, int fallback) =>
+        StringArg(args, name) is { } value ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+    /// <summary>The value after <c>--{name}</c>, or null.</summary>
+    public static string? StringArg(string[] args, string name)
+    {
+        var i = Array.IndexOf(args, "--" + name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    /// <summary>The repository's root (the folder holding Sunaiva.sln), found upwards from the running program.</summary>
+    public static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Sunaiva.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
+    }
+
     /// <summary>Waits until <paramref name="url"/> answers 2xx (a service started as a process is ready), at most 90 s.</summary>
     public static async Task WaitForAsync(string url)
     {
