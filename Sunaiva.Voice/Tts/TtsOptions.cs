@@ -7,12 +7,13 @@ public sealed class TtsOptions
 {
     public const string SectionName = "Voice:Tts";
 
-    /// <summary>
-    /// Clips up to this size are cached in HybridCache (memory, then Redis); larger ones go to object storage when the
-    /// <c>storage</c> connection is configured, and are synthesized each time otherwise.
-    /// </summary>
+    /// <summary>With object storage configured, clips up to this size are cached in HybridCache and larger ones in storage.</summary>
+    [Range(1024, 16 * 1024 * 1024, ErrorMessage = "Voice:Tts:StorageThresholdBytes must be between 1 KiB and 16 MiB.")]
+    public int StorageThresholdBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Without object storage, the largest clip cached in HybridCache (memory, then Redis); longer ones are synthesized each time.</summary>
     [Range(1024, 16 * 1024 * 1024, ErrorMessage = "Voice:Tts:MaxCachedBytes must be between 1 KiB and 16 MiB.")]
-    public int MaxCachedBytes { get; set; } = 256 * 1024;
+    public int MaxCachedBytes { get; set; } = 1024 * 1024;
 
     /// <summary>The largest clip kept in object storage (2000 characters are about 4 MB of 16 kHz PCM).</summary>
     [Range(1024, 256 * 1024 * 1024, ErrorMessage = "Voice:Tts:MaxStoredBytes must be between 1 KiB and 256 MiB.")]

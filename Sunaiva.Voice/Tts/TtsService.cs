@@ -155,7 +155,8 @@ public sealed partial class TtsService(
     {
         var settings = options.Value;
         var handedOff = false;
-        var limit = storage.Enabled ? Math.Max(settings.MaxStoredBytes, settings.MaxCachedBytes) : settings.MaxCachedBytes;
+        var small = storage.Enabled ? settings.StorageThresholdBytes : settings.MaxCachedBytes;
+        var limit = storage.Enabled ? Math.Max(settings.MaxStoredBytes, small) : small;
         try
         {
             var stream = chain.StreamAsync(
@@ -204,7 +205,7 @@ public sealed partial class TtsService(
             var provider = stream.Provider ?? EspeakTts.ProviderName;
             var pcm = collected.ToArray();
             var entry = new HybridCacheEntryOptions { Expiration = expiration, LocalCacheExpiration = Min(expiration, TimeSpan.FromHours(1)) };
-            if (pcm.Length <= settings.MaxCachedBytes)
+            if (pcm.Length <= small)
             {
                 await cache.SetAsync(key, new CachedClip(provider, pcm), entry, tags: ["tts"], cancellationToken: CancellationToken.None);
                 kept.TrySetResult(null);

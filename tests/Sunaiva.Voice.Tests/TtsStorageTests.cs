@@ -41,7 +41,7 @@ public sealed class TtsStorageTests(StorageServers fixture)
         var settings = new Dictionary<string, string?>
         {
             ["Voice:Tts:WarmAtStart"] = "false",
-            ["Voice:Tts:MaxCachedBytes"] = $"{64 * 1024}",
+            ["Voice:Tts:StorageThresholdBytes"] = $"{64 * 1024}",
             ["ConnectionStrings:storage"] = storage ?? fixture.Servers.StorageConnectionString,
         };
         foreach (var (key, value) in more)
