@@ -19,6 +19,8 @@ public static class TtsExtensions
         services.AddHttpClient(ElevenLabsTts.HttpClientName).AsStreamingClient().AddProviderMetering(TtsService.Capability, ElevenLabsTts.ProviderName);
         builder.TryAddSunaivaStorageClient();
         services.AddSingleton<TtsStorage>();
+        services.AddSingleton<TtsCacheStats>();
+        services.AddHealthChecks().AddCheck<TtsCacheHealthCheck>("tts-cache");
         return builder;
     }
 }

@@ -48,7 +48,7 @@ public sealed record ClipContent(byte[]? Pcm, string? StorageKey, long Length, D
 /// and the cost a hit saved (the price of the provider that made the clip) are metered.
 /// </summary>
 public sealed partial class TtsService(
-    ProviderChain<ITtsAdapter> chain, HybridCache cache, TtsStorage storage, LedgerMeter meter, IOptions<TtsOptions> options, TimeProvider time, ILogger<TtsService> logger)
+    ProviderChain<ITtsAdapter> chain, HybridCache cache, TtsStorage storage, TtsCacheStats stats, LedgerMeter meter, IOptions<TtsOptions> options, TimeProvider time, ILogger<TtsService> logger)
 {
     public const string Capability = "tts";
 
@@ -79,16 +79,19 @@ public sealed partial class TtsService(
         if (cached is { StorageKey: null })
         {
             meter.RecordCache(Capability, cached.Provider, hit: true, "characters", text.Length);
+            stats.Hit(cached.Provider, text.Length, fromStorage: false);
             return new TtsClip(true, Single(cached.Pcm), cached.Pcm, null, cached.Provider, NotStored);
         }
 
         if (cached is { StorageKey: { } objectKey } && await storage.OpenAsync(objectKey, ct) is { } stored)
         {
             meter.RecordCache(Capability, cached.Provider, hit: true, "characters", text.Length);
+            stats.Hit(cached.Provider, text.Length, fromStorage: true);
             return new TtsClip(true, ReadAsync(stored.Pcm, ct), null, stored.Length, cached.Provider, Task.FromResult<string?>(objectKey));
         }
 
         meter.RecordCache(Capability, preferred.Provider, hit: false, "characters", text.Length);
+        stats.Miss();
         var kept = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         TtsClip? clip = null;
         clip = new TtsClip(false, SynthesizeAndCacheAsync(voice, text, style, key, kept, () => clip!, ct), null, null, null, kept.Task);
@@ -234,6 +237,7 @@ public sealed partial class TtsService(
             var objectKey = TtsStorage.ObjectKey(key);
             if (await storage.PutAsync(objectKey, pcm, CancellationToken.None))
             {
+                stats.Stored();
                 await cache.SetAsync(key, new CachedClip(provider, [], objectKey, pcm.Length), entry, tags: ["tts"], cancellationToken: CancellationToken.None);
                 kept.TrySetResult(objectKey);
                 return;

@@ -20,6 +20,13 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
     private readonly IAmazonS3? _s3 = services.GetService<IAmazonS3>();
     private readonly StorageConnection? _connection = services.GetService<StorageConnection>();
     private int _bucketReady;
+    private long _failures;
+
+    /// <summary>Storage calls that failed or timed out since start.</summary>
+    public long Failures => Interlocked.Read(ref _failures);
+
+    /// <summary>When a storage call last failed (null: never since start).</summary>
+    public DateTimeOffset? LastFailureAt { get; private set; }
 
     public bool Enabled => _s3 is not null;
 
@@ -52,6 +59,7 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         }
         catch (Exception e) when (IsStorageFailure(e, ct))
         {
+            Failed();
             LogStorageFailed(logger, "put", e.GetType().Name);
             return false;
         }
@@ -83,6 +91,7 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         catch (Exception e) when (IsStorageFailure(e, ct))
         {
             response?.Dispose();
+            Failed();
             LogStorageFailed(logger, "get", e.GetType().Name);
             return null;
         }
@@ -97,6 +106,12 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         Expires = expires.UtcDateTime,
         Protocol = _connection.Endpoint.Scheme == Uri.UriSchemeHttp ? Protocol.HTTP : Protocol.HTTPS,
     });
+
+    private void Failed()
+    {
+        Interlocked.Increment(ref _failures);
+        LastFailureAt = time.GetUtcNow();
+    }
 
     private Deadline Bounded(CancellationToken ct) => new(options.Value.StorageTimeout, time, ct);
 

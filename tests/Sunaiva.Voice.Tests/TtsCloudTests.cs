@@ -174,13 +174,10 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
 
         var first = await client.PostAsJsonAsync("/tts", request);
         await first.Content.ReadAsByteArrayAsync();
-        var second = await Eventually.Get(async () =>
-        {
-            var r = await client.PostAsJsonAsync("/tts", request);
-            await r.Content.ReadAsByteArrayAsync();
-            return r;
-        }, r => r.Headers.GetValues("Sunaiva-Tts-Cache").Single() == "hit");
+        var second = await client.PostAsJsonAsync("/tts", request);
+        await second.Content.ReadAsByteArrayAsync();
 
+        Assert.Equal("hit", second.Headers.GetValues("Sunaiva-Tts-Cache").Single());
         Assert.Equal("openai-tts", second.Headers.GetValues("Sunaiva-Tts-Provider").Single());
         Assert.Single(_cloud.Requests);
         var saved = await Eventually.Get(
@@ -192,6 +189,11 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
         var summary = await ops.GetFromJsonAsync<JsonElement>("/ops/usage/summary?window=1h");
         Assert.True(summary.GetProperty("cache").GetProperty("hits").GetInt64() >= 1);
         Assert.True(summary.GetProperty("cache").GetProperty("savedUsd").GetDecimal() >= saved);
+        var status = await ops.GetFromJsonAsync<JsonElement>("/ops/status");
+        var cache = status.GetProperty("dependencies").EnumerateArray().Single(d => d.GetProperty("name").GetString() == "tts-cache");
+        Assert.Equal("healthy", cache.GetProperty("state").GetString());
+        Assert.Contains("hit rate 50.0% (1 hits, 1 misses)", cache.GetProperty("detail").GetString());
+        Assert.Contains($"${saved:0.######} saved", cache.GetProperty("detail").GetString());
     }
 
     [Fact]

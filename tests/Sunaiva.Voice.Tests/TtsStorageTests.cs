@@ -160,5 +160,10 @@ public sealed class TtsStorageTests(StorageServers fixture)
         Assert.Equal("miss", second.Headers.GetValues("Sunaiva-Tts-Cache").Single());
         Assert.True(Speech.HasSound(again[44..]));
         Assert.Equal(HttpStatusCode.OK, clip.StatusCode);
+        using var ops = app.ClientFor("olivia", ops: true);
+        var status = await ops.GetFromJsonAsync<System.Text.Json.JsonElement>("/ops/status");
+        var cache = status.GetProperty("dependencies").EnumerateArray().Single(d => d.GetProperty("name").GetString() == "tts-cache");
+        Assert.Equal("degraded", cache.GetProperty("state").GetString());
+        Assert.Contains("object storage failing", cache.GetProperty("detail").GetString());
     }
 }
