@@ -71,7 +71,7 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
         var cost = await Eventually.Get(
             () => app.ScalarAsync<decimal?>("SELECT sum(cost_usd) FROM usage_ledger WHERE provider = 'openai-tts' AND outcome = 'ok' AND units = @units", ("units", (decimal)text.Length)),
             c => c is not null);
-        Assert.Equal(text.Length * 0.000015m, cost);
+        Assert.Equal(text.Length * 0.0000167m, cost);
     }
 
     [Fact]
@@ -81,7 +81,8 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
         await app.StartAsync();
         using var client = app.ClientFor("ada");
 
-        var response = await client.PostAsJsonAsync("/tts", new { voiceId = "en-US-female-1", text = Unique("Good morning") });
+        var text = Unique("Good morning");
+        var response = await client.PostAsJsonAsync("/tts", new { voiceId = "en-US-female-1", text });
         var wav = await response.Content.ReadAsByteArrayAsync();
 
         Assert.Equal("elevenlabs", response.Headers.GetValues("Sunaiva-Tts-Provider").Single());
@@ -93,7 +94,7 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
         var cost = await Eventually.Get(
             () => app.ScalarAsync<decimal?>("SELECT sum(cost_usd) FROM usage_ledger WHERE provider = 'elevenlabs' AND outcome = 'ok'"),
             c => c is not null);
-        Assert.True(cost > 0);
+        Assert.Equal(text.Length * 0.00015m, cost);
     }
 
     [Theory]
@@ -183,7 +184,7 @@ public sealed class TtsCloudTests(LocalServers servers) : IAsyncLifetime
         var saved = await Eventually.Get(
             () => app.ScalarAsync<decimal?>("SELECT sum(saved_usd) FROM cache_ledger WHERE capability = 'tts' AND provider = 'openai-tts' AND hit"),
             s => s is not null);
-        Assert.Equal(request.text.Length * 0.000015m, saved);
+        Assert.Equal(request.text.Length * 0.0000167m, saved);
         using var ops = app.ClientFor("olivia", ops: true);
         app.Time.Advance(TimeSpan.FromSeconds(1)); // the summary's window ends before "now"; the rows were written at it
         var summary = await ops.GetFromJsonAsync<JsonElement>("/ops/usage/summary?window=1h");
