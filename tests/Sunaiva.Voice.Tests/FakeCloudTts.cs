@@ -112,7 +112,7 @@ public sealed class FakeCloudTts : IAsyncDisposable
 
         var rate = openAi ? 24000 : int.Parse(http.Request.Query["output_format"].ToString()["pcm_".Length..], System.Globalization.CultureInfo.InvariantCulture);
         var pcm = Tone(rate);
-        http.Response.ContentType = openAi ? "audio/pcm" : "audio/pcm";
+        http.Response.ContentType = "application/octet-stream";
         var half = pcm.Length / 4 * 2;
         await http.Response.Body.WriteAsync(pcm.AsMemory(0, half));
         await http.Response.Body.FlushAsync();
