@@ -72,6 +72,10 @@ public static class SunaivaApp
         // replies come from OpenAI; empty keeps the local pipeline with its built-in responder.
         var openAiKey = builder.AddOptionalSecret("openai-api-key");
         _ = voice.WithEnvironment("Voice__OpenAI__ApiKey", openAiKey).WithEnvironment("Voice__Reply__OpenAIApiKey", openAiKey);
+        // Optional cloud TTS voices in the tts chain (cloud first, espeak-ng fallback): OpenAI speech with the same key,
+        // ElevenLabs with Parameters:elevenlabs-api-key. Large clips are cached in the storage resource under tts/.
+        var elevenLabsKey = builder.AddOptionalSecret("elevenlabs-api-key");
+        _ = voice.WithEnvironment("Voice__Tts__OpenAI__ApiKey", openAiKey).WithEnvironment("Voice__Tts__ElevenLabs__ApiKey", elevenLabsKey);
 
         foreach (var service in new[] { voice, billing, media, engagement })
         {

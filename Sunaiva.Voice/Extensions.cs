@@ -36,6 +36,7 @@ public static class Extensions
         builder.AddVoiceRealtime();
         builder.AddSunaivaMcp(mcp => mcp.WithTools<Sunaiva.Voice.Mcp.VoiceTools>());
         builder.AddVoicePipeline();
+        builder.AddVoiceTtsProviders();
         return builder;
     }
 

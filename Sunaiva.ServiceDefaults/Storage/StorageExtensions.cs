@@ -45,6 +45,25 @@ public static class StorageExtensions
         return builder;
     }
 
+    /// <summary>
+    /// For a service whose storage is optional (a cache tier): registers the same metered S3 client when the <c>storage</c>
+    /// connection is configured and answers whether it is, without creating buckets at start or a readiness check, so
+    /// storage being down neither stops the service from starting nor marks it unready.
+    /// </summary>
+    public static bool TryAddSunaivaStorageClient(this IHostApplicationBuilder builder)
+    {
+        if (builder.Configuration.GetConnectionString(ResourceNames.Storage) is not { Length: > 0 } connectionString)
+        {
+            return false;
+        }
+
+        var connection = StorageConnection.Parse(connectionString);
+        builder.Services.AddSingleton(connection);
+        builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
+            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
+        return true;
+    }
+
     public static AmazonS3Client CreateClient(StorageConnection connection, Amazon.Runtime.HttpClientFactory? httpClients = null) =>
         new(
             new BasicAWSCredentials(connection.AccessKey, connection.SecretKey),

@@ -20,7 +20,8 @@ public static class PipelineExtensions
         services.AddSingleton<VoiceActivityModel>();
         services.AddSingleton<SphinxDecoderPool>();
         services.AddProviderChain<ISttAdapter>("stt").AddAdapter<PocketSphinxStt>();
-        services.AddProviderChain<ITtsAdapter>("tts").AddAdapter<EspeakTts>();
+        // Cloud first when configured (an adapter without its key is skipped), espeak-ng always last.
+        services.AddProviderChain<ITtsAdapter>("tts").AddAdapter<OpenAITts>().AddAdapter<ElevenLabsTts>().AddAdapter<EspeakTts>();
         services.AddSingleton<TtsService>();
         services.AddHostedService<TtsWarmup>();
         services.AddSingleton<LocalResponder>();

@@ -14,7 +14,11 @@ public sealed class EspeakTts(IOptions<EspeakOptions> options) : ITtsAdapter
 {
     private const int EspeakRate = 22050;
 
-    public string Provider => "espeak";
+    public const string ProviderName = "espeak";
+
+    public string Provider => ProviderName;
+
+    public string VoiceKey(VoiceEntry voice) => $"{voice.Local.Voice}+{voice.Local.Variant}|{voice.Local.Pitch}|{voice.Local.Rate}";
 
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

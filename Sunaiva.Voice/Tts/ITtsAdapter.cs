@@ -15,6 +15,9 @@ public sealed record SpeechStyle(int RatePercent = 0, int PitchPercent = 0)
 public interface ITtsAdapter : IProviderAdapter
 {
     IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, CancellationToken cancellationToken);
+
+    /// <summary>What of the voice this adapter speaks with (model, provider voice, settings): part of the cache key, so a clip is never served for a voice it was not made with.</summary>
+    string VoiceKey(VoiceEntry voice) => voice.Id;
 }
 
 /// <summary>The one audio format the voice service speaks: what the WebSocket sends and what <c>POST /tts</c> returns.</summary>

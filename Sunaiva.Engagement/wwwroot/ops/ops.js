@@ -39,6 +39,7 @@
       card("total-calls", "calls", int(t.calls)), card("total-errors", "errors", int(t.errors)), card("total-timeouts", "timeouts", int(t.timeouts)),
       card("total-fallbacks", "fallbacks", int(t.fallbacks)), card("total-circuit-open", "circuit open", int(t.circuitOpen)), card("total-throttled", "throttled", int(t.throttled)),
       card("total-cost", "cost", usd(t.costUsd)), card("cache-saved", "saved by cache", usd(t.saved)),
+      card("cache-hit-rate", "cache hit rate", t.hits + t.misses > 0 ? `${(100 * t.hits / (t.hits + t.misses)).toFixed(1)} %` : "–"),
     ].join("");
 
     $("providers").tBodies[0].innerHTML = rows.map((r) => `<tr data-row="${esc(r.service)}|${esc(r.capability)}|${esc(r.provider)}">

@@ -1,0 +1,36 @@
+using System.Runtime.CompilerServices;
+
+namespace Sunaiva.Voice.Tts;
+
+/// <summary>Reads a cloud provider's raw PCM16 mono body as it arrives, resampled to <see cref="TtsFormat.SampleRate"/>.</summary>
+internal static class CloudPcm
+{
+    public static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadAsync(HttpResponseMessage response, int fromRate, string provider, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        var resampler = new PcmResampler(fromRate, TtsFormat.SampleRate);
+        var buffer = new byte[8192];
+        var any = false;
+        while (true)
+        {
+            var read = await body.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+            {
+                break;
+            }
+
+            var pcm = resampler.Process(buffer.AsSpan(0, read));
+            if (pcm.Length > 0)
+            {
+                any = true;
+                yield return pcm;
+            }
+        }
+
+        if (!any)
+        {
+            // An empty 200 is a failure, not silence: before the first chunk the chain moves on to the next adapter.
+            throw new HttpRequestException($"{provider} answered without audio.");
+        }
+    }
+}
