@@ -142,7 +142,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "text", clientTurnId }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
         var now = _s.Time.GetTimestamp();
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, now, now, TurnGate.Open(), Speculative: false), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, now, now, TurnGate.Open(), Speculative: false, SpeechEndSample: null), ct);
         return turn;
     }
 
@@ -233,7 +233,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         var turn = _reservedTurn ??= await _s.Store.NextTurnAsync(_info.Id);
         var gate = TurnGate.Speculative();
         _speculation = new Speculation(turn, text, gate);
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], silenceMs, sttMs, detectedAt, _s.Time.GetTimestamp(), gate, Speculative: true), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], silenceMs, sttMs, detectedAt, _s.Time.GetTimestamp(), gate, Speculative: true, e.SpeechEndSample), ct);
     }
 
     /// <summary>The user went on after a short pause: the speculative reply is dropped and the turn's decoding goes on.</summary>
@@ -289,9 +289,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
             _speculation = null;
             _reservedTurn = null;
             utterance?.Dispose();
-            await EmitAsync("transcript", new { role = "user", final = true, text = speculation.Text, turn = speculation.Turn, source = "voice" }, ct);
-            await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", speculation.Text, speculation.Turn));
-            await CommitAsync(speculation.Gate, ct);
+            await CommitAsync(speculation, ct);
             _turnAudio = [];
             return;
         }
@@ -318,7 +316,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         _reservedTurn = null;
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "voice" }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt, _s.Time.GetTimestamp(), TurnGate.Open(), Speculative: false), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt, _s.Time.GetTimestamp(), TurnGate.Open(), Speculative: false, e.SpeechEndSample), ct);
         _turnAudio = [];
     }
 
@@ -346,31 +344,68 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Confirms a speculative turn: what its reply produced so far goes out in order, the rest flows live.</summary>
-    private async Task CommitAsync(TurnGate gate, CancellationToken ct)
+    /// <summary>
+    /// Confirms a speculative turn: the user's transcript, then what the reply produced so far (events and audio, in
+    /// order) go out at once; the events are stored in one round trip (not one per event) before anything is sent, and
+    /// the rest of the reply flows live.
+    /// </summary>
+    private async Task CommitAsync(Speculation speculation, CancellationToken ct)
     {
+        var gate = speculation.Gate;
+        var history = _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", speculation.Text, speculation.Turn));
         await _emitLock.WaitAsync(ct);
         try
         {
             if (gate.State != TurnGateState.Pending)
             {
+                await history;
                 return;
             }
 
             gate.Commit();
+            var outgoing = new List<(byte[]? Json, ReadOnlyMemory<byte> Audio)>();
+            var stored = new List<(long Seq, string Json)>();
+            void Add(string type, object fields, bool sequenced)
+            {
+                long? seq = sequenced ? ++_seq : null;
+                var json = Serialize(type, seq, fields);
+                if (seq is { } s)
+                {
+                    stored.Add((s, Encoding.UTF8.GetString(json)));
+                }
+
+                outgoing.Add((json, default));
+            }
+
+            Add("transcript", new { role = "user", final = true, text = speculation.Text, turn = speculation.Turn, source = "voice" }, sequenced: true);
             foreach (var item in gate.Held)
             {
                 if (item.Type is { } type)
                 {
-                    await EmitLockedAsync(type, item.Fields!, item.Sequenced, ct);
+                    Add(type, item.Fields!, item.Sequenced);
                 }
                 else
                 {
-                    await SendAudioLockedAsync(item.Audio, gate, ct);
+                    outgoing.Add((null, item.Audio));
                 }
             }
 
             gate.Held.Clear();
+            await Task.WhenAll(_s.Store.AppendEventsAsync(_info.Id, stored), history);
+            foreach (var (json, audio) in outgoing)
+            {
+                if (json is not null)
+                {
+                    if (_sender is { } sender)
+                    {
+                        await sender.SendAsync(WebSocketMessageType.Text, json, ct);
+                    }
+                }
+                else
+                {
+                    await SendAudioLockedAsync(audio, gate, ct);
+                }
+            }
         }
         finally
         {
@@ -561,7 +596,8 @@ public sealed partial class SessionRuntime : IAsyncDisposable
     /// The turn's marks: <c>endpointingMs</c> is the silence heard when the pipeline started (the short pause of a
     /// speculative turn, else the end-of-speech silence), <c>holdMs</c> how long ready audio waited for the turn to be
     /// confirmed, <c>serverMs</c> the server's whole part from the end of speech (as its VAD saw it) to the first audio
-    /// frame handed to the socket.
+    /// frame handed to the socket, <c>speechEndSample</c> where in the connection's audio (16 kHz samples) the VAD put the
+    /// end of speech (a client that knows where its speech really ended can tell the VAD's hang-over).
     /// </summary>
     private Task EmitLatencyAsync(ReplyState state, CancellationToken ct)
     {
@@ -581,6 +617,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
             serverMs,
             cacheHit = state.CacheHit,
             speculative = pending.Speculative,
+            speechEndSample = pending.SpeechEndSample,
             earlyAudio = pending.Speculative && gate.AudioReleased,
         }, ct);
     }
@@ -759,7 +796,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
     private static partial void LogSpeculationDropped(ILogger logger, string sessionId, int turn);
 
     /// <summary>A user turn to answer. <see cref="DetectedAt"/>: when the pipeline saw the pause or end that started it.</summary>
-    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long DetectedAt, long TranscriptAt, TurnGate Gate, bool Speculative);
+    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long DetectedAt, long TranscriptAt, TurnGate Gate, bool Speculative, long? SpeechEndSample);
 
     private sealed record Speculation(int Turn, string Text, TurnGate Gate);
 

@@ -153,6 +153,7 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
     var done = new TaskCompletionSource();
     var currentTurn = 0;
     var retracts = 0;
+    long streamSamples = 0; // bytes sent on this socket so far
     var reader = Task.Run(async () =>
     {
         var buffer = new byte[64 * 1024];
@@ -215,6 +216,7 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
         done = new TaskCompletionSource();
         Volatile.Write(ref currentTurn, t + 1);
         var started = Stopwatch.GetTimestamp();
+        var trueEndSample = (streamSamples + pcm.Length) / 2;
         long endOfSpeech = 0;
         var speechBytes = pcm.Length;
         var sent = 0;
@@ -231,6 +233,7 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
             var chunk = sent < pcm.Length ? pcm.AsMemory(sent, Math.Min(frame, pcm.Length - sent)) : new byte[frame];
             await socket.SendAsync(chunk, WebSocketMessageType.Binary, true, CancellationToken.None);
             sent += chunk.Length;
+            streamSamples += chunk.Length;
             if (endOfSpeech == 0 && sent >= speechBytes)
             {
                 // The last speech sample is in this frame: it has "happened" once the frame's audio time has elapsed.
@@ -244,7 +247,8 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
         results.Add(new Turn(
             (arrived - endOfSpeech) * 1000.0 / Stopwatch.Frequency,
             Num(marks, "endpointingMs"), Num(marks, "sttMs"), Num(marks, "replyMs"), Num(marks, "ttsFirstByteMs"), Num(marks, "serverMs"),
-            marks.GetProperty("cacheHit").GetBoolean(), Num(marks, "holdMs"), Interlocked.Exchange(ref retracts, 0)));
+            marks.GetProperty("cacheHit").GetBoolean(), Num(marks, "holdMs"), Interlocked.Exchange(ref retracts, 0),
+            marks.TryGetProperty("speechEndSample", out var vadEnd) && vadEnd.ValueKind == JsonValueKind.Number ? (vadEnd.GetInt64() - trueEndSample) / 16.0 : double.NaN));
         if (Verbose)
         {
             Console.WriteLine($"    s{index} t{t + 1} \"{clips[(t + index) % clips.Count].Text}\": total {results[^1].Total:F0} ms, server {results[^1].Server:F0} (endpointing {results[^1].Endpointing:F0}, stt {results[^1].Stt:F0}, reply {results[^1].Reply:F0}, tts {results[^1].Tts:F0})");
@@ -361,6 +365,12 @@ static void Report(string title, List<Turn> list)
     Console.WriteLine($"  TTS 1st byte p50 {Q(t => t.Tts, 50),7:F1} ms   p95 {Q(t => t.Tts, 95),7:F1} ms   ({list.Count(t => t.CacheHit)} of {list.Count} first sentences from the cache)");
     Console.WriteLine($"  held         p50 {Q(t => t.Hold, 50),7:F1} ms   (ready audio waiting for the end-of-speech silence to confirm the turn)");
     Console.WriteLine($"  server total p50 {Q(t => t.Server, 50),7:F1} ms   p95 {Q(t => t.Server, 95),7:F1} ms   (VAD's end of speech -> first audio frame to the socket)");
+    if (list.Any(t => !double.IsNaN(t.HangOver)))
+    {
+        var h = list.Where(t => !double.IsNaN(t.HangOver)).Select(t => t.HangOver).ToList();
+        Console.WriteLine($"  VAD hang-over p50 {P(h, 50),6:F1} ms   p95 {P(h, 95),7:F1} ms   (where the VAD put the end of speech, after the true end)");
+    }
+
     Console.WriteLine($"  rest         p50 {Q(t => t.Total - t.Server, 50),7:F1} ms   p95 {Q(t => t.Total - t.Server, 95),7:F1} ms   (VAD hang-over after the last word, 32 ms windows, network, client)");
     Console.WriteLine($"  retracted speculative replies: {list.Sum(t => t.Retracts)}");
 }
@@ -387,7 +397,7 @@ string ArgText(string name, string fallback) => args.SkipWhile(a => a != name).S
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "?";
 
 /// <summary>One measured turn: client total and the server's marks (ms), and how many speculative replies were retracted.</summary>
-internal sealed record Turn(double Total, double Endpointing, double Stt, double Reply, double Tts, double Server, bool CacheHit, double Hold, int Retracts);
+internal sealed record Turn(double Total, double Endpointing, double Stt, double Reply, double Tts, double Server, bool CacheHit, double Hold, int Retracts, double HangOver = double.NaN);
 
 /// <summary>The voice service (the assembly of TtsService) on Kestrel with the real clock (the tests' app uses fake time).</summary>
 internal sealed class BenchVoiceApp(LocalServers servers, IDictionary<string, string?> settings) : ServiceApp<TtsService>(servers, ResourceNames.VoiceDb, settings)
