@@ -76,6 +76,10 @@ public sealed class PipelineOptions
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>The thread pool's minimum worker threads (raised at start if lower): decoding blocks pool threads.</summary>
+    [Range(1, 1024)]
+    public int MinWorkerThreads { get; set; } = 32;
+
     /// <summary>Conversation turns given to the reply model as context.</summary>
     [Range(1, 200)]
     public int HistoryTurns { get; set; } = 20;
