@@ -24,10 +24,11 @@ using Sunaiva.Voice.Tts;
 // 3. Concurrent sessions (1, 2, 3, 4, 6, 8, ...) until p95 passes 350 ms.
 // --chromium: the client is Debian's headless Chromium on /voice/demo whose microphone is a WAV of --turns questions;
 //    the page's console marks give the first reply audio at the client (see ChromiumClient.cs).
-// Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Voice [-- --turns 50 --max-sessions 8 --modes off,hold,early
-//        --mode hold --chromium --verbose]
+// Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Voice [-- --turns 50 --max-sessions 8 --concurrency-turns 20
+//        --modes off,hold,early --mode hold --chromium --verbose]
 var turns = Arg("--turns", 50);
 var maxSessions = Arg("--max-sessions", 8);
+var concurrencyTurns = Arg("--concurrency-turns", 20);
 var Verbose = args.Contains("--verbose");
 var modes = ArgText("--modes", "off,hold,early").Split(',', StringSplitOptions.RemoveEmptyEntries);
 var mainMode = ArgText("--mode", "hold");
@@ -94,11 +95,11 @@ Console.WriteLine($"  cache hit                          p50 {P(hit, 50),7:F1} m
 
 // 3. Concurrency.
 Console.WriteLine();
-Console.WriteLine($"Concurrent sessions, mode {mainMode} (10 turns each, load average {LoadAverage()}):");
+Console.WriteLine($"Concurrent sessions, mode {mainMode} ({concurrencyTurns} turns each, load average {LoadAverage()}):");
 var withinGoal = 0;
 foreach (var n in new[] { 1, 2, 3, 4, 6, 8, 12, 16 }.Where(n => n <= maxSessions))
 {
-    var runs = await Task.WhenAll(Enumerable.Range(0, n).Select(i => RunSessionAsync(100 + (n * 10) + i, 10)));
+    var runs = await Task.WhenAll(Enumerable.Range(0, n).Select(i => RunSessionAsync(100 + (n * 10) + i, concurrencyTurns)));
     var all = runs.SelectMany(r => r).ToList();
     var p95 = P(all.Select(t => t.Total).ToList(), 95);
     Console.WriteLine($"  {n,2} sessions: p50 {P(all.Select(t => t.Total).ToList(), 50),6:F0} ms  p95 {p95,6:F0} ms  ({all.Count} turns)");
