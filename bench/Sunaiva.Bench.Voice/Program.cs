@@ -221,25 +221,33 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
         long endOfSpeech = 0;
         var speechBytes = pcm.Length;
         var sent = 0;
-        // Real time: frame k leaves at k*20 ms; silence keeps flowing (a microphone does not stop) until the reply is complete.
+        // Like a microphone: frame k holds the audio of [k*20, (k+1)*20) ms and leaves when that interval is over, always
+        // full (the last speech frame is padded with silence), so the stream never runs ahead of real time; silence keeps
+        // flowing (a microphone does not stop) until the reply is complete. The end of speech is the wall time of the
+        // last speech sample's audio time.
         for (var k = 0; !done.Task.IsCompleted && k < 1000; k++)
         {
-            var due = started + (long)(k * 0.020 * Stopwatch.Frequency);
+            var due = started + (long)((k + 1) * 0.020 * Stopwatch.Frequency);
             var wait = due - Stopwatch.GetTimestamp();
             if (wait > 0)
             {
                 await Task.WhenAny(Task.Delay(TimeSpan.FromSeconds(wait / (double)Stopwatch.Frequency)), done.Task);
             }
 
-            var chunk = sent < pcm.Length ? pcm.AsMemory(sent, Math.Min(frame, pcm.Length - sent)) : new byte[frame];
-            await socket.SendAsync(chunk, WebSocketMessageType.Binary, true, CancellationToken.None);
-            sent += chunk.Length;
-            streamSamples += chunk.Length;
-            if (endOfSpeech == 0 && sent >= speechBytes)
+            var chunk = new byte[frame];
+            if (sent < speechBytes)
             {
-                // The last speech sample is in this frame: it has "happened" once the frame's audio time has elapsed.
-                endOfSpeech = due + (long)(0.020 * Stopwatch.Frequency);
+                var n = Math.Min(frame, speechBytes - sent);
+                pcm.AsSpan(sent, n).CopyTo(chunk);
+                if (sent + n >= speechBytes)
+                {
+                    endOfSpeech = started + (long)((((k * frame) + n) / 32_000.0) * Stopwatch.Frequency);
+                }
             }
+
+            await socket.SendAsync(chunk, WebSocketMessageType.Binary, true, CancellationToken.None);
+            sent += frame;
+            streamSamples += frame;
         }
 
         var arrived = await firstAudio.Task.WaitAsync(TimeSpan.FromSeconds(10));
