@@ -11,6 +11,15 @@ public enum SpeechEventKind
 
     /// <summary>Enough silence: the turn is over. <see cref="SpeechEvent.SpeechEndSample"/> is where the last voiced window ended.</summary>
     Ended,
+
+    /// <summary>
+    /// A short pause (<see cref="PipelineOptions.SpeculativeSilence"/>) inside speech: the turn may be over, so the reply can
+    /// be prepared; <see cref="Ended"/> or <see cref="Resumed"/> follows. <see cref="SpeechEvent.SpeechEndSample"/> as for Ended.
+    /// </summary>
+    Paused,
+
+    /// <summary>Speech came back after <see cref="Paused"/> and before <see cref="Ended"/>: the same turn goes on.</summary>
+    Resumed,
 }
 
 public readonly record struct SpeechEvent(SpeechEventKind Kind, short[] Audio, long SpeechEndSample);
@@ -28,6 +37,7 @@ public sealed class Endpointer : IDisposable
     private readonly float _stay;
     private readonly int _minSpeechWindows;
     private readonly int _silenceWindows;
+    private readonly int _pauseWindows;
     private readonly int _maxWindows;
     private readonly int _preRollWindows;
     private readonly Queue<short[]> _preRoll = new();
@@ -37,6 +47,7 @@ public sealed class Endpointer : IDisposable
     private int _partialCount;
     private byte? _oddByte;
     private bool _inSpeech;
+    private bool _paused;
     private int _silenceRun;
     private int _speechWindows;
     private long _samples;
@@ -49,6 +60,11 @@ public sealed class Endpointer : IDisposable
         _stay = (float)Math.Max(0.05, options.SpeechThreshold - 0.15);
         _minSpeechWindows = WindowsOf(options.MinSpeech);
         _silenceWindows = WindowsOf(options.EndOfSpeechSilence);
+        _pauseWindows = options.SpeculativeSilence > TimeSpan.Zero ? WindowsOf(options.SpeculativeSilence) : 0;
+        if (_pauseWindows >= _silenceWindows)
+        {
+            _pauseWindows = 0;
+        }
         _maxWindows = WindowsOf(options.MaxUtterance);
         _preRollWindows = (int)(options.PreRoll.TotalMilliseconds / 32);
     }
@@ -138,6 +154,11 @@ public sealed class Endpointer : IDisposable
         {
             _silenceRun = 0;
             _lastVoicedEnd = _samples;
+            if (_paused)
+            {
+                _paused = false;
+                events.Add(new SpeechEvent(SpeechEventKind.Resumed, [], 0));
+            }
         }
         else
         {
@@ -147,8 +168,14 @@ public sealed class Endpointer : IDisposable
         if (_silenceRun >= _silenceWindows || _speechWindows >= _maxWindows)
         {
             _inSpeech = false;
+            _paused = false;
             _silenceRun = 0;
             events.Add(new SpeechEvent(SpeechEventKind.Ended, [], _lastVoicedEnd));
+        }
+        else if (!_paused && _pauseWindows > 0 && _silenceRun == _pauseWindows)
+        {
+            _paused = true;
+            events.Add(new SpeechEvent(SpeechEventKind.Paused, [], _lastVoicedEnd));
         }
     }
 

@@ -15,6 +15,13 @@ public static class PipelineExtensions
     {
         var services = builder.Services;
         services.AddOptions<PipelineOptions>().BindConfiguration(PipelineOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+
+        // Audio frames are decoded synchronously (pocketsphinx under its process-wide lock) on pool threads: with the
+        // default minimum (one thread per core) two sessions decoding at once can leave no thread for the socket writes
+        // and Redis replies of others, which would then wait for the pool's gradual thread injection.
+        var minThreads = builder.Configuration.GetValue<int?>($"{PipelineOptions.SectionName}:MinWorkerThreads") ?? new PipelineOptions().MinWorkerThreads;
+        ThreadPool.GetMinThreads(out var workers, out var completion);
+        ThreadPool.SetMinThreads(Math.Max(workers, minThreads), completion);
         services.AddOptions<TtsOptions>().BindConfiguration(TtsOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ReplyOptions>().BindConfiguration(ReplyOptions.SectionName);
         services.AddSingleton<VoiceActivityModel>();

@@ -17,6 +17,21 @@ public sealed class PipelineOptions
     [Range(typeof(TimeSpan), "00:00:00.064", "00:00:03")]
     public TimeSpan EndOfSpeechSilence { get; set; } = TimeSpan.FromMilliseconds(128);
 
+    /// <summary>
+    /// Speculative turn-taking: after this much silence (shorter than <see cref="EndOfSpeechSilence"/>) the transcript is
+    /// finalized and the reply and its speech are started; if speech resumes before the end-of-speech silence, the
+    /// speculation is dropped and the turn goes on (one turn, the whole sentence). Zero turns it off.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:03")]
+    public TimeSpan SpeculativeSilence { get; set; } = TimeSpan.FromMilliseconds(64);
+
+    /// <summary>
+    /// What a speculative reply does with its audio before the end-of-speech silence confirms the turn: false holds it
+    /// back (sent the moment the turn is confirmed, nothing is ever retracted); true sends it at once and, if the user
+    /// goes on speaking, cuts it with a <c>retract</c> event (the client stops playing).
+    /// </summary>
+    public bool EarlyAudio { get; set; }
+
     /// <summary>Voiced audio needed before a turn (or a barge-in) starts: shorter blips are noise.</summary>
     [Range(typeof(TimeSpan), "00:00:00.032", "00:00:01")]
     public TimeSpan MinSpeech { get; set; } = TimeSpan.FromMilliseconds(96);
@@ -60,6 +75,10 @@ public sealed class PipelineOptions
 
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00")]
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The thread pool's minimum worker threads (raised at start if lower): decoding blocks pool threads.</summary>
+    [Range(1, 1024)]
+    public int MinWorkerThreads { get; set; } = 32;
 
     /// <summary>Conversation turns given to the reply model as context.</summary>
     [Range(1, 200)]

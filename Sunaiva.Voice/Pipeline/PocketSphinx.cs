@@ -242,6 +242,43 @@ public sealed class SphinxUtterance : IDisposable
         SamplesFed += samples.Length;
     }
 
+    /// <summary>True once <see cref="Finish"/> ended the utterance (a speculative end of turn).</summary>
+    public bool Ended => _ended;
+
+    /// <summary>
+    /// Speech went on after a speculative <see cref="Finish"/>: starts the utterance again on the same decoder and decodes
+    /// the turn's audio so far, so the final text covers the whole sentence.
+    /// </summary>
+    public unsafe void Restart(ReadOnlySpan<short> audio)
+    {
+        int processed;
+        fixed (short* p = audio)
+        {
+            lock (SphinxNative.Gate)
+            {
+                if (_decoder == IntPtr.Zero)
+                {
+                    throw new SpeechRecognitionUnavailableException("The utterance was abandoned.");
+                }
+
+                if (_ended && SphinxNative.StartUtterance(_decoder) < 0)
+                {
+                    throw new SpeechRecognitionUnavailableException("pocketsphinx could not start an utterance.");
+                }
+
+                _ended = false;
+                processed = SphinxNative.ProcessRaw(_decoder, p, (nuint)audio.Length, 0, 0);
+            }
+        }
+
+        if (processed < 0)
+        {
+            throw new SpeechRecognitionUnavailableException("pocketsphinx failed on the audio.");
+        }
+
+        SamplesFed = audio.Length;
+    }
+
     public string Partial()
     {
         lock (SphinxNative.Gate)

@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -39,6 +40,8 @@ public sealed partial class SessionRuntime : IAsyncDisposable
     private int _speakingTurn;
     private long _playbackEndsAt;
     private ITimer? _expiry;
+    private Speculation? _speculation;
+    private int? _reservedTurn;
 
     internal SessionRuntime(VoiceSessionInfo info, VoiceEntry voice, long seq, SessionServices services)
     {
@@ -139,7 +142,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "text", clientTurnId }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
         var now = _s.Time.GetTimestamp();
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, now, now), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [], null, null, now, now, TurnGate.Open(), Speculative: false, SpeechEndSample: null), ct);
         return turn;
     }
 
@@ -172,6 +175,12 @@ public sealed partial class SessionRuntime : IAsyncDisposable
                     }
 
                     break;
+                case SpeechEventKind.Paused:
+                    await SpeculateAsync(e, ct);
+                    break;
+                case SpeechEventKind.Resumed:
+                    await ResumeAsync(ct);
+                    break;
                 case SpeechEventKind.Ended:
                     await EndOfSpeechAsync(e, ct);
                     break;
@@ -196,52 +205,212 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A short pause: the transcript is finalized and the reply started now, behind a gate that holds its events (and,
+    /// unless <see cref="PipelineOptions.EarlyAudio"/>, its audio) until the end-of-speech silence confirms the turn.
+    /// </summary>
+    private async Task SpeculateAsync(SpeechEvent e, CancellationToken ct)
+    {
+        var detectedAt = _s.Time.GetTimestamp();
+        var silenceMs = (_endpointer.Samples - e.SpeechEndSample) / 16.0;
+        if (_utterance is not { } utterance || _speculation is not null)
+        {
+            return;
+        }
+
+        var text = await FinishTranscriptAsync(utterance, ct);
+        if (text is null)
+        {
+            return;
+        }
+
+        var sttMs = _s.Time.GetElapsedTime(detectedAt).TotalMilliseconds;
+        if (text.Length == 0)
+        {
+            return;
+        }
+
+        var turn = _reservedTurn ??= await _s.Store.NextTurnAsync(_info.Id);
+        var gate = TurnGate.Speculative();
+        _speculation = new Speculation(turn, text, gate);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], silenceMs, sttMs, detectedAt, _s.Time.GetTimestamp(), gate, Speculative: true, e.SpeechEndSample), ct);
+    }
+
+    /// <summary>The user went on after a short pause: the speculative reply is dropped and the turn's decoding goes on.</summary>
+    private async Task ResumeAsync(CancellationToken ct)
+    {
+        if (_speculation is { } speculation)
+        {
+            _speculation = null;
+            await _emitLock.WaitAsync(ct);
+            try
+            {
+                var released = speculation.Gate.AudioReleased;
+                speculation.Gate.Drop();
+                if (released)
+                {
+                    await EmitLockedAsync("retract", new { turn = speculation.Turn }, sequenced: false, ct);
+                }
+            }
+            finally
+            {
+                _emitLock.Release();
+            }
+
+            _speakingTurn = 0;
+            Volatile.Write(ref _playbackEndsAt, 0);
+            LogSpeculationDropped(_s.Logger, _info.Id, speculation.Turn);
+        }
+
+        if (_utterance is { Ended: true } utterance)
+        {
+            try
+            {
+                utterance.Restart(CollectionsMarshal.AsSpan(_turnAudio));
+            }
+            catch (SpeechRecognitionUnavailableException)
+            {
+                utterance.Dispose();
+                _utterance = null;
+                await SetDownAsync(stt: true, down: true, "speech-to-text unavailable", ct);
+            }
+        }
+    }
+
     private async Task EndOfSpeechAsync(SpeechEvent e, CancellationToken ct)
     {
         var endpointedAt = _s.Time.GetTimestamp();
         var endpointingMs = (_endpointer.Samples - e.SpeechEndSample) / 16.0;
         var utterance = _utterance;
         _utterance = null;
+        if (_speculation is { } speculation)
+        {
+            // The pause became the end of the turn: the reply prepared since then is confirmed and released.
+            _speculation = null;
+            _reservedTurn = null;
+            utterance?.Dispose();
+            await CommitAsync(speculation, ct);
+            _turnAudio = [];
+            return;
+        }
+
         if (utterance is null)
         {
             return;
         }
 
-        string text;
+        string? text;
         using (utterance)
         {
-            try
-            {
-                using var _ = MeteringContext.ForUser(_info.UserId);
-                var result = await _s.Stt.ExecuteAsync(
-                    new ProviderOperation("transcribe", Unit: "audio-seconds"),
-                    (adapter, call, token) =>
-                    {
-                        call.Units = utterance.SamplesFed / (decimal)TtsFormat.SampleRate;
-                        return adapter.FinishAsync(utterance, token);
-                    },
-                    ct);
-                text = result.Value.Trim();
-                await SetDownAsync(stt: true, down: false, "speech-to-text recovered", ct);
-            }
-            catch (Exception ex) when (ex is ProviderChainException or SpeechRecognitionUnavailableException)
-            {
-                await SetDownAsync(stt: true, down: true, "speech-to-text unavailable", ct);
-                return;
-            }
+            text = await FinishTranscriptAsync(utterance, ct);
         }
 
         var sttMs = _s.Time.GetElapsedTime(endpointedAt).TotalMilliseconds;
-        if (text.Length == 0)
+        if (string.IsNullOrEmpty(text))
         {
+            _reservedTurn = null;
             return;
         }
 
-        var turn = await _s.Store.NextTurnAsync(_info.Id);
+        var turn = _reservedTurn ?? await _s.Store.NextTurnAsync(_info.Id);
+        _reservedTurn = null;
         await EmitAsync("transcript", new { role = "user", final = true, text, turn, source = "voice" }, ct);
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", text, turn));
-        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt, _s.Time.GetTimestamp()), ct);
+        await _turns.Writer.WriteAsync(new PendingTurn(turn, text, [.. _turnAudio], endpointingMs, sttMs, endpointedAt, _s.Time.GetTimestamp(), TurnGate.Open(), Speculative: false, e.SpeechEndSample), ct);
         _turnAudio = [];
+    }
+
+    /// <summary>Ends the utterance through the <c>stt</c> chain; null when speech-to-text failed (the session goes to text).</summary>
+    private async Task<string?> FinishTranscriptAsync(SphinxUtterance utterance, CancellationToken ct)
+    {
+        try
+        {
+            using var _ = MeteringContext.ForUser(_info.UserId);
+            var result = await _s.Stt.ExecuteAsync(
+                new ProviderOperation("transcribe", Unit: "audio-seconds"),
+                (adapter, call, token) =>
+                {
+                    call.Units = utterance.SamplesFed / (decimal)TtsFormat.SampleRate;
+                    return adapter.FinishAsync(utterance, token);
+                },
+                ct);
+            await SetDownAsync(stt: true, down: false, "speech-to-text recovered", ct);
+            return result.Value.Trim();
+        }
+        catch (Exception ex) when (ex is ProviderChainException or SpeechRecognitionUnavailableException)
+        {
+            await SetDownAsync(stt: true, down: true, "speech-to-text unavailable", ct);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Confirms a speculative turn: the user's transcript, then what the reply produced so far (events and audio, in
+    /// order) go out at once; the events are stored in one round trip (not one per event) before anything is sent, and
+    /// the rest of the reply flows live.
+    /// </summary>
+    private async Task CommitAsync(Speculation speculation, CancellationToken ct)
+    {
+        var gate = speculation.Gate;
+        var history = _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("user", speculation.Text, speculation.Turn));
+        await _emitLock.WaitAsync(ct);
+        try
+        {
+            if (gate.State != TurnGateState.Pending)
+            {
+                await history;
+                return;
+            }
+
+            gate.Commit();
+            var outgoing = new List<(byte[]? Json, ReadOnlyMemory<byte> Audio)>();
+            var stored = new List<(long Seq, string Json)>();
+            void Add(string type, object fields, bool sequenced)
+            {
+                long? seq = sequenced ? ++_seq : null;
+                var json = Serialize(type, seq, fields);
+                if (seq is { } s)
+                {
+                    stored.Add((s, Encoding.UTF8.GetString(json)));
+                }
+
+                outgoing.Add((json, default));
+            }
+
+            Add("transcript", new { role = "user", final = true, text = speculation.Text, turn = speculation.Turn, source = "voice" }, sequenced: true);
+            foreach (var item in gate.Held)
+            {
+                if (item.Type is { } type)
+                {
+                    Add(type, item.Fields!, item.Sequenced);
+                }
+                else
+                {
+                    outgoing.Add((null, item.Audio));
+                }
+            }
+
+            gate.Held.Clear();
+            await Task.WhenAll(_s.Store.AppendEventsAsync(_info.Id, stored), history);
+            foreach (var (json, audio) in outgoing)
+            {
+                if (json is not null)
+                {
+                    if (_sender is { } sender)
+                    {
+                        await sender.SendAsync(WebSocketMessageType.Text, json, ct);
+                    }
+                }
+                else
+                {
+                    await SendAudioLockedAsync(audio, gate, ct);
+                }
+            }
+        }
+        finally
+        {
+            _emitLock.Release();
+        }
     }
 
     private async Task BargeInIfSpeakingAsync(CancellationToken ct)
@@ -288,9 +457,28 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
     }
 
-    private async Task ReplyAsync(PendingTurn pending, CancellationToken ct)
+    private async Task ReplyAsync(PendingTurn pending, CancellationToken lifetime)
+    {
+        var gate = pending.Gate;
+        using var turn = CancellationTokenSource.CreateLinkedTokenSource(lifetime, gate.DroppedToken);
+        try
+        {
+            await ReplyCoreAsync(pending, turn.Token);
+        }
+        catch (OperationCanceledException) when (gate.State == TurnGateState.Dropped && !lifetime.IsCancellationRequested)
+        {
+            // The user went on speaking after the pause: this speculative reply is not wanted.
+        }
+        finally
+        {
+            gate.Dispose();
+        }
+    }
+
+    private async Task ReplyCoreAsync(PendingTurn pending, CancellationToken ct)
     {
         using var metering = MeteringContext.ForUser(_info.UserId);
+        var gate = pending.Gate;
         var hints = new List<string>();
         var style = SpeechStyle.Neutral;
         var userTurn = new UserTurn(_info.Id, _info.UserId, pending.Turn, pending.Text, pending.Audio, TtsFormat.SampleRate, _voice.Language);
@@ -300,7 +488,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
             {
                 if (await observer.ObserveAsync(userTurn, ct) is { } seen)
                 {
-                    await EmitAsync(seen.EventType, seen.Payload, ct);
+                    await EmitAsync(seen.EventType, seen.Payload, ct, gate: gate);
                     if (seen.ReplyHint is { } hint)
                     {
                         hints.Add(hint);
@@ -317,6 +505,12 @@ public sealed partial class SessionRuntime : IAsyncDisposable
 
         var history = await _s.Store.HistoryAsync(_info.Id, _s.Options.HistoryTurns);
         var messages = history.Select(h => new ChatMessage(h.Role == "user" ? ChatRole.User : ChatRole.Assistant, h.Text)).ToList();
+        if (pending.Speculative && !history.Any(h => h.Role == "user" && h.Turn == pending.Turn))
+        {
+            // Not confirmed yet, so not in the stored history: the reply answers it all the same.
+            messages.Add(new ChatMessage(ChatRole.User, pending.Text));
+        }
+
         using var audio = CancellationTokenSource.CreateLinkedTokenSource(ct);
         _replyAudio = audio;
         var state = new ReplyState(pending, style);
@@ -327,7 +521,7 @@ public sealed partial class SessionRuntime : IAsyncDisposable
             {
                 state.ReplyMs ??= _s.Time.GetElapsedTime(pending.TranscriptAt).TotalMilliseconds;
                 full.Append(full.Length > 0 ? " " : string.Empty).Append(sentence);
-                await EmitAsync("transcript", new { role = "assistant", final = false, text = sentence, turn = pending.Turn }, ct);
+                await EmitAsync("transcript", new { role = "assistant", final = false, text = sentence, turn = pending.Turn }, ct, gate: gate);
                 if (!audio.IsCancellationRequested)
                 {
                     await SpeakAsync(sentence, state, audio.Token, ct);
@@ -339,6 +533,12 @@ public sealed partial class SessionRuntime : IAsyncDisposable
             _replyAudio = null;
         }
 
+        // A speculative turn's reply is kept only once the end-of-speech silence confirms the turn.
+        if (!await gate.Decided.WaitAsync(ct))
+        {
+            return;
+        }
+
         var reply = full.ToString();
         await _s.Store.AddHistoryAsync(_info.Id, new HistoryEntry("assistant", reply, pending.Turn));
         await EmitAsync("transcript", new { role = "assistant", final = true, text = reply, turn = pending.Turn }, ct);
@@ -346,14 +546,13 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         {
             await EmitAsync("audio_end", new { turn = pending.Turn, samples = state.Samples, bargedIn = audio.IsCancellationRequested }, ct);
         }
-        else if (state.LatencyPending)
-        {
-            await EmitLatencyAsync(state, ct);
-        }
+
+        await EmitLatencyAsync(state, ct);
     }
 
     private async Task SpeakAsync(string sentence, ReplyState state, CancellationToken audioToken, CancellationToken ct)
     {
+        var gate = state.Pending.Gate;
         try
         {
             var opened = _s.Time.GetTimestamp();
@@ -367,20 +566,16 @@ public sealed partial class SessionRuntime : IAsyncDisposable
                     state.CacheHit = clip.CacheHit;
                     _speakingTurn = state.Pending.Turn;
                     state.FirstAudioAt = _s.Time.GetTimestamp();
-                    await EmitAsync("audio_start", new { turn = state.Pending.Turn, sampleRate = TtsFormat.SampleRate, encoding = "pcm16" }, ct);
+                    gate.FirstAudioReadyAt = state.FirstAudioAt;
+                    await EmitAsync("audio_start", new { turn = state.Pending.Turn, sampleRate = TtsFormat.SampleRate, encoding = "pcm16" }, ct, gate: gate);
                 }
 
                 for (var offset = 0; offset < chunk.Length; offset += 3200)
                 {
                     var frame = chunk.Slice(offset, Math.Min(3200, chunk.Length - offset));
-                    await SendAudioAsync(frame, audioToken);
+                    await SendAudioAsync(frame, gate, audioToken);
                     state.Samples += frame.Length / 2;
                     Volatile.Write(ref _playbackEndsAt, state.FirstAudioAt + (long)(state.Samples / (double)TtsFormat.SampleRate * _s.Time.TimestampFrequency));
-                    if (state.LatencyPending)
-                    {
-                        state.ServerMs = _s.Time.GetElapsedTime(state.Pending.ReadyAt).TotalMilliseconds + (state.Pending.EndpointingMs ?? 0);
-                        await EmitLatencyAsync(state, ct);
-                    }
                 }
             }
 
@@ -397,18 +592,33 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The turn's marks: <c>endpointingMs</c> is the silence heard when the pipeline started (the short pause of a
+    /// speculative turn, else the end-of-speech silence), <c>holdMs</c> how long ready audio waited for the turn to be
+    /// confirmed, <c>serverMs</c> the server's whole part from the end of speech (as its VAD saw it) to the first audio
+    /// frame handed to the socket, <c>speechEndSample</c> where in the connection's audio (16 kHz samples) the VAD put the
+    /// end of speech (a client that knows where its speech really ended can tell the VAD's hang-over).
+    /// </summary>
     private Task EmitLatencyAsync(ReplyState state, CancellationToken ct)
     {
-        state.LatencyPending = false;
+        var pending = state.Pending;
+        var gate = pending.Gate;
+        var tick = 1000.0 / _s.Time.TimestampFrequency;
+        double? serverMs = gate.FirstAudioSentAt == 0 ? null : ((gate.FirstAudioSentAt - pending.DetectedAt) * tick) + (pending.EndpointingMs ?? 0);
+        double? holdMs = gate.FirstAudioSentAt == 0 ? null : Math.Max(0, (gate.FirstAudioSentAt - gate.FirstAudioReadyAt) * tick);
         return EmitAsync("latency", new
         {
-            turn = state.Pending.Turn,
-            endpointingMs = state.Pending.EndpointingMs,
-            sttMs = state.Pending.SttMs,
+            turn = pending.Turn,
+            endpointingMs = pending.EndpointingMs,
+            sttMs = pending.SttMs,
             replyMs = state.ReplyMs,
             ttsFirstByteMs = state.TtsFirstByteMs,
-            serverMs = state.ServerMs,
+            holdMs,
+            serverMs,
             cacheHit = state.CacheHit,
+            speculative = pending.Speculative,
+            speechEndSample = pending.SpeechEndSample,
+            earlyAudio = pending.Speculative && gate.AudioReleased,
         }, ct);
     }
 
@@ -434,15 +644,24 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         await EmitAsync("mode", new { mode, reason }, ct);
     }
 
-    private async Task SendAudioAsync(ReadOnlyMemory<byte> frame, CancellationToken ct)
+    private async Task SendAudioAsync(ReadOnlyMemory<byte> frame, TurnGate gate, CancellationToken ct)
     {
         await _emitLock.WaitAsync(ct);
         try
         {
-            if (_sender is { } sender)
+            switch (gate.State)
             {
-                await sender.SendAsync(WebSocketMessageType.Binary, frame, ct);
+                case TurnGateState.Dropped:
+                    return;
+                case TurnGateState.Pending when !_s.Options.EarlyAudio:
+                    gate.Held.Add(new TurnGate.HeldItem(null, null, false, frame));
+                    return;
+                case TurnGateState.Pending:
+                    gate.AudioReleased = true;
+                    break;
             }
+
+            await SendAudioLockedAsync(frame, gate, ct);
         }
         finally
         {
@@ -450,27 +669,54 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>Sends an event; a sequenced one is stored first (and replayed on resume), an unsequenced one (partials, pongs) is live only.</summary>
-    private async Task EmitAsync(string type, object fields, CancellationToken ct, bool sequenced = true)
+    // Callers hold _emitLock.
+    private async Task SendAudioLockedAsync(ReadOnlyMemory<byte> frame, TurnGate gate, CancellationToken ct)
+    {
+        if (_sender is { } sender && await sender.SendAsync(WebSocketMessageType.Binary, frame, ct) && gate.FirstAudioSentAt == 0)
+        {
+            gate.FirstAudioSentAt = _s.Time.GetTimestamp();
+        }
+    }
+
+    /// <summary>
+    /// Sends an event; a sequenced one is stored first (and replayed on resume), an unsequenced one (partials, pongs) is
+    /// live only. With a pending <paramref name="gate"/> (a speculative turn) it is held until the turn is confirmed.
+    /// </summary>
+    private async Task EmitAsync(string type, object fields, CancellationToken ct, bool sequenced = true, TurnGate? gate = null)
     {
         await _emitLock.WaitAsync(ct);
         try
         {
-            long? seq = sequenced ? ++_seq : null;
-            var json = Serialize(type, seq, fields);
-            if (seq is { } s)
+            switch (gate?.State)
             {
-                await _s.Store.AppendEventAsync(_info.Id, s, Encoding.UTF8.GetString(json));
+                case TurnGateState.Dropped:
+                    return;
+                case TurnGateState.Pending:
+                    gate.Held.Add(new TurnGate.HeldItem(type, fields, sequenced, default));
+                    return;
             }
 
-            if (_sender is { } sender)
-            {
-                await sender.SendAsync(WebSocketMessageType.Text, json, ct);
-            }
+            await EmitLockedAsync(type, fields, sequenced, ct);
         }
         finally
         {
             _emitLock.Release();
+        }
+    }
+
+    // Callers hold _emitLock.
+    private async Task EmitLockedAsync(string type, object fields, bool sequenced, CancellationToken ct)
+    {
+        long? seq = sequenced ? ++_seq : null;
+        var json = Serialize(type, seq, fields);
+        if (seq is { } s)
+        {
+            await _s.Store.AppendEventAsync(_info.Id, s, Encoding.UTF8.GetString(json));
+        }
+
+        if (_sender is { } sender)
+        {
+            await sender.SendAsync(WebSocketMessageType.Text, json, ct);
         }
     }
 
@@ -497,6 +743,10 @@ public sealed partial class SessionRuntime : IAsyncDisposable
 
     private void ResetAudio()
     {
+        // Callers hold _emitLock. A speculative turn dies with the audio stream it came from.
+        _speculation?.Gate.Drop();
+        _speculation = null;
+        _reservedTurn = null;
         _utterance?.Dispose();
         _utterance = null;
         _endpointer.Dispose();
@@ -542,7 +792,13 @@ public sealed partial class SessionRuntime : IAsyncDisposable
     [LoggerMessage(Level = LogLevel.Information, Message = "Voice session {SessionId} now in {Mode} mode: {Reason}")]
     private static partial void LogModeChanged(ILogger logger, string sessionId, string mode, string reason);
 
-    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long ReadyAt, long TranscriptAt);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Voice session {SessionId}: speech resumed after a pause, speculative reply of turn {Turn} dropped")]
+    private static partial void LogSpeculationDropped(ILogger logger, string sessionId, int turn);
+
+    /// <summary>A user turn to answer. <see cref="DetectedAt"/>: when the pipeline saw the pause or end that started it.</summary>
+    private sealed record PendingTurn(int Turn, string Text, short[] Audio, double? EndpointingMs, double? SttMs, long DetectedAt, long TranscriptAt, TurnGate Gate, bool Speculative, long? SpeechEndSample);
+
+    private sealed record Speculation(int Turn, string Text, TurnGate Gate);
 
     private sealed class ReplyState(PendingTurn pending, SpeechStyle style)
     {
@@ -552,8 +808,6 @@ public sealed partial class SessionRuntime : IAsyncDisposable
 
         public bool AudioStarted { get; set; }
 
-        public bool LatencyPending { get; set; } = true;
-
         public long FirstAudioAt { get; set; }
 
         public long Samples { get; set; }
@@ -561,8 +815,6 @@ public sealed partial class SessionRuntime : IAsyncDisposable
         public double? ReplyMs { get; set; }
 
         public double? TtsFirstByteMs { get; set; }
-
-        public double? ServerMs { get; set; }
 
         public bool CacheHit { get; set; }
     }

@@ -64,6 +64,24 @@ public sealed class SessionStore(IConnectionMultiplexer redis, TimeProvider time
         return Task.WhenAll(a, b, c, d);
     }
 
+    /// <summary>Stores several sequenced events in one round trip (a confirmed speculative turn's held events).</summary>
+    public Task AppendEventsAsync(string id, IReadOnlyList<(long Seq, string Json)> events)
+    {
+        if (events.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        var key = Key(id);
+        var batch = Db.CreateBatch();
+        var a = batch.SortedSetAddAsync(key + ":events", [.. events.Select(e => new SortedSetEntry(e.Json, e.Seq))]);
+        var b = batch.HashSetAsync(key, "seq", events.Max(e => e.Seq));
+        var c = batch.KeyExpireAsync(key + ":events", Ttl);
+        var d = batch.KeyExpireAsync(key, Ttl);
+        batch.Execute();
+        return Task.WhenAll(a, b, c, d);
+    }
+
     public async Task<string[]> EventsAfterAsync(string id, long seq)
     {
         var values = await Db.SortedSetRangeByScoreAsync(Key(id) + ":events", seq, double.PositiveInfinity, Exclude.Start);

@@ -16,6 +16,15 @@ let stopping = false;
 let disconnectedAt = null;
 const partial = { user: null };
 const turnStarted = new Map();
+// #marks=1: latency marks as console lines ("sunaiva-mark {json}") for the bench's Chromium client: when reply audio
+// starts arriving, and the capture clock (its zero is the earliest page time consistent with the samples captured so far,
+// as a frame never arrives before it was captured; the first loud sample lets the bench line the WAV up with it).
+const marks = fragment.get('marks') === '1';
+const capture = { captured: 0, zero: Infinity, frames: 0, onset: null };
+let lastAudioAt = -Infinity;
+function mark(kind, fields) {
+  if (marks) console.log(`sunaiva-mark ${JSON.stringify({ kind, t: performance.now(), ...fields })}`);
+}
 
 function headers() {
   localStorage.setItem('sunaiva-token', tokenInput.value.trim());
@@ -110,6 +119,11 @@ function onEvent(e) {
     case 'barge_in':
       stopPlayback();
       break;
+    case 'retract':
+      // A reply started at a pause in the user's speech, but the user went on: it is not the answer.
+      stopPlayback();
+      mark('retract', { turn: e.turn });
+      break;
     case 'latency': {
       const row = document.createElement('tr');
       const client = turnStarted.has(e.turn) ? Math.round(performance.now() - turnStarted.get(e.turn)) : null;
@@ -119,6 +133,7 @@ function onEvent(e) {
         row.append(td);
       }
       $('latency').tBodies[0].append(row);
+      mark('latency', e);
       break;
     }
     case 'error':
@@ -132,7 +147,13 @@ function connect() {
   const url = `${scheme}://${location.host}/voice/sessions/${session.id}/stream?lastSeq=${lastSeq}&access_token=${encodeURIComponent(tokenInput.value.trim())}`;
   socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
-  socket.onmessage = (m) => (typeof m.data === 'string' ? onEvent(JSON.parse(m.data)) : play(m.data));
+  socket.onmessage = (m) => {
+    if (typeof m.data === 'string') { onEvent(JSON.parse(m.data)); return; }
+    const now = performance.now();
+    if (now - lastAudioAt > 300) mark('audio', {});
+    lastAudioAt = now;
+    play(m.data);
+  };
   socket.onopen = () => {
     disconnectedAt = null;
     pingTimer = setInterval(() => socket.readyState === 1 && socket.send(JSON.stringify({ type: 'ping', t: Date.now() })), 10000);
@@ -164,9 +185,21 @@ $('start').onclick = async () => {
   connect();
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
-    const capture = new AudioWorkletNode(audio, 'pcm-capture');
-    capture.port.onmessage = (m) => socket?.readyState === 1 && socket.send(m.data);
-    audio.createMediaStreamSource(stream).connect(capture);
+    const worklet = new AudioWorkletNode(audio, 'pcm-capture');
+    worklet.port.onmessage = (m) => {
+      if (marks) {
+        const pcm = new Int16Array(m.data);
+        if (capture.onset == null) {
+          const i = pcm.findIndex((v) => Math.abs(v) > 9000);
+          if (i >= 0) { capture.onset = capture.captured + i; mark('onset', { sample: capture.onset }); }
+        }
+        capture.captured += pcm.length;
+        capture.zero = Math.min(capture.zero, performance.now() - (capture.captured / 16));
+        if (++capture.frames % 50 === 1) mark('capture', { zero: capture.zero, captured: capture.captured });
+      }
+      if (socket?.readyState === 1) socket.send(m.data);
+    };
+    audio.createMediaStreamSource(stream).connect(worklet);
   } catch (error) {
     setMode('text', 'no microphone');
   }
