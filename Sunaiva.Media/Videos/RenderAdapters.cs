@@ -30,7 +30,7 @@ public sealed class LocalVideoAdapter(NarrationBuilder narration, LocalRenderer 
     public async Task<RenderedVideo> RenderAsync(RenderJob job, CancellationToken cancellationToken)
     {
         await job.Progress(0.05);
-        var track = await narration.BuildAsync(job.Script, job.Style, job.Profile.Voice, job.Video.UserId, cancellationToken);
+        var track = await narration.BuildAsync(job.Script, job.Style, job.Script.Voice ?? job.Profile.Voice, job.Video.UserId, cancellationToken);
         await job.Progress(0.2);
         // Past the hurry mark (queue wait under load) the render trades smoothness for speed to keep the promise.
         var waited = time.GetUtcNow() - new DateTimeOffset(job.Video.CreatedAt, TimeSpan.Zero);
