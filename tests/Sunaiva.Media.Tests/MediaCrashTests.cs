@@ -9,7 +9,7 @@ using Sunaiva.Testing;
 namespace Sunaiva.Media.Tests;
 
 /// <summary>
-/// Media as a real OS process (<see cref="ServiceProcess"/>) killed with SIGKILL while ffmpeg is encoding; a new process
+/// Media as a real OS process (<see cref="ServiceChildProcess"/>) killed with SIGKILL while ffmpeg is encoding; a new process
 /// on the same database takes the render over after its lease, and each video is served exactly once.
 /// </summary>
 [Collection(ServersCollection.Name)]
@@ -17,12 +17,12 @@ public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
 {
     private readonly string _database = LocalServers.NewDatabaseName("mediacrash");
     private readonly string _user = "crash-" + Guid.NewGuid().ToString("N")[..8];
-    private ServiceProcess _media = null!;
+    private ServiceChildProcess _media = null!;
 
     public Task InitializeAsync()
     {
         var s = servers.Servers;
-        _media = new ServiceProcess("Sunaiva.Media", new Dictionary<string, string?>
+        _media = new ServiceChildProcess("Sunaiva.Media", new Dictionary<string, string?>
         {
             [$"ConnectionStrings:{ResourceNames.MediaDb}"] = s.PostgresConnectionString(_database),
             [$"ConnectionStrings:{ResourceNames.Redis}"] = s.RedisConnectionString,

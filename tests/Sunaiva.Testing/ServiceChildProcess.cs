@@ -8,14 +8,14 @@ namespace Sunaiva.Testing;
 /// through environment variables like the AppHost does, on a free port. <see cref="Kill"/> is a SIGKILL of that process
 /// (what the AppHost tests' <c>Faults.Kill</c> does to a resource): nothing in the service gets to run.
 /// </summary>
-public sealed class ServiceProcess : IAsyncDisposable
+public sealed class ServiceChildProcess : IAsyncDisposable
 {
     private readonly string _dll;
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    public ServiceProcess(string project, IReadOnlyDictionary<string, string?> settings)
+    public ServiceChildProcess(string project, IReadOnlyDictionary<string, string?> settings)
     {
         _dll = ServiceDll(project);
         _settings = settings;
