@@ -16,6 +16,8 @@ have espeak-ng || need_apt+=(espeak-ng)
 # Fonts for the onboarding videos' frames (SkiaSharp loads them by file) and fontconfig for SkiaSharp itself.
 pkg_installed fonts-dejavu-core || need_apt+=(fonts-dejavu-core)
 pkg_installed fonts-noto-core || need_apt+=(fonts-noto-core)
+# CJK names in the videos' frames (Devanagari, Arabic, Cyrillic come with fonts-noto-core and DejaVu).
+pkg_installed fonts-noto-cjk || need_apt+=(fonts-noto-cjk)
 pkg_installed libfontconfig1 || need_apt+=(libfontconfig1)
 have flite || need_apt+=(flite)
 pkg_installed pocketsphinx || need_apt+=(pocketsphinx)

@@ -26,6 +26,7 @@ public sealed class FramePainter : IDisposable
     private readonly SKFont _caption;
     private readonly SKFont _brand;
     private readonly SKPaint _paint = new() { IsAntialias = true };
+    private readonly TextShaper _text = new();
 
     public FramePainter(VideoStyle style, VideoScript script, IReadOnlyList<Cue> cues, double duration, bool burnCaptions)
     {
@@ -197,7 +198,7 @@ public sealed class FramePainter : IDisposable
     {
         var top = _style.Letterbox ? 100f : 60f;
         _paint.Color = _style.Text.WithAlpha(180);
-        canvas.DrawText("Sunaiva", _style.Centered ? Width / 2f : 120f, top, _style.Centered ? SKTextAlign.Center : SKTextAlign.Left, _brand, _paint);
+        _text.Draw(canvas, "Sunaiva", _style.Centered ? Width / 2f : 120f, top, _style.Centered ? SKTextAlign.Center : SKTextAlign.Left, _brand, _paint);
         // Scene dots and a thin progress line.
         var count = _script.Scenes.Count;
         var bottom = _style.Letterbox ? Height - 95f : Height - 40f;
@@ -227,7 +228,7 @@ public sealed class FramePainter : IDisposable
         _paint.Color = SKColors.White;
         for (var i = 0; i < lines.Count; i++)
         {
-            canvas.DrawText(lines[i], Width / 2f, top + 44 + i * 40, SKTextAlign.Center, _caption, _paint);
+            _text.Draw(canvas, lines[i], Width / 2f, top + 44 + i * 40, SKTextAlign.Center, _caption, _paint);
         }
     }
 
@@ -236,21 +237,25 @@ public sealed class FramePainter : IDisposable
         var lineHeight = font.Size * 1.25f;
         foreach (var line in Wrap(text, font, maxWidth, maxLines))
         {
-            canvas.DrawText(line, x, y, align, font, _paint);
+            _text.Draw(canvas, line, x, y, align, font, _paint);
             y += lineHeight;
         }
 
         return y;
     }
 
-    internal static List<string> Wrap(string text, SKFont font, float maxWidth, int maxLines)
+    /// <summary>The runs (typeface, glyphs) a text is drawn with in the headline, body or caption font: no glyph 0 (.notdef, a box) when the fonts cover it.</summary>
+    internal IReadOnlyList<ShapedRun> Shaped(string text, string role = "headline") =>
+        _text.Shape(text, role switch { "body" => _body, "caption" => _caption, _ => _headline }).Runs;
+
+    internal List<string> Wrap(string text, SKFont font, float maxWidth, int maxLines)
     {
         var lines = new List<string>();
         var current = string.Empty;
         foreach (var word in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = current.Length == 0 ? word : $"{current} {word}";
-            if (font.MeasureText(candidate) <= maxWidth || current.Length == 0)
+            if (_text.Measure(candidate, font) <= maxWidth || current.Length == 0)
             {
                 current = candidate;
                 continue;
@@ -276,7 +281,7 @@ public sealed class FramePainter : IDisposable
         // A single very long word is cut to the width.
         for (var i = 0; i < lines.Count; i++)
         {
-            while (lines[i].Length > 1 && font.MeasureText(lines[i]) > maxWidth)
+            while (lines[i].Length > 1 && _text.Measure(lines[i], font) > maxWidth)
             {
                 lines[i] = lines[i][..^2] + "…";
             }
@@ -310,6 +315,7 @@ public sealed class FramePainter : IDisposable
 
     public void Dispose()
     {
+        _text.Dispose();
         _paint.Dispose();
         _headline.Dispose();
         _body.Dispose();

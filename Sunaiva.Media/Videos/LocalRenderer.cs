@@ -7,7 +7,7 @@ using SkiaSharp;
 namespace Sunaiva.Media.Videos;
 
 /// <summary>A finished render in a scratch folder the caller deletes: the MP4, its poster and captions, and what it cost.</summary>
-public sealed record RenderedVideo(string Folder, string VideoPath, string PosterPath, string CaptionsPath, double Duration, long Bytes, double CpuSeconds, string Narration)
+public sealed record RenderedVideo(string Folder, string VideoPath, string PosterPath, string CaptionsPath, double Duration, long Bytes, double CpuSeconds, string Narration, bool Hurried = false)
 {
     public void Delete()
     {
@@ -63,7 +63,7 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
             File.Delete(audioPath);
             var elapsed = time.GetElapsedTime(started).TotalSeconds;
             LogRendered(logger, style.Id, frames, elapsed, hurry);
-            return new RenderedVideo(folder, videoPath, posterPath, captionsPath, duration, new FileInfo(videoPath).Length, ffmpegCpu.Encoder + ffmpegCpu.Painter, narration.Mode);
+            return new RenderedVideo(folder, videoPath, posterPath, captionsPath, duration, new FileInfo(videoPath).Length, ffmpegCpu.Encoder + ffmpegCpu.Painter, narration.Mode, hurry);
         }
         catch
         {

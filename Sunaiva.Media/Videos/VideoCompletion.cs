@@ -15,6 +15,8 @@ public sealed partial class VideoCompletion(VideoStore store, VideoObjects objec
     public async Task CompleteAsync(WorkContext work, VideoRow video, RenderedVideo rendered, string provider, bool degraded, CancellationToken ct, string? providerStatus = null)
     {
         var revision = video.Revision + 1;
+        // A render in a hurry (queue wait past Videos:HurryAfter) kept the promise by degrading: the video says so.
+        degraded |= rendered.Hurried;
         var replaced = video.Status == VideoStatus.Ready;
         try
         {

@@ -21,6 +21,7 @@ public static class VideoExtensions
             .AddAdapter<EspeakNarrationTts>();
         services.AddSingleton<NarrationBuilder>();
         services.AddSingleton<LocalRenderer>();
+        services.AddSingleton<RenderSlots>();
 
         services.AddHttpClient<HeyGenClient>(HeyGenClient.HttpClientName, (sp, client) =>
             client.BaseAddress = sp.GetRequiredService<IOptions<HeyGenOptions>>().Value.BaseUrl).AsStreamingClient();

@@ -15,7 +15,7 @@ public sealed class VideoJobs(VideoStore store, VideoProgress progress, IOptions
     }
 
     public VideoScript Script(string kind, VideoProfile profile) =>
-        ScriptTemplates.Build(kind, profile, EspeakNarrationTts.DisplayName(profile.Voice ?? options.Value.DefaultVoice));
+        ScriptTemplates.Build(kind, profile, EspeakNarrationTts.DisplayName, options.Value.DefaultVoice);
 
     public async Task ProgressAsync(VideoRow video, string status, double fraction, CancellationToken ct)
     {

@@ -58,6 +58,13 @@ public sealed class VideoOptions
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Videos:HurryAfter must be between 0 and 1 h.")]
     public TimeSpan HurryAfter { get; set; } = TimeSpan.FromSeconds(40);
 
+    /// <summary>
+    /// Local renders running at once in one replica (default: one per core). More would only share the cores and make
+    /// every video late; the rest wait their turn (queue wait), and one that waited past <see cref="HurryAfter"/> is hurried.
+    /// </summary>
+    [Range(1, 64, ErrorMessage = "Videos:MaxConcurrentRenders must be between 1 and 64.")]
+    public int MaxConcurrentRenders { get; set; } = Math.Max(1, Environment.ProcessorCount);
+
     [Range(1, 60, ErrorMessage = "Videos:HurryFramesPerSecond must be between 1 and 60.")]
     public int HurryFramesPerSecond { get; set; } = 6;
 

@@ -13,91 +13,148 @@ public static class VideoKinds
 /// <summary>One scene: what is on screen (headline, body) while its sentences are narrated.</summary>
 public sealed record ScriptScene(string Headline, string Body, IReadOnlyList<string> Sentences);
 
-/// <summary>A video's script, filled from the profile; the narration, captions and frames all come from it.</summary>
-public sealed record VideoScript(string Kind, string Language, string Title, IReadOnlyList<ScriptScene> Scenes)
+/// <summary>
+/// A video's script, filled from the profile; the narration, captions and frames all come from it. <paramref name="Voice"/>
+/// is the catalog voice that narrates it (the profile's when it speaks the script's language, else that language's default).
+/// </summary>
+public sealed record VideoScript(string Kind, string Language, string Title, IReadOnlyList<ScriptScene> Scenes, string? Voice = null)
 {
     public IEnumerable<string> Sentences => Scenes.SelectMany(s => s.Sentences);
 }
 
 /// <summary>
-/// Script templates per video kind and language (English for now; other languages fall back to it). User text is
-/// inserted as plain text: it is never interpreted as markup by the frames (drawn as text), the narration (espeak-ng
-/// without SSML) or the captions (WebVTT-escaped by <see cref="Captions"/>).
+/// Script templates per video kind and language, as data: <c>Videos/Scripts/{language}.json</c> (embedded), English the
+/// fallback. The language is the profile's when a template exists for it (other than the default English), else the
+/// voice's region, else English. User text is inserted as plain text in one pass (a name such as "{goals}" stays as it
+/// is) and never interpreted as markup by the frames (drawn as text), the narration (espeak-ng without SSML, Voice's
+/// /tts as plain text) or the captions (WebVTT-escaped by <see cref="Captions"/>).
 /// </summary>
-public static class ScriptTemplates
+public static partial class ScriptTemplates
 {
-    public static VideoScript Build(string kind, VideoProfile profile, string? voiceDisplayName)
+    public const string Fallback = "en";
+
+    private static readonly Dictionary<string, ScriptFile> Files = Load();
+
+    public static IReadOnlyCollection<string> Languages => Files.Keys;
+
+    /// <summary>The template language for a profile: its language, else its voice's region, else English.</summary>
+    public static string LanguageFor(VideoProfile profile)
     {
-        var name = profile.Name ?? "friend";
-        var greetingName = profile.Name ?? "there";
-        var goals = profile.Goals.Count == 0 ? null : JoinGoals(profile.Goals);
-        var voice = voiceDisplayName ?? "your Sunaiva voice";
-        return kind switch
+        var language = Primary(profile.Language);
+        if (language != Fallback && Files.ContainsKey(language))
         {
-            VideoKinds.Welcome => new VideoScript(kind, "en", $"Welcome, {name}",
-            [
-                new($"Welcome, {name}", "Your AI companion is ready",
-                    [$"Hi {greetingName}, welcome to Sunaiva.", "I'm your AI companion, and this short video shows you around."]),
-                new("What you told us", goals is null ? "Whatever you want to do" : Bullet(profile.Goals),
-                    goals is null
-                        ? ["You can tell me what you want to get done, and I will shape our time around it."]
-                        : [$"You told us you want to {goals}.", "Everything you see next is shaped around that."]),
-                new("A companion that remembers", "Talk, type, share: one place",
-                    ["I remember what matters to you, so every conversation picks up where the last one ended.", "Talk, type, or share files, and it all comes together in one place."]),
-                new("Your voice", voice,
-                    [$"You chose {voice} as your voice.", "You can change it at any time in settings."]),
-                new("Private by design", "Only you can see your memories",
-                    ["Your memories are private.", "Only you can see them, and you can delete them whenever you like."]),
-                new("Let's begin", "Say hello whenever you are ready",
-                    [$"Whenever you are ready, just say hello. I'm glad you are here, {greetingName}."]),
-            ]),
-            VideoKinds.VoiceTour => new VideoScript(kind, "en", "Talking with Sunaiva",
-            [
-                new("Talking with Sunaiva", $"A tour for {name}",
-                    [$"{greetingName}, let's talk about talking.", "Sunaiva listens and answers out loud, like a real conversation."]),
-                new("Tap and speak", "Hold the microphone, or just start talking",
-                    ["Tap the microphone and speak naturally.", "You can interrupt me at any moment, and I will stop and listen."]),
-                new("Your voice", voice,
-                    [$"I will answer with {voice}, the voice you picked.", "There are voices for many languages and accents, and you can switch whenever you like."]),
-                new("Made for your goals", goals is null ? "Ask anything" : Bullet(profile.Goals),
-                    goals is null
-                        ? ["Ask me anything, from planning your day to practising a new language."]
-                        : [$"Try asking me about how to {goals}.", "Speaking is often the fastest way to get started."]),
-                new("Works everywhere", "Phone, browser, headphones",
-                    ["Voice works on your phone and in your browser.", "If the connection is weak, I switch to text so nothing gets lost."]),
-                new("Try it now", "Say: hello Sunaiva",
-                    ["Give it a try now: say hello, and let's talk."]),
-            ]),
-            _ => new VideoScript(VideoKinds.MemoryVault, "en", "Your memory vault",
-            [
-                new("Your memory vault", $"Everything {name} wants to keep",
-                    [$"{greetingName}, this is your memory vault.", "It keeps the notes, files, and moments you want me to remember."]),
-                new("Add anything", "Notes, documents, photos",
-                    ["Upload a document, save a note, or connect your Google Drive.", "I read what you share, so I can find it again when you need it."]),
-                new("Ask, and find", "Search by meaning, not by file name",
-                    ["Later, just ask.", "I will search your vault by meaning and bring back the right passage."]),
-                new("Built around you", goals is null ? "Your plans, your notes" : Bullet(profile.Goals),
-                    goals is null
-                        ? ["Keep what helps you most, and I will use it to give you better answers."]
-                        : [$"Since you want to {goals}, keep what helps with that in your vault.", "I will use it to give you better answers."]),
-                new("Private and yours", "Delete anything, anytime",
-                    ["Your vault is private.", "Delete a file and it is gone from search and storage."]),
-                new("Fill your vault", "Add your first file today",
-                    [$"Add your first file today, {greetingName}, and see what your memory can do."]),
-            ]),
-        };
+            return language;
+        }
+
+        return profile.Voice is { } voice && Files.ContainsKey(Primary(voice)) ? Primary(voice) : Fallback;
     }
 
-    private static string JoinGoals(IReadOnlyList<string> goals) => goals.Count switch
-    {
-        1 => Lower(goals[0]),
-        2 => $"{Lower(goals[0])} and {Lower(goals[1])}",
-        _ => $"{string.Join(", ", goals.Take(goals.Count - 1).Select(Lower))}, and {Lower(goals[^1])}",
-    };
+    /// <summary>The catalog voice narrating a script in <paramref name="language"/>: the profile's if it speaks that language.</summary>
+    public static string NarrationVoice(VideoProfile profile, string language, string defaultVoice) =>
+        profile.Voice is { } voice && Primary(voice) == language ? voice
+        : Primary(defaultVoice) == language ? defaultVoice
+        : Files[language].DefaultVoice;
 
-    private static string Bullet(IReadOnlyList<string> goals) => string.Join("  ·  ", goals);
+    public static VideoScript Build(string kind, VideoProfile profile, Func<string?, string?>? voiceDisplayName, string defaultVoice = "en-US-female-1")
+    {
+        var language = LanguageFor(profile);
+        var file = Files[language];
+        var words = file.Words;
+        var voice = NarrationVoice(profile, language, defaultVoice);
+        var values = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["name"] = profile.Name ?? words.Name,
+            ["greetingName"] = profile.Name ?? words.GreetingName,
+            ["goals"] = JoinGoals(profile.Goals, words),
+            ["goalsList"] = string.Join("  ·  ", profile.Goals),
+            ["voice"] = voiceDisplayName?.Invoke(voice) ?? words.Voice,
+        };
+        var known = VideoKinds.All.Contains(kind) ? kind : VideoKinds.MemoryVault;
+        var template = file.Videos.GetValueOrDefault(known) ?? Files[Fallback].Videos[known];
+        var hasGoals = profile.Goals.Count > 0;
+        var scenes = template.Scenes.Select(scene =>
+        {
+            var useGoals = hasGoals || scene.NoGoals is null;
+            var body = useGoals ? scene.Body : scene.NoGoals!.Body;
+            var sentences = useGoals ? scene.Sentences : scene.NoGoals!.Sentences;
+            return new ScriptScene(Fill(scene.Headline, values), Fill(body, values), sentences.Select(s => Fill(s, values)).ToList());
+        }).ToList();
+        return new VideoScript(known, language, Fill(template.Title, values), scenes, voice);
+    }
+
+    /// <summary>One pass over the template's placeholders; an empty value takes the comma or space before it along.</summary>
+    private static string Fill(string template, IReadOnlyDictionary<string, string> values)
+    {
+        var emptied = false;
+        var text = Placeholder().Replace(template, m =>
+        {
+            var value = values.GetValueOrDefault(m.Groups[1].Value, m.Value);
+            emptied |= value.Length == 0;
+            return value;
+        });
+        if (!emptied)
+        {
+            return text;
+        }
+
+        text = SpaceBeforePunctuation().Replace(text, "$1");
+        text = CommaBeforeStop().Replace(text, "$1");
+        text = Spaces().Replace(text, " ").Trim().Trim(',').Trim();
+        return text.Length > 0 && char.IsLower(text[0]) ? char.ToUpperInvariant(text[0]) + text[1..] : text;
+    }
+
+    private static string JoinGoals(IReadOnlyList<string> goals, ScriptWords words)
+    {
+        var g = words.LowerGoals ? goals.Select(Lower).ToList() : goals.ToList();
+        return g.Count switch
+        {
+            0 => string.Empty,
+            1 => g[0],
+            2 => $"{g[0]} {words.And} {g[1]}",
+            _ => $"{string.Join(", ", g.Take(g.Count - 1))}{(words.SerialComma ? "," : string.Empty)} {words.And} {g[^1]}",
+        };
+    }
 
     // "Learn Spanish" reads as "to learn Spanish" in a sentence; a goal that starts with an acronym keeps its case.
     private static string Lower(string goal) =>
         goal.Length > 1 && char.IsUpper(goal[0]) && !char.IsUpper(goal[1]) ? char.ToLowerInvariant(goal[0]) + goal[1..] : goal;
+
+    private static string Primary(string tag) => tag.Split('-', '_')[0].ToLowerInvariant();
+
+    private static Dictionary<string, ScriptFile> Load()
+    {
+        var assembly = System.Reflection.Assembly.GetExecutingAssembly();
+        var files = new Dictionary<string, ScriptFile>(StringComparer.Ordinal);
+        foreach (var resource in assembly.GetManifestResourceNames().Where(n => n.StartsWith("videos/scripts/", StringComparison.Ordinal)))
+        {
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            var file = System.Text.Json.JsonSerializer.Deserialize<ScriptFile>(stream, Sunaiva.Contracts.EventJson.Options)
+                ?? throw new InvalidOperationException($"Embedded resource {resource} is empty.");
+            files[file.Language] = file;
+        }
+
+        return files.ContainsKey(Fallback) ? files : throw new InvalidOperationException("Embedded resource videos/scripts/en.json is missing.");
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\{(\w+)\}")]
+    private static partial System.Text.RegularExpressions.Regex Placeholder();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+([,.!?:।])")]
+    private static partial System.Text.RegularExpressions.Regex SpaceBeforePunctuation();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@",([.!?:।])")]
+    private static partial System.Text.RegularExpressions.Regex CommaBeforeStop();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s{2,}")]
+    private static partial System.Text.RegularExpressions.Regex Spaces();
+
+    private sealed record ScriptFile(string Language, string DefaultVoice, ScriptWords Words, Dictionary<string, VideoTemplate> Videos);
+
+    private sealed record ScriptWords(string Name, string GreetingName, string Voice, string And, bool SerialComma, bool LowerGoals);
+
+    private sealed record VideoTemplate(string Title, IReadOnlyList<SceneTemplate> Scenes);
+
+    private sealed record SceneTemplate(string Headline, string Body, IReadOnlyList<string> Sentences, GoalsVariant? NoGoals);
+
+    private sealed record GoalsVariant(string Body, IReadOnlyList<string> Sentences);
 }

@@ -39,6 +39,7 @@ internal static class VideoBench
             signups.Add(await SignupToReadyAsync($"bench-{i}-{Guid.NewGuid():N}"[..20]));
         }
 
+        Console.WriteLine($"signup -> 3 videos ready, each run: {string.Join(", ", signups.Select(s => $"{s:0.0} s"))}");
         signups.Sort();
         Console.WriteLine($"signup -> 3 videos ready: median {signups[signups.Count / 2]:0.0} s, max {signups[^1]:0.0} s over {runs} runs (goal < 20 s)");
 
@@ -107,15 +108,22 @@ internal static class VideoBench
             Directory.Delete(scratch, recursive: true);
         }
 
-        // 3. Sustained throughput: a burst of users signing up together, each user's signup-to-three-ready time (queue wait included).
-        var waits = await BurstAsync(burst);
+        // 3. Sustained throughput: a burst of users signing up together. Renders run one per core (Videos:MaxConcurrentRenders);
+        // the rest wait in the queue, and a video that waited past Videos:HurryAfter is rendered in a hurry (degraded).
+        var burstResult = await BurstAsync(burst);
+        var waits = burstResult.UserSeconds;
         waits.Sort();
         var total = waits[^1];
+        var within = waits.Count(w => w <= options.Promise.TotalSeconds);
+        var queue = burstResult.QueueWaits;
+        queue.Sort();
+        Console.WriteLine($"burst of {burst} users at once: all {burst * 3} videos final in {total:0.0} s; per user signup -> 3 ready p50 {waits[waits.Count / 2]:0.0} s, max {waits[^1]:0.0} s; {within}/{burst} within the {options.Promise.TotalMinutes:0}-minute promise");
+        Console.WriteLine($"  queue wait before a render slot ({options.MaxConcurrentRenders} at once): p50 {queue[queue.Count / 2]:0.0} s, max {queue[^1]:0.0} s; hurried (waited > {options.HurryAfter.TotalSeconds:0} s: {options.HurryFramesPerSecond} fps, ultrafast): {burstResult.Hurried}/{burst * 3}; failed: {burstResult.Failed}");
         var perUser = total / burst;
-        var within = waits.Count(w => w <= 120);
-        Console.WriteLine($"burst of {burst} users at once: all {burst * 3} videos ready in {total:0.0} s; per user p50 {waits[waits.Count / 2]:0.0} s, max {waits[^1]:0.0} s; {within}/{burst} within the 2-minute promise; 0 failed");
-        Console.WriteLine($"sustained: about {3600 / perUser:0} users/hour (one user's three videos every {perUser:0.0} s on {Environment.ProcessorCount} cores); past that rate the queue wait grows by {perUser:0.0} s per waiting user and videos arrive late, none fail");
-        return 0;
+        Console.WriteLine($"sustained: about {3600 / perUser:0} users/hour (one user's three videos every {perUser:0.0} s on {Environment.ProcessorCount} cores, hurried renders included); "
+            + (within == burst ? "the whole burst kept the promise" : $"past that rate the queue wait grows by about {perUser:0.0} s per waiting user and {burst - within}/{burst} users waited past the promise")
+            + $", {burstResult.Failed} failed");
+        return burstResult.Failed == 0 ? 0 : 1;
 
         async Task<double> SignupToReadyAsync(string userId)
         {
@@ -125,7 +133,7 @@ internal static class VideoBench
             return started.Elapsed.TotalSeconds;
         }
 
-        async Task<List<double>> BurstAsync(int users)
+        async Task<(List<double> UserSeconds, List<double> QueueWaits, int Hurried, int Failed)> BurstAsync(int users)
         {
             var ids = Enumerable.Range(0, users).Select(i => $"burst-{i}-{Guid.NewGuid():N}"[..20]).ToList();
             var started = Stopwatch.StartNew();
@@ -134,12 +142,29 @@ internal static class VideoBench
                 await PublishSignupAsync(id);
             }
 
+            var store = services.GetRequiredService<VideoStore>();
             var done = new Dictionary<string, double>();
+            var renderStarted = new Dictionary<string, double>();
+            var final = new Dictionary<string, VideoRow>();
             while (done.Count < users)
             {
                 foreach (var id in ids.Where(i => !done.ContainsKey(i)))
                 {
-                    var videos = await services.GetRequiredService<VideoStore>().ListAsync(id, CancellationToken.None);
+                    var videos = await store.ListAsync(id, CancellationToken.None);
+                    foreach (var video in videos)
+                    {
+                        // Progress 5 % is set once the render holds a slot: the time before it is the queue wait.
+                        if ((video.Progress >= 5 || video.IsFinal) && !renderStarted.ContainsKey(video.Id))
+                        {
+                            renderStarted[video.Id] = started.Elapsed.TotalSeconds;
+                        }
+
+                        if (video.IsFinal)
+                        {
+                            final[video.Id] = video;
+                        }
+                    }
+
                     if (videos.Count == 3 && videos.All(v => v.IsFinal))
                     {
                         done[id] = started.Elapsed.TotalSeconds;
@@ -149,7 +174,7 @@ internal static class VideoBench
                 await Task.Delay(100);
             }
 
-            return [.. done.Values];
+            return ([.. done.Values], [.. renderStarted.Values], final.Values.Count(v => v.Degraded), final.Values.Count(v => v.Status == VideoStatus.Failed));
         }
 
         async Task PublishSignupAsync(string userId)
@@ -191,9 +216,15 @@ internal static class VideoBench
     }
 }
 
-/// <summary>Media in-process on real Postgres, Redis and s3rver.</summary>
+/// <summary>Media in-process on real Postgres, Redis and s3rver, on the real clock (queue waits and hurried renders are real).</summary>
 internal sealed class BenchApp(LocalServers servers) : ServiceApp<Program>(servers, ResourceNames.MediaDb)
 {
     protected override void AddSettings(IDictionary<string, string?> values) =>
         values[$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString;
+
+    protected override void ConfigureWebHost(Microsoft.AspNetCore.Hosting.IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        Microsoft.AspNetCore.TestHost.WebHostBuilderExtensions.ConfigureTestServices(builder, services => services.AddSingleton(TimeProvider.System));
+    }
 }

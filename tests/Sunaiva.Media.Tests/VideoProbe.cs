@@ -22,6 +22,53 @@ public static class VideoProbe
         return double.Parse(value, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// How much of the audio track is one pure tone: over the 100 ms blocks that are not silent, the mean share of the
+    /// block's energy at <paramref name="hz"/> (Goertzel; 1 for a pure tone of a whole number of cycles per block, near 0 for speech).
+    /// </summary>
+    public static async Task<(double Share, int VoicedBlocks)> ToneShareAsync(string path, double hz, int sampleRate = 16000)
+    {
+        var start = new ProcessStartInfo("ffmpeg") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-hide_banner", "-nostats", "-i", path, "-vn", "-ac", "1", "-ar", sampleRate.ToString(CultureInfo.InvariantCulture), "-f", "s16le", "-" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        _ = process.StandardError.ReadToEndAsync();
+        using var pcm = new MemoryStream();
+        await process.StandardOutput.BaseStream.CopyToAsync(pcm);
+        await process.WaitForExitAsync();
+        var samples = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, short>(pcm.ToArray().AsSpan()).ToArray();
+        var block = sampleRate / 10;
+        var coefficient = 2 * Math.Cos(2 * Math.PI * hz / sampleRate);
+        double sum = 0;
+        var voiced = 0;
+        for (var offset = 0; offset + block <= samples.Length; offset += block)
+        {
+            double s1 = 0, s2 = 0, energy = 0;
+            for (var i = 0; i < block; i++)
+            {
+                double x = samples[offset + i];
+                energy += x * x;
+                var s0 = x + coefficient * s1 - s2;
+                s2 = s1;
+                s1 = s0;
+            }
+
+            if (Math.Sqrt(energy / block) < 300)
+            {
+                continue;
+            }
+
+            var power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+            sum += Math.Min(1, 2 * power / (block * energy));
+            voiced++;
+        }
+
+        return (voiced == 0 ? 0 : sum / voiced, voiced);
+    }
+
     /// <summary>True when the moov atom comes before mdat (fast start: playable while downloading).</summary>
     public static bool MoovBeforeMdat(byte[] mp4)
     {
