@@ -53,13 +53,8 @@ public sealed partial class ExtractWork(
         }
 
         var o = options.Value;
-        await using var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        using (var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, cancellationToken))
-        {
-            await response.ResponseStream.CopyToAsync(local, cancellationToken);
-        }
+        await using var local = await DownloadAsync(row, cancellationToken);
 
-        local.Position = 0;
         Extracted extracted;
         using var timeout = new CancellationTokenSource(o.ExtractionTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
@@ -115,6 +110,45 @@ public sealed partial class ExtractWork(
             }
         }, cancellationToken);
         await searchCache.InvalidateAsync(row.UserId, cancellationToken);
+    }
+
+    /// <summary>
+    /// The object as a local copy: a temporary file (deleted on close) for what is parsed, only the header of an image
+    /// (its dimensions are all that is read), so a photo is not downloaded whole for a few bytes.
+    /// </summary>
+    private async Task<Stream> DownloadAsync(Row row, CancellationToken ct)
+    {
+        if (row.ContentType is FileTypes.Png or FileTypes.Jpeg)
+        {
+            var request = new Amazon.S3.Model.GetObjectRequest
+            {
+                BucketName = Extensions.FilesBucket,
+                Key = row.ObjectKey,
+                ByteRange = new Amazon.S3.Model.ByteRange(0, TextExtraction.ImageHeaderBytes - 1),
+            };
+            var head = new MemoryStream();
+            using (var response = await s3.GetObjectAsync(request, ct))
+            {
+                await response.ResponseStream.CopyToAsync(head, ct);
+            }
+
+            head.Position = 0;
+            return head;
+        }
+
+        var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
+        {
+            using var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, ct);
+            await response.ResponseStream.CopyToAsync(local, ct);
+            local.Position = 0;
+            return local;
+        }
+        catch
+        {
+            await local.DisposeAsync();
+            throw;
+        }
     }
 
     private sealed record Row(string UserId, string Name, string ContentType, string Source, string ObjectKey);

@@ -151,10 +151,13 @@ public sealed partial class TextExtraction(IOptions<FileVaultOptions> options, I
         return Plain((text.ToString(), truncated), o.MaxExtractedChars) with { Headings = headings.ToString() };
     }
 
+    /// <summary>How much of an image is read for its dimensions (ExtractWork downloads only this range).</summary>
+    public const int ImageHeaderBytes = 256 * 1024;
+
     /// <summary>Dimensions from the PNG header or the JPEG frame header; images have no text.</summary>
     private static Extracted Image(Stream file, string contentType)
     {
-        var head = new byte[Math.Min(file.Length, 256 * 1024)];
+        var head = new byte[Math.Min(file.Length, ImageHeaderBytes)];
         file.ReadExactly(head);
         var size = contentType == FileTypes.Png ? PngSize(head) : JpegSize(head);
         var metadata = size is { } s ? new Dictionary<string, object> { ["width"] = s.Width, ["height"] = s.Height } : null;
