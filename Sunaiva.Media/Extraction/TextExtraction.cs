@@ -59,6 +59,10 @@ public sealed partial class TextExtraction(IOptions<FileVaultOptions> options, I
         return (truncated ? text.ToString(0, maxChars) : text.ToString(), truncated);
     }
 
+    /// <summary>An audio file's transcript as its text (kept to <paramref name="maxChars"/>).</summary>
+    public static Extracted FromTranscript(string text, int maxChars) =>
+        Plain(text.Length > maxChars ? (text[..maxChars], true) : (text, false), maxChars);
+
     private static Extracted Plain((string Text, bool Truncated) input, int maxChars)
     {
         var text = input.Text.Length > maxChars ? input.Text[..maxChars] : input.Text;
