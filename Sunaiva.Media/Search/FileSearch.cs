@@ -36,7 +36,7 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
         hits AS (
             SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language,
                    ts_rank(f.search_vector, (SELECT query FROM q))
-                   + CASE WHEN @fuzzy OR f.name ILIKE @like THEN word_similarity(@q, f.name) ELSE 0 END AS rank
+                   + CASE WHEN f.name ILIKE @like OR (@fuzzy AND @q <% f.name) THEN word_similarity(@q, f.name) ELSE 0 END AS rank
             FROM files f
             WHERE f.user_id = @userId AND f.deleted_at IS NULL
               AND (f.search_vector @@ (SELECT query FROM q) OR f.name ILIKE @like OR (@fuzzy AND @q <% f.name))
