@@ -9,6 +9,7 @@ using Sunaiva.Voice.Realtime;
 using Sunaiva.Voice.Pipeline;
 using Sunaiva.Voice.Sessions;
 using Sunaiva.Voice.Tts;
+using Sunaiva.Voice.Transcriptions;
 using Sunaiva.Voice.Demo;
 
 namespace Sunaiva.Voice;
@@ -49,6 +50,7 @@ public static class Extensions
         app.UseWebSockets();
         app.MapSessionsApi();
         app.MapTtsApi();
+        app.MapTranscriptionsApi();
         app.MapVoiceDemo();
         return app;
     }

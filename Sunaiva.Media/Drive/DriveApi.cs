@@ -191,38 +191,49 @@ public static partial class DriveApi
     private static async Task<Results<NoContent, ProblemHttpResult>> DisconnectAsync(
         HttpContext http,
         DriveConnectionStore connections,
-        DriveGateway gateway,
         DriveImportStore imports,
         IDriveImportTarget target,
         NpgsqlDataSource dataSource,
+        WorkQueue queue,
+        WorkSignal signal,
+        TimeProvider time,
         CancellationToken ct,
         bool deleteImported = false)
     {
         var userId = http.User.UserId();
-        if (await connections.GetAsync(userId, ct) is not { } connection)
+        if (await connections.GetViewAsync(userId, ct) is null)
         {
             return NoConnection();
         }
 
-        // Revoking the refresh token ends the whole grant (and its access tokens). Google unreachable: 503, nothing deleted yet.
-        await gateway.RevokeAsync(userId, connection.RefreshToken ?? connection.AccessToken, ct);
         if (deleteImported)
         {
             await target.DeleteAllImportedAsync(userId, ct);
         }
 
-        await using var db = await dataSource.OpenConnectionAsync(ct);
-        await using var tx = await db.BeginTransactionAsync(ct);
-        await db.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM drive_connections WHERE user_id = @userId; DELETE FROM drive_oauth_states WHERE user_id = @userId;",
-            new { userId }, tx, cancellationToken: ct));
-        if (deleteImported)
+        // The tokens go at once; the revoke at Google is durable work (DriveRevokeWork) holding only the protected token
+        // it needs, retried with back-off until Google answers, so a Google outage cannot leave a live grant behind.
+        await using (var db = await dataSource.OpenConnectionAsync(ct))
+        await using (var tx = await db.BeginTransactionAsync(ct))
         {
-            await imports.DeleteAllAsync(db, tx, userId, ct);
+            if (!await DriveRevokeWork.QueueAsync(db, tx, queue, userId, time.GetUtcNow(), ct))
+            {
+                return NoConnection();
+            }
+
+            await db.ExecuteAsync(new CommandDefinition(
+                "DELETE FROM drive_connections WHERE user_id = @userId; DELETE FROM drive_oauth_states WHERE user_id = @userId;",
+                new { userId }, tx, cancellationToken: ct));
+            if (deleteImported)
+            {
+                await imports.DeleteAllAsync(db, tx, userId, ct);
+            }
+
+            await imports.AuditAsync(db, tx, userId, deleteImported ? "disconnected+deleted" : "disconnected", null, null, ct);
+            await tx.CommitAsync(ct);
         }
 
-        await imports.AuditAsync(db, tx, userId, deleteImported ? "disconnected+deleted" : "disconnected", null, null, ct);
-        await tx.CommitAsync(ct);
+        signal.Notify();
         return TypedResults.NoContent();
     }
 

@@ -39,6 +39,8 @@ public static class DriveExtensions
         builder.Services.AddSingleton<IDriveImportTarget, FileVaultImportTarget>();
         builder.Services.AddWorkHandler<DriveImportWork>();
         builder.Services.AddWorkHandler<DriveSyncWork>();
+        builder.Services.AddWorkHandler<DriveRevokeWork>();
+        builder.Services.PostConfigure<WorkOptions>(o => o.Kinds.TryAdd(DriveRevokeWork.WorkKind.Replace(':', '.'), DriveRevokeWork.Policy));
         builder.Services.AddWebhookProvider<DriveWebhookProvider, DriveWebhookProcessor>();
         builder.Services.AddExceptionHandler<DriveExceptionHandler>();
         return builder;

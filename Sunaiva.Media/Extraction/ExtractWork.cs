@@ -25,6 +25,8 @@ public sealed partial class ExtractWork(
     NpgsqlDataSource dataSource,
     IAmazonS3 s3,
     TextExtraction extraction,
+    AudioTranscription transcription,
+    WorkQueue queue,
     EventOutbox outbox,
     SearchCache searchCache,
     IOptions<FileVaultOptions> options,
@@ -35,7 +37,15 @@ public sealed partial class ExtractWork(
 
     public string Kind => WorkKind;
 
-    public async Task HandleAsync(WorkContext context, CancellationToken cancellationToken)
+    public Task HandleAsync(WorkContext context, CancellationToken cancellationToken) => RunAsync(context, transcriptionRetry: false, cancellationToken);
+
+    /// <summary>
+    /// Extracts and indexes one file. Audio is transcribed through the <c>transcription</c> chain when a transcriber is
+    /// wired; when none answers, the first run indexes the file by name and metadata (<c>awaiting_transcription</c>) and
+    /// queues <see cref="TranscribeWork"/> in the same commit, whose runs (<paramref name="transcriptionRetry"/>) throw so
+    /// the runner retries them with back-off (an open circuit waits without spending an attempt) until Voice answers.
+    /// </summary>
+    internal async Task RunAsync(WorkContext context, bool transcriptionRetry, CancellationToken cancellationToken)
     {
         var id = context.Item.Payload;
         Row? row;
@@ -53,20 +63,51 @@ public sealed partial class ExtractWork(
         }
 
         var o = options.Value;
-        await using var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
-        using (var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, cancellationToken))
+        await using var local = await DownloadAsync(row, cancellationToken);
+
+        Extracted extracted;
+        var transcribe = FileTypes.IsAudio(row.ContentType) && transcription.IsConfigured;
+        if (transcriptionRetry && !transcribe)
         {
-            await response.ResponseStream.CopyToAsync(local, cancellationToken);
+            await context.IgnoreAsync("no transcriber wired", cancellationToken);
+            return;
         }
 
-        local.Position = 0;
-        Extracted extracted;
-        using var timeout = new CancellationTokenSource(o.ExtractionTimeout, time);
+        var retryTranscription = false;
+        using var timeout = new CancellationTokenSource(transcribe ? o.TranscriptionTimeout : o.ExtractionTimeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            // Parsers are synchronous: run them off the runner's thread so the timeout can be observed between pages.
-            extracted = await Task.Run(() => extraction.ExtractAsync(local, row.ContentType, linked.Token), linked.Token);
+            if (transcribe)
+            {
+                var path = ((FileStream)local).Name;
+                var text = await transcription.TranscribeAsync(
+                    () => new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 81920, FileOptions.Asynchronous), row.ContentType, row.UserId, linked.Token);
+                extracted = TextExtraction.FromTranscript(text, o.MaxExtractedChars);
+            }
+            else
+            {
+                // Parsers are synchronous: run them off the runner's thread so the timeout can be observed between pages.
+                extracted = await Task.Run(() => extraction.ExtractAsync(local, row.ContentType, linked.Token), linked.Token);
+            }
+        }
+        catch (TranscriptionUnavailableException ex) when (ex.InnerException is Sunaiva.Integration.ProviderChainException { InnerException: Sunaiva.Integration.PermanentFailureException })
+        {
+            // Voice answered that it cannot decode this audio: retrying cannot help. Its name stays searchable.
+            LogExtractionFailed(logger, id, "undecodable audio");
+            extracted = Extracted.Failed("the audio could not be decoded");
+        }
+        catch (TranscriptionUnavailableException ex)
+        {
+            if (transcriptionRetry)
+            {
+                // The runner backs off (without spending an attempt while the circuit is open) and tries again.
+                throw ex.InnerException ?? ex;
+            }
+
+            LogTranscriptionPostponed(logger, id);
+            extracted = new Extracted("awaiting_transcription", string.Empty, string.Empty, false);
+            retryTranscription = true;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -111,13 +152,60 @@ public sealed partial class ExtractWork(
                 tx, cancellationToken: ct));
             if (updated == 1)
             {
-                await outbox.AddAsync(c, tx, EventTypes.FileIndexed, new FileIndexed(row.UserId, id, row.ContentType, row.Source, extracted.Status), $"file.indexed:{id}", ct);
+                var eventKey = transcriptionRetry ? $"file.indexed:{id}:transcribed" : $"file.indexed:{id}";
+                await outbox.AddAsync(c, tx, EventTypes.FileIndexed, new FileIndexed(row.UserId, id, row.ContentType, row.Source, extracted.Status), eventKey, ct);
+                if (retryTranscription)
+                {
+                    await queue.EnqueueAsync(c, tx, TranscribeWork.For(id), ct);
+                }
             }
         }, cancellationToken);
         await searchCache.InvalidateAsync(row.UserId, cancellationToken);
     }
 
+    /// <summary>
+    /// The object as a local copy: a temporary file (deleted on close) for what is parsed, only the header of an image
+    /// (its dimensions are all that is read), so a photo is not downloaded whole for a few bytes.
+    /// </summary>
+    private async Task<Stream> DownloadAsync(Row row, CancellationToken ct)
+    {
+        if (row.ContentType is FileTypes.Png or FileTypes.Jpeg)
+        {
+            var request = new Amazon.S3.Model.GetObjectRequest
+            {
+                BucketName = Extensions.FilesBucket,
+                Key = row.ObjectKey,
+                ByteRange = new Amazon.S3.Model.ByteRange(0, TextExtraction.ImageHeaderBytes - 1),
+            };
+            var head = new MemoryStream();
+            using (var response = await s3.GetObjectAsync(request, ct))
+            {
+                await response.ResponseStream.CopyToAsync(head, ct);
+            }
+
+            head.Position = 0;
+            return head;
+        }
+
+        var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
+        {
+            using var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, ct);
+            await response.ResponseStream.CopyToAsync(local, ct);
+            local.Position = 0;
+            return local;
+        }
+        catch
+        {
+            await local.DisposeAsync();
+            throw;
+        }
+    }
+
     private sealed record Row(string UserId, string Name, string ContentType, string Source, string ObjectKey);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "No transcriber answered for file {FileId}; it is indexed by name now and transcribed later")]
+    private static partial void LogTranscriptionPostponed(ILogger logger, string fileId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Text of file {FileId} could not be extracted ({ExceptionType}); it stays searchable by name")]
     private static partial void LogExtractionFailed(ILogger logger, string fileId, string exceptionType);

@@ -59,6 +59,10 @@ public sealed partial class TextExtraction(IOptions<FileVaultOptions> options, I
         return (truncated ? text.ToString(0, maxChars) : text.ToString(), truncated);
     }
 
+    /// <summary>An audio file's transcript as its text (kept to <paramref name="maxChars"/>).</summary>
+    public static Extracted FromTranscript(string text, int maxChars) =>
+        Plain(text.Length > maxChars ? (text[..maxChars], true) : (text, false), maxChars);
+
     private static Extracted Plain((string Text, bool Truncated) input, int maxChars)
     {
         var text = input.Text.Length > maxChars ? input.Text[..maxChars] : input.Text;
@@ -151,10 +155,13 @@ public sealed partial class TextExtraction(IOptions<FileVaultOptions> options, I
         return Plain((text.ToString(), truncated), o.MaxExtractedChars) with { Headings = headings.ToString() };
     }
 
+    /// <summary>How much of an image is read for its dimensions (ExtractWork downloads only this range).</summary>
+    public const int ImageHeaderBytes = 256 * 1024;
+
     /// <summary>Dimensions from the PNG header or the JPEG frame header; images have no text.</summary>
     private static Extracted Image(Stream file, string contentType)
     {
-        var head = new byte[Math.Min(file.Length, 256 * 1024)];
+        var head = new byte[Math.Min(file.Length, ImageHeaderBytes)];
         file.ReadExactly(head);
         var size = contentType == FileTypes.Png ? PngSize(head) : JpegSize(head);
         var metadata = size is { } s ? new Dictionary<string, object> { ["width"] = s.Width, ["height"] = s.Height } : null;

@@ -62,6 +62,8 @@ public sealed partial class FileIngestion(
     TimeProvider time,
     ILogger<FileIngestion> logger)
 {
+    private const string PayloadHashHeader = "x-amz-content-sha256";
+
     private ArrayPool<byte>? _pool;
 
     private ArrayPool<byte> Pool => _pool ??= ArrayPool<byte>.Create(options.Value.PartSizeBytes, options.Value.MaxConcurrentUploads * 2);
@@ -114,17 +116,42 @@ public sealed partial class FileIngestion(
             var key = FileVault.ObjectKey(request.UserId, id);
             if (length < o.PartSizeBytes)
             {
-                // Small: one put of the buffered bytes, after the duplicate check (nothing to undo if it is one).
+                // Small: one put of the buffered bytes (no multipart round trips, no file_uploads row: a put is atomic).
+                // The duplicate check runs while the bytes travel: duplicates are rare, and then the put is deleted.
                 var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-                if (await FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct) is { } same)
-                {
-                    return new IngestResult(IngestStatus.Duplicate, same);
-                }
-
+                var lookup = FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct);
                 var put = StorageExtensions.NewPut(Extensions.FilesBucket, key);
                 put.InputStream = new MemoryStream(current, 0, length, writable: false);
                 put.ContentType = contentType;
-                await s3.PutObjectAsync(put, ct);
+                // SigV4 signs the payload's SHA-256 over plain HTTP: it is the digest computed on the way, not hashed again.
+                put.Headers[PayloadHashHeader] = sha;
+                try
+                {
+                    await s3.PutObjectAsync(put, ct);
+                }
+                catch
+                {
+                    await lookup.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    throw;
+                }
+
+                StoredFile? same;
+                try
+                {
+                    same = await lookup;
+                }
+                catch
+                {
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
+                    throw;
+                }
+
+                if (same is not null)
+                {
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
+                    return new IngestResult(IngestStatus.Duplicate, same);
+                }
+
                 return await RecordAsync(request, id, name, contentType, total, sha, key, null, ct);
             }
 

@@ -1,5 +1,6 @@
 using Sunaiva.Media.Extraction;
 using Sunaiva.Media.Search;
+using Sunaiva.Integration;
 using Sunaiva.Messaging.Events;
 using Sunaiva.ServiceDefaults.Mcp;
 
@@ -17,6 +18,13 @@ public static class FileVaultExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<UploadSweeper>());
         builder.Services.AddSingleton<TextExtraction>();
         builder.Services.AddWorkHandler<ExtractWork>();
+        builder.Services.AddWorkHandler<TranscribeWork>();
+        builder.Services.PostConfigure<Sunaiva.Messaging.Work.WorkOptions>(o => o.Kinds.TryAdd(TranscribeWork.WorkKind, TranscribeWork.Policy));
+        // Audio transcription by Voice (capability "transcription"); without Voice wired, audio stays awaiting_transcription.
+        builder.Services.AddHttpClient<VoiceServiceTranscriber>(VoiceServiceTranscriber.HttpClientName, (sp, client) =>
+            client.BaseAddress = new Uri(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<FileVaultOptions>>().Value.VoiceBaseUrl)).AsStreamingClient();
+        builder.Services.AddProviderChain<ITranscriptionProvider>(AudioTranscription.Capability).AddAdapter<VoiceServiceTranscriber>();
+        builder.Services.AddSingleton<AudioTranscription>();
         builder.Services.AddSingleton<SearchCache>();
         builder.Services.AddSingleton<FileSearch>();
         builder.AddSunaivaMcp(mcp => mcp.WithTools<Sunaiva.Media.Mcp.FileTools>());

@@ -50,4 +50,15 @@ public sealed class FileVaultOptions
     /// <summary>Time one file's extraction may take.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan ExtractionTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Time one audio file's transcription may take (Voice decodes and recognizes it).</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "02:00:00")]
+    public TimeSpan TranscriptionTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Audio files are transcribed by Voice's <c>POST /transcriptions</c> when Voice is wired.</summary>
+    public bool TranscriptionEnabled { get; set; } = true;
+
+    /// <summary>The Voice service as service discovery names it.</summary>
+    [Required(ErrorMessage = "FileVault:VoiceBaseUrl is not configured.")]
+    public string VoiceBaseUrl { get; set; } = "https+http://voice";
 }

@@ -26,13 +26,17 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
     private static readonly string QuerySql = string.Join(" || ", Languages.Select(l => $"websearch_to_tsquery('{l}', @q)"));
 
     // The tsquery is computed once (an InitPlan: a scalar subquery), and as a plan parameter it can be an index
-    // condition, so the GIN indexes serve each arm of the OR.
+    // condition, so the GIN indexes serve each arm of the OR. Every match is ranked, so the per-row cost counts: the
+    // name's trigram similarity (about 4 µs a row, two thirds of the ranking time over 2,000 matches) is computed only
+    // where the name can carry it (it contains the text, or the fuzzy arm runs); a body-only match ranks by ts_rank alone
+    // instead of by the chance similarity of an unrelated name.
     internal static readonly string Sql =
         $"""
         WITH q AS MATERIALIZED (SELECT ({QuerySql}) AS query),
         hits AS (
             SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language,
-                   ts_rank(f.search_vector, (SELECT query FROM q)) + word_similarity(@q, f.name) AS rank
+                   ts_rank(f.search_vector, (SELECT query FROM q))
+                   + CASE WHEN f.name ILIKE @like OR (@fuzzy AND @q <% f.name) THEN word_similarity(@q, f.name) ELSE 0 END AS rank
             FROM files f
             WHERE f.user_id = @userId AND f.deleted_at IS NULL
               AND (f.search_vector @@ (SELECT query FROM q) OR f.name ILIKE @like OR (@fuzzy AND @q <% f.name))

@@ -19,6 +19,7 @@ using Sunaiva.Testing;
 //  3. upload-to-searchable: from sending a small text file to its first hit in GET /search, p50/p95;
 //  4. load: --load concurrent 24 MB uploads: how many were stored, refused (503 + Retry-After) or failed, orphans in storage.
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Files [-- --docs 1000000 --user-docs 100000 --queries 200 --load 50]
+//        [--only uploads,searchable,load,search] (a subset of the four parts; all by default)
 var options = FilesOptions.Parse(args);
 var root = FindRoot();
 var dll = Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
@@ -61,14 +62,25 @@ try
     await UploadAsync(http, Png(64 * 1024), "warm.png");
     await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = "bench-direct/warm", InputStream = new MemoryStream(Png(64 * 1024)), UseChunkEncoding = false });
 
-    await UploadFiguresAsync(http, s3, media.Id, options);
-    await SearchableFiguresAsync(http, options);
-    if (options.Load > 0)
+    if (options.Runs("uploads"))
+    {
+        await UploadFiguresAsync(http, s3, media.Id, options);
+    }
+
+    if (options.Runs("searchable"))
+    {
+        await SearchableFiguresAsync(http, options);
+    }
+
+    if (options.Load > 0 && options.Runs("load"))
     {
         await LoadFiguresAsync(http, data, s3, media.Id, options.Load);
     }
 
-    await SearchFiguresAsync(http, data, options);
+    if (options.Runs("search"))
+    {
+        await SearchFiguresAsync(http, data, options);
+    }
     return 0;
 }
 finally
@@ -82,6 +94,11 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
     Console.WriteLine("Uploads: POST /files (multipart, streamed to S3 in 8 MiB parts) vs a direct S3 PutObject of the same bytes");
     foreach (var (size, runs) in new[] { (1_000_000, options.SmallRuns), (100_000_000, options.LargeRuns) })
     {
+        if (runs == 0)
+        {
+            continue;
+        }
+
         var direct = new List<double>();
         var directMultipart = new List<double>();
         var viaMedia = new List<double>();
@@ -463,13 +480,15 @@ static string FindRoot()
     return dir?.FullName ?? throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
 }
 
-internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration)
+internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration, string? Only = null)
 {
+    public bool Runs(string part) => Only is null || Only.Split(',', StringSplitOptions.TrimEntries).Contains(part, StringComparer.OrdinalIgnoreCase);
+
     public static FilesOptions Parse(string[] args)
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 20), Int("--large-runs", 3),
-            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release");
+            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"));
     }
 }

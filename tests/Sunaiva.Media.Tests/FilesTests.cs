@@ -10,20 +10,12 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Sunaiva.Media.Tests;
 
 [Collection(ServersCollection.Name)]
-public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
+public sealed class FilesTests(MediaServers servers) : MediaTestBase(servers)
 {
-    private readonly MediaApp _app = new(servers.Servers);
-    private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly string _bob = "bob-" + Guid.NewGuid().ToString("N")[..8];
-
-    public Task InitializeAsync() => _app.StartAsync();
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
-
     [Fact]
     public async Task Uploaded_file_downloads_byte_for_byte_for_its_owner_with_its_type_and_no_sniffing()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
         var bytes = Encoding.UTF8.GetBytes("my memory vault note\n");
 
         var upload = await UploadAsync(ada, bytes, "text/plain", "note.txt");
@@ -44,8 +36,8 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Another_users_file_is_a_404_to_read_download_and_delete_and_stays_intact()
     {
-        using var ada = _app.ClientFor(_ada);
-        using var bob = _app.ClientFor(_bob);
+        using var ada = App.ClientFor(Ada);
+        using var bob = App.ClientFor(Bob);
         var png = TestFiles.Png();
         var id = await UploadedIdAsync(ada, png, "image/png", "face.png");
 
@@ -62,9 +54,9 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Deleted_file_is_gone_from_the_listing_the_database_and_object_storage()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
         var id = await UploadedIdAsync(ada, TestFiles.Pdf("a document"), "application/pdf", "doc.pdf");
-        var objectKey = await _app.ScalarAsync<string>("SELECT object_key FROM files WHERE id = @id", ("id", id));
+        var objectKey = await App.ScalarAsync<string>("SELECT object_key FROM files WHERE id = @id", ("id", id));
 
         var delete = await ada.DeleteAsync($"/files/{id}");
 
@@ -73,7 +65,7 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotFound, (await ada.GetAsync($"/files/{id}/content")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await ada.DeleteAsync($"/files/{id}")).StatusCode);
         Assert.Empty(await ada.GetFromJsonAsync<JsonElement[]>("/files") ?? []);
-        var s3 = _app.Services.GetRequiredService<IAmazonS3>();
+        var s3 = App.Services.GetRequiredService<IAmazonS3>();
         var missing = await Assert.ThrowsAsync<AmazonS3Exception>(() => s3.GetObjectMetadataAsync(Extensions.FilesBucket, objectKey));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }
@@ -81,7 +73,7 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Retried_upload_with_the_same_idempotency_key_stores_one_file()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
 
         var png = TestFiles.Png();
         var first = await UploadAsync(ada, png, "image/png", "a.png", "upload-1");
@@ -90,13 +82,13 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
         Assert.Equal((await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString(), (await retry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString());
-        Assert.Equal(1L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(1L, await App.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", Ada)));
     }
 
     [Fact]
     public async Task Upload_of_a_refused_type_gets_415_problem_details()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
 
         var response = await UploadAsync(ada, [0x4d, 0x5a, 0x90, 0x00], "application/x-msdownload", "setup.exe");
 
@@ -108,10 +100,10 @@ public sealed class FilesTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Upload_over_the_configured_size_gets_413_problem_details()
     {
-        await using var small = new MediaApp(servers.Servers);
+        await using var small = new MediaApp(Servers.Servers);
         using var app = small.WithWebHostBuilder(b => b.UseSetting("FileVault:MaxUploadBytes", "4"));
         using var ada = app.CreateClient();
-        ada.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Sunaiva.Testing.DevTokens.For(_ada));
+        ada.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Sunaiva.Testing.DevTokens.For(Ada));
 
         var response = await UploadAsync(ada, TestFiles.Text("hello"), "text/plain", "big.txt");
 

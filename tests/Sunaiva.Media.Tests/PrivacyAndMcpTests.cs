@@ -10,20 +10,12 @@ using Sunaiva.Testing;
 namespace Sunaiva.Media.Tests;
 
 [Collection(ServersCollection.Name)]
-public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
+public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(servers)
 {
-    private readonly MediaApp _app = new(servers.Servers);
-    private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly string _bob = "bob-" + Guid.NewGuid().ToString("N")[..8];
-
-    public Task InitializeAsync() => _app.StartAsync();
-
-    public async Task DisposeAsync() => await _app.DisposeAsync();
-
     [Fact]
     public async Task Mcp_tools_search_read_a_bounded_range_and_list_the_callers_files_over_http()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
         var text = "The lighthouse keeper's log: " + string.Concat(Enumerable.Range(0, 200).Select(i => $"entry {i}. "));
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text(text), "text/plain", "keeper-log.txt");
         await IndexedAsync(id);
@@ -42,7 +34,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(id, Structured(recent)[0].GetProperty("id").GetString());
         Assert.True(tooLong.IsError);
         var calls = await Eventually.Get(
-            () => _app.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE capability = 'mcp' AND user_id = @u", ("u", _ada)),
+            () => App.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE capability = 'mcp' AND user_id = @u", ("u", Ada)),
             n => n >= 4);
         Assert.True(calls >= 4, $"metered tool calls: {calls}");
     }
@@ -50,8 +42,8 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Another_user_gets_404_from_every_endpoint_and_nothing_from_search_list_or_mcp()
     {
-        using var ada = _app.ClientFor(_ada);
-        using var bob = _app.ClientFor(_bob);
+        using var ada = App.ClientFor(Ada);
+        using var bob = App.ClientFor(Bob);
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("ada's private diary about the orchard"), "text/plain", "diary.txt");
         await IndexedAsync(id);
         var upload = await (await ada.PostAsJsonAsync("/files/uploads", new { name = "big.png", sizeBytes = 10 })).Content.ReadFromJsonAsync<JsonElement>();
@@ -85,7 +77,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Mcp_without_a_bearer_token_is_refused()
     {
-        using var anonymous = _app.CreateClient();
+        using var anonymous = App.CreateClient();
 
         var response = await anonymous.PostAsJsonAsync("/mcp", new { jsonrpc = "2.0", id = 1, method = "tools/list" });
 
@@ -95,7 +87,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Access_log_lists_downloads_ranges_and_mcp_reads_of_the_file_to_its_owner()
     {
-        using var ada = _app.ClientFor(_ada);
+        using var ada = App.ClientFor(Ada);
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("audit me please"), "text/plain", "audit.txt");
         await IndexedAsync(id);
         await using var mcp = await McpFor(ada);
@@ -114,10 +106,10 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
     public async Task File_names_are_sanitized_and_no_content_name_or_token_reaches_the_logs()
     {
         var logs = new CapturingLoggerProvider();
-        await using var app = new MediaApp(servers.Servers);
+        await using var app = new MediaApp(Servers.Servers);
         using var factory = app.WithWebHostBuilder(b => Microsoft.AspNetCore.Hosting.WebHostBuilderExtensions.ConfigureLogging(b, l => l.AddProvider(logs).SetMinimumLevel(LogLevel.Trace)));
         using var ada = factory.CreateClient();
-        var token = DevTokens.For(_ada);
+        var token = DevTokens.For(Ada);
         ada.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
 
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("secret-content-xyzzy"), "text/plain", "../../etc/secret:name-plugh?.txt");
@@ -128,9 +120,6 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal("secret_name-plugh_.txt", file.GetProperty("name").GetString());
         Assert.DoesNotContain(logs.Messages, m => m.Contains("xyzzy", StringComparison.Ordinal) || m.Contains("plugh", StringComparison.Ordinal) || m.Contains(token, StringComparison.Ordinal));
     }
-
-    private async Task IndexedAsync(string id) =>
-        await Eventually.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)) != "pending", $"file {id} is processed");
 
     private static async Task<McpClient> McpFor(HttpClient client) =>
         await McpClient.CreateAsync(new HttpClientTransport(

@@ -72,6 +72,24 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Body_matches_rank_by_their_text_not_by_how_much_an_unrelated_name_resembles_the_query()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var lookalike = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("notes about gardening"), "text/plain", "garage.txt");
+        _app.Time.Advance(TimeSpan.FromMinutes(1));
+        var plain = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("notes about gardening!"), "text/plain", "zz.txt");
+        await IndexedAsync(lookalike);
+        await IndexedAsync(plain);
+
+        var items = (await SearchAsync(ada, "gardening")).GetProperty("items");
+
+        // Same text, same rank: the newer first, although "garage" shares trigrams with the query (below the fuzzy threshold) and "zz" none.
+        Assert.Equal(2, items.GetArrayLength());
+        Assert.Equal(items[0].GetProperty("rank").GetDouble(), items[1].GetProperty("rank").GetDouble());
+        Assert.Equal(plain, items[0].GetProperty("id").GetString());
+    }
+
+    [Fact]
     public async Task Names_are_found_with_typos_and_partially_and_a_name_match_ranks_above_a_body_match()
     {
         using var ada = _app.ClientFor(_ada);

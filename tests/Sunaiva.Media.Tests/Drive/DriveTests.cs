@@ -305,6 +305,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
 
         var byBob = await bob.DeleteAsync("/drive/connection?deleteImported=true");
         var delete = await ada.DeleteAsync("/drive/connection?deleteImported=true");
+        await _app.UntilAsync(() => Task.FromResult(_google.RevokedTokens.Count > 0), "the revoke at Google (durable work)");
 
         Assert.Equal(HttpStatusCode.NotFound, byBob.StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
@@ -314,6 +315,37 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u AND deleted_at IS NULL", ("u", _ada)));
         Assert.Equal(HttpStatusCode.NotFound, (await ada.GetAsync("/drive/connection")).StatusCode);
         Assert.Equal(1L, await _app.ScalarAsync<long>("SELECT count(*) FROM drive_audit WHERE user_id = @u AND action = 'disconnected+deleted'", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task Disconnect_while_Google_is_down_deletes_the_tokens_at_once_and_revokes_when_Google_recovers()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        using var ada = _app.ClientFor(_ada);
+        _google.RevokeOutages = 3;
+
+        var delete = await ada.DeleteAsync("/drive/connection");
+        await _app.UntilAsync(() => Task.FromResult(_google.FailedRevokes >= 1), "a first revoke meeting the outage");
+        var connectionsRightAfter = await _app.ScalarAsync<long>("SELECT count(*) FROM drive_connections WHERE user_id = @u", ("u", _ada));
+        var pendingToken = await _app.ScalarAsync<string>("SELECT token FROM drive_revocations WHERE user_id = @u", ("u", _ada));
+        var liveDuringOutage = _google.HasLiveGrant(AdaAccount);
+        await _app.UntilAsync(() =>
+        {
+            // Back-off and an open circuit delay on the app's clock: let it pass.
+            _app.Time.Advance(TimeSpan.FromMinutes(1));
+            return Task.FromResult(!_google.HasLiveGrant(AdaAccount));
+        }, "the revoke after Google recovers");
+        await _app.UntilAsync(async () => await _app.ScalarAsync<long>("SELECT count(*) FROM drive_revocations WHERE user_id = @u", ("u", _ada)) == 0, "the pending token deleted");
+
+        Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        Assert.Equal(0L, connectionsRightAfter);
+        Assert.NotNull(pendingToken);
+        Assert.DoesNotContain(_google.IssuedSecrets, secret => pendingToken!.Contains(secret, StringComparison.Ordinal));
+        Assert.True(liveDuringOutage);
+        Assert.True(_google.FailedRevokes >= 3);
+        Assert.Single(_google.RevokedTokens);
+        Assert.Equal(HttpStatusCode.NotFound, (await ada.GetAsync("/drive/connection")).StatusCode);
+        Assert.Equal("done", await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE kind = 'drive.revoke' AND payload LIKE @u", ("u", $"%{_ada}%")));
     }
 
     [Fact]

@@ -32,6 +32,8 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Account> _accounts = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<TokenCall> _tokenCalls = new();
     private readonly ConcurrentQueue<string> _revoked = new();
+    private int _revokeOutages;
+    private int _failedRevokes;
     private readonly ConcurrentQueue<DriveCall> _driveCalls = new();
     private readonly ConcurrentQueue<FakeChannel> _channels = new();
     private readonly ConcurrentQueue<string> _issuedSecrets = new();
@@ -62,6 +64,12 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     public IReadOnlyList<string> IssuedSecrets => [.. _issuedSecrets];
 
     public IReadOnlyList<string> RevokedTokens => _revoked.ToList();
+
+    /// <summary>While positive, each revoke request answers 503 (Google's backend unavailable) and counts down.</summary>
+    public int RevokeOutages { get => _revokeOutages; set => _revokeOutages = value; }
+
+    /// <summary>Revoke requests that met an outage.</summary>
+    public int FailedRevokes => _failedRevokes;
 
     public IReadOnlyList<DriveCall> DriveCalls => _driveCalls.ToList();
 
@@ -433,6 +441,13 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private async Task<IResult> RevokeAsync(HttpContext http)
     {
         var token = (await http.Request.ReadFormAsync())["token"].ToString();
+        if (Interlocked.Decrement(ref _revokeOutages) >= 0)
+        {
+            Interlocked.Increment(ref _failedRevokes);
+            return Results.Text("""{"error":"temporarily_unavailable","error_description":"The service is currently unavailable."}""", "application/json", statusCode: 503);
+        }
+
+        Interlocked.Exchange(ref _revokeOutages, 0);
         _revoked.Enqueue(token);
         if (_refreshTokens.TryGetValue(token, out var grant))
         {

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Sunaiva.Messaging.Work;
+using Sunaiva.Testing;
+
+namespace Sunaiva.Media.Tests;
+
+[Collection(ServersCollection.Name)]
+public sealed class TranscriptionTests(MediaServers servers) : IAsyncLifetime
+{
+    private readonly int _voicePort = LocalServers.FreePort();
+    private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
+    private MediaApp _app = null!;
+
+    public Task InitializeAsync()
+    {
+        _app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:VoiceBaseUrl"] = $"http://127.0.0.1:{_voicePort}" });
+        return _app.StartAsync();
+    }
+
+    public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact(Skip = "Open: the name-indexed file and its durable retry work, but once Voice is up the retry ends 'failed' (Voice answered its stt chain unavailable when started as a process; under investigation, see docs/files.md)")]
+    public async Task Audio_uploaded_while_Voice_is_down_is_found_by_name_then_by_a_spoken_word_once_Voice_transcribes_it()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var wav = await FliteWavAsync("hello world. please call me tomorrow morning.");
+
+        var id = await TestFiles.UploadedIdAsync(ada, wav, "audio/wav", "voicemail.wav");
+        await UntilAsync(async () => await StatusAsync(id) == "awaiting_transcription", "indexed by name while Voice is down");
+        var byNameWhileDown = await SearchAsync(ada, "voicemail");
+        var retryQueued = await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE key = @key", ("key", "file.transcribe:" + id));
+        await using var voice = await VoiceProcess.StartAsync(servers.Servers, _voicePort);
+        await UntilAsync(async () =>
+        {
+            // The retry waits out its back-off on the app's clock (in small steps: Media's service tokens are minted on
+            // this clock and Voice checks them on the real one, with five minutes of skew allowed).
+            _app.Time.Advance(TimeSpan.FromSeconds(10));
+            return await StatusAsync(id) == "indexed";
+        }, "transcribed once Voice is up");
+        var bySpokenWord = await SearchAsync(ada, "tomorrow");
+
+        Assert.Contains(byNameWhileDown.GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == id);
+        Assert.Equal("pending", retryQueued);
+        var hit = Assert.Single(bySpokenWord.GetProperty("items").EnumerateArray());
+        Assert.Equal(id, hit.GetProperty("id").GetString());
+        Assert.Contains("**tomorrow**", hit.GetProperty("snippet").GetString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("done", await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE key = @key", ("key", "file.transcribe:" + id)));
+    }
+
+    private Task<string?> StatusAsync(string id) => _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id));
+
+    private async Task UntilAsync(Func<Task<bool>> condition, string what)
+    {
+        try
+        {
+            await Eventually.UntilAsync(async () =>
+            {
+                _app.Services.GetRequiredService<WorkSignal>().Notify();
+                return await condition();
+            }, what, TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException ex)
+        {
+            var work = await _app.ScalarAsync<string>("SELECT string_agg(kind || ' ' || status || ' attempts=' || attempts || ' ' || coalesce(last_error, ''), E'\n') FROM work_items WHERE kind LIKE 'file.%'")
+                + "\nfiles: " + await _app.ScalarAsync<string>("SELECT string_agg(f.text_status || ' [' || coalesce(t.body, '') || ']', E'\n') FROM files f LEFT JOIN file_texts t ON t.file_id = f.id");
+            throw new TimeoutException($"{ex.Message}; work items:\n{work}", ex);
+        }
+    }
+
+    private static async Task<JsonElement> SearchAsync(HttpClient client, string q) =>
+        await client.GetFromJsonAsync<JsonElement>($"/search?q={Uri.EscapeDataString(q)}");
+
+    private static async Task<byte[]> FliteWavAsync(string text)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"flite-{Guid.NewGuid():N}.wav");
+        try
+        {
+            var start = new ProcessStartInfo("flite") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in new[] { "-voice", "slt", "-t", text, "-o", file })
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            using (var process = Process.Start(start)!)
+            {
+                await process.WaitForExitAsync();
+            }
+
+            return await File.ReadAllBytesAsync(file);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
