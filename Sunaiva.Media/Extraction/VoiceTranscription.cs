@@ -40,7 +40,9 @@ public sealed class VoiceServiceTranscriber(HttpClient http, IOptions<FileVaultO
         using var request = new HttpRequestMessage(HttpMethod.Post, "/transcriptions") { Content = content };
         request.Headers.Authorization = new("Bearer", ServiceToken(userId));
         using var response = await http.SendAsync(request, cancellationToken);
-        if ((int)response.StatusCode is >= 400 and < 500 and not 408 and not 429)
+        // Only an answer about this audio is final (not audio, too large, unreadable); 401/403/404 say Voice or our
+        // configuration is not what it should be (a deploy in progress, a key being rotated): the retry outlives that.
+        if ((int)response.StatusCode is 400 or 413 or 415 or 422)
         {
             throw new PermanentFailureException(Provider, $"http {(int)response.StatusCode}");
         }

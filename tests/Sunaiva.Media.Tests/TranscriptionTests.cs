@@ -10,19 +10,32 @@ namespace Sunaiva.Media.Tests;
 [Collection(ServersCollection.Name)]
 public sealed class TranscriptionTests(MediaServers servers) : IAsyncLifetime
 {
-    private readonly int _voicePort = LocalServers.FreePort();
+    private ServiceChildProcess _voice = null!;
     private readonly string _ada = "ada-" + Guid.NewGuid().ToString("N")[..8];
     private MediaApp _app = null!;
 
     public Task InitializeAsync()
     {
-        _app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:VoiceBaseUrl"] = $"http://127.0.0.1:{_voicePort}" });
+        // The real Voice service as a process of its own (Media tests cannot host it in-process: both are top-level
+        // Programs; and Voice is our own service, not a cloud to fake), started only once the upload met it down.
+        _voice = new ServiceChildProcess("Sunaiva.Voice", new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:voicedb"] = servers.Servers.PostgresConnectionString(LocalServers.NewDatabaseName("voice")),
+            ["ConnectionStrings:redis"] = servers.Servers.RedisConnectionString,
+            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
+            ["Voice:Tts:WarmAtStart"] = "false",
+        });
+        _app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:VoiceBaseUrl"] = _voice.BaseAddress.ToString().TrimEnd('/') });
         return _app.StartAsync();
     }
 
-    public async Task DisposeAsync() => await _app.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        await _voice.DisposeAsync();
+        await _app.DisposeAsync();
+    }
 
-    [Fact(Skip = "Open: the name-indexed file and its durable retry work, but once Voice is up the retry ends 'failed' (Voice answered its stt chain unavailable when started as a process; under investigation, see docs/files.md)")]
+    [Fact]
     public async Task Audio_uploaded_while_Voice_is_down_is_found_by_name_then_by_a_spoken_word_once_Voice_transcribes_it()
     {
         using var ada = _app.ClientFor(_ada);
@@ -32,7 +45,7 @@ public sealed class TranscriptionTests(MediaServers servers) : IAsyncLifetime
         await UntilAsync(async () => await StatusAsync(id) == "awaiting_transcription", "indexed by name while Voice is down");
         var byNameWhileDown = await SearchAsync(ada, "voicemail");
         var retryQueued = await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE key = @key", ("key", "file.transcribe:" + id));
-        await using var voice = await VoiceProcess.StartAsync(servers.Servers, _voicePort);
+        await _voice.StartAsync(TimeSpan.FromSeconds(90));
         await UntilAsync(async () =>
         {
             // The retry waits out its back-off on the app's clock (in small steps: Media's service tokens are minted on

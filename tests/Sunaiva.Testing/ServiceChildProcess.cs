@@ -38,7 +38,10 @@ public sealed class ServiceChildProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the process (again, on a new port, after a kill) and waits until its health endpoint answers 200.</summary>
+    /// <summary>
+    /// Starts the process and waits until its health endpoint answers 200: on <see cref="BaseAddress"/> the first time (so
+    /// a caller configured before the start finds it), on a new port when started again after a kill.
+    /// </summary>
     public async Task StartAsync(TimeSpan timeout)
     {
         if (_process is { HasExited: false })
@@ -46,7 +49,11 @@ public sealed class ServiceChildProcess : IAsyncDisposable
             throw new InvalidOperationException("already running");
         }
 
-        BaseAddress = new Uri($"http://127.0.0.1:{LocalServers.FreePort()}");
+        if (_process is not null)
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{LocalServers.FreePort()}");
+        }
+
         var start = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = Path.GetDirectoryName(_dll)!,
