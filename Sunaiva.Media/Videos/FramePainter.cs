@@ -164,7 +164,7 @@ public sealed class FramePainter : IDisposable
                 var center = new SKPoint(Width * (0.35f + 0.3f * phase), Height * 0.45f);
                 using var shader = SKShader.CreateRadialGradient(center, 700 * zoom, [_style.BackgroundAccent, _style.Background], SKShaderTileMode.Clamp);
                 _paint.Shader = shader;
-                canvas.DrawRect(0, 0, Width, Height, _paint);
+                DrawMirrored(canvas, (int)center.Y);
                 _paint.Shader = null;
                 break;
             }
@@ -257,6 +257,31 @@ public sealed class FramePainter : IDisposable
         {
             var offset = (int)Math.Round(y * slope);
             strip.Slice(offset * 4, Width * 4).CopyTo(pixels.Slice(y * rowBytes, Width * 4));
+        }
+    }
+
+    /// <summary>
+    /// Fills the frame with <see cref="_paint"/>'s radial shader centred on row boundary <paramref name="axis"/>: the
+    /// light is symmetric there (row axis + k is row axis - 1 - k, to the bit), so the rows below the axis are copied
+    /// from those above it instead of shaded again, and rows under the letterbox bars are not shaded at all.
+    /// </summary>
+    private void DrawMirrored(SKCanvas canvas, int axis)
+    {
+        var top = _style.Letterbox ? 70 : 0;
+        var bottom = _style.Letterbox ? Height - 70 : Height;
+        if (_frame is not { ColorType: SKColorType.Rgba8888, Width: Width, Height: Height } frame || axis <= top || 2 * axis - top > bottom)
+        {
+            canvas.DrawRect(0, 0, Width, Height, _paint);
+            return;
+        }
+
+        canvas.DrawRect(0, top, Width, axis - top, _paint);
+        canvas.DrawRect(0, 2 * axis - top, Width, bottom - (2 * axis - top), _paint);
+        var pixels = frame.GetPixelSpan();
+        var rowBytes = frame.RowBytes;
+        for (var y = axis; y < 2 * axis - top; y++)
+        {
+            pixels.Slice((2 * axis - 1 - y) * rowBytes, Width * 4).CopyTo(pixels.Slice(y * rowBytes, Width * 4));
         }
     }
 
