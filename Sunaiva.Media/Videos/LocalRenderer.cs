@@ -131,7 +131,7 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
                 {
                     linked.Token.ThrowIfCancellationRequested();
                     var before = time.GetTimestamp();
-                    painter.Paint(canvas, (double)i / o.FramesPerSecond);
+                    painter.Paint(bitmap, canvas, (double)i / o.FramesPerSecond);
                     canvas.Flush();
                     paintTime += time.GetElapsedTime(before);
                     stdin.Write(bitmap.GetPixelSpan());

@@ -77,7 +77,7 @@ internal static class VideoBench
             {
                 for (var f = 0; f < frames; f++)
                 {
-                    painter.Paint(canvas, (double)f / options.FramesPerSecond);
+                    painter.Paint(bitmap, canvas, (double)f / options.FramesPerSecond);
                     file.Write(bitmap.GetPixelSpan());
                 }
             }
