@@ -163,6 +163,9 @@ public sealed class FramePainter : IDisposable
                 var zoom = 1f + 0.25f * phase;
                 var center = new SKPoint(Width * (0.35f + 0.3f * phase), Height * 0.45f);
                 using var shader = SKShader.CreateRadialGradient(center, 700 * zoom, [_style.BackgroundAccent, _style.Background], SKShaderTileMode.Clamp);
+                // Opaque: the shared paint otherwise keeps the alpha of the last thing drawn, and the light's strength
+                // depended on what the previous frame drew last.
+                _paint.Color = SKColors.Black;
                 _paint.Shader = shader;
                 DrawMirrored(canvas, (int)center.Y);
                 _paint.Shader = null;
