@@ -1,7 +1,5 @@
 using System.Net.Http.Json;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Sunaiva.Integration;
 using Sunaiva.Media.Files;
 using Sunaiva.ServiceDefaults.Auth;
@@ -52,21 +50,7 @@ public sealed class VoiceServiceTranscriber(HttpClient http, IOptions<FileVaultO
         return transcript?.Text ?? string.Empty;
     }
 
-    private string ServiceToken(string userId)
-    {
-        var now = time.GetUtcNow().UtcDateTime;
-        var settings = jwt.Value;
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = settings.Issuer,
-            Audience = settings.Audience,
-            Claims = new Dictionary<string, object> { ["sub"] = userId, ["azp"] = "sunaiva-media" },
-            IssuedAt = now,
-            NotBefore = now,
-            Expires = now.AddMinutes(15),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(settings.SigningKey)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+    private string ServiceToken(string userId) => VoiceServiceToken.For(jwt.Value, userId, time.GetUtcNow(), TimeSpan.FromMinutes(15));
 
     private sealed record VoiceTranscript(string? Text);
 }

@@ -52,22 +52,37 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
                 new { now = time.GetUtcNow() }, cancellationToken: ct))).ToList();
         }
 
+        var removed = 0;
         foreach (var orphan in due)
         {
             if (!orphan.HasFile)
             {
-                await MultipartObject.AbortAsync(s3, Extensions.FilesBucket, orphan.ObjectKey, orphan.StorageUploadId, null);
-                await s3.DeleteObjectAsync(Extensions.FilesBucket, orphan.ObjectKey, ct);
+                try
+                {
+                    await MultipartObject.AbortAsync(s3, Extensions.FilesBucket, orphan.ObjectKey, orphan.StorageUploadId, null);
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, orphan.ObjectKey, ct);
+                }
+                catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException)
+                {
+                    // This upload's alone (storage refused it, or another sweeper is removing it at the same moment): its row
+                    // stays for the next pass, and the others are swept now.
+                    LogOrphanFailed(logger, orphan.Id, ex.GetType().Name);
+                    continue;
+                }
             }
 
             await using var connection = await dataSource.OpenConnectionAsync(ct);
             await connection.ExecuteAsync(new CommandDefinition("DELETE FROM file_uploads WHERE id = @Id", new { orphan.Id }, cancellationToken: ct));
+            removed++;
         }
 
-        return due.Count;
+        return removed;
     }
 
     private sealed record Orphan(string Id, string StorageUploadId, string ObjectKey, bool HasFile);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Orphaned upload {UploadId} could not be removed ({ExceptionType}); retrying next round")]
+    private static partial void LogOrphanFailed(ILogger logger, string uploadId, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping orphaned uploads failed ({ExceptionType}); retrying next round")]
     private static partial void LogSweepFailed(ILogger logger, string exceptionType);

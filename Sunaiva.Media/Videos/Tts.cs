@@ -3,8 +3,6 @@ using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Auth;
 
@@ -48,21 +46,7 @@ public sealed class VoiceServiceTts(HttpClient http, IOptions<VideoOptions> opti
         return await response.Content.ReadAsByteArrayAsync(cancellationToken);
     }
 
-    private string ServiceToken(string userId)
-    {
-        var now = time.GetUtcNow().UtcDateTime;
-        var settings = jwt.Value;
-        return new JsonWebTokenHandler { SetDefaultTimesOnTokenCreation = false }.CreateToken(new SecurityTokenDescriptor
-        {
-            Issuer = settings.Issuer,
-            Audience = settings.Audience,
-            Claims = new Dictionary<string, object> { ["sub"] = userId, ["azp"] = "sunaiva-media" },
-            IssuedAt = now,
-            NotBefore = now,
-            Expires = now.AddMinutes(2),
-            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(settings.SigningKey)), SecurityAlgorithms.HmacSha256),
-        });
-    }
+    private string ServiceToken(string userId) => VoiceServiceToken.For(jwt.Value, userId, time.GetUtcNow(), TimeSpan.FromMinutes(2));
 }
 
 /// <summary>espeak-ng in Media: the catalog voice mapped to an espeak voice (copied from Voice's catalog), text on stdin, WAV on stdout.</summary>

@@ -43,7 +43,7 @@ var run = Guid.NewGuid().ToString("N")[..6];
 string Short(int i) => $"Short reply {run} number {i}.";                                          // ~1.7 s of audio: HybridCache
 string Long(int i) => $"A longer answer {run} number {i}, which keeps talking for a good while so that its clip is larger than the small tier."; // ~9 s: object storage
 
-await FirstByteAsync(http, "/tts", $"warm {run}", "miss");
+await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", $"warm {run}", "miss");
 var bareCloud = new List<double>();
 var miss = new List<double>();
 var hit = new List<double>();
@@ -52,28 +52,28 @@ var storageHit = new List<double>();
 for (var i = 0; i < texts; i++)
 {
     bareCloud.Add(await BareCloudFirstByteAsync(Short(i)));
-    miss.Add(await FirstByteAsync(http, "/tts", Short(i), "miss"));
-    hit.Add(await FirstByteAsync(http, "/tts", Short(i), "hit"));
-    storageMiss.Add(await FirstByteAsync(http, "/tts", Long(i), "miss"));
+    miss.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", Short(i), "miss"));
+    hit.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", Short(i), "hit"));
+    storageMiss.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", Long(i), "miss"));
 }
 
 // The large clips are written to storage in the background after their last chunk: let the writes land.
 await Task.Delay(1000);
 for (var i = 0; i < texts; i++)
 {
-    storageHit.Add(await FirstByteAsync(http, "/tts", Long(i), "hit"));
+    storageHit.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", Long(i), "hit"));
 }
 
 var failed = new List<double>();
 for (var i = 0; i < Math.Min(texts, 4); i++)
 {
-    failed.Add(await FirstByteAsync(http, "/tts", $"FAIL {run} {i}", "miss"));
+    failed.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", $"FAIL {run} {i}", "miss"));
 }
 
 var stalled = new List<double>();
 for (var i = 0; i < 2; i++)
 {
-    stalled.Add(await FirstByteAsync(http, "/tts", $"STALL {run} {i}", "miss"));
+    stalled.Add(await BenchSupport.TtsFirstByteAsync(http, "en-US-female-1", $"STALL {run} {i}", "miss"));
 }
 
 var baseline = P(bareCloud, 50);
@@ -108,38 +108,6 @@ async Task<double> BareCloudFirstByteAsync(string text)
     return elapsed;
 }
 
-static async Task<double> FirstByteAsync(HttpClient http, string path, string text, string expect)
-{
-    var watch = Stopwatch.StartNew();
-    using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(new { voiceId = "en-US-female-1", text }) };
-    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-    await using var body = await response.Content.ReadAsStreamAsync();
-    var buffer = new byte[64 * 1024];
-    var got = 0;
-    while (got <= 44)
-    {
-        var n = await body.ReadAsync(buffer);
-        if (n == 0)
-        {
-            break;
-        }
-
-        got += n;
-    }
-
-    var elapsed = watch.Elapsed.TotalMilliseconds;
-    while (await body.ReadAsync(buffer) > 0)
-    {
-    }
-
-    var cache = response.Headers.GetValues("Sunaiva-Tts-Cache").Single();
-    if (cache != expect)
-    {
-        Console.WriteLine($"  (expected a {expect}, got a {cache})");
-    }
-
-    return elapsed;
-}
 
 static double P(List<double> values, int percentile)
 {

@@ -82,8 +82,8 @@ var bare = new List<double>();
 for (var i = 0; i < 20; i++)
 {
     var text = $"Your number today is {i} {Guid.NewGuid().ToString()[..4]}.";
-    miss.Add(await TtsFirstByteAsync(text, "miss"));
-    hit.Add(await TtsFirstByteAsync(text, "hit"));
+    miss.Add(await BenchSupport.TtsFirstByteAsync(http, "en-GB-female-1", text, "miss"));
+    hit.Add(await BenchSupport.TtsFirstByteAsync(http, "en-GB-female-1", text, "hit"));
     bare.Add(await BareEspeakFirstByteAsync(text));
 }
 
@@ -271,38 +271,6 @@ async Task<List<Turn>> RunSessionAsync(int index, int count)
     return results;
 }
 
-async Task<double> TtsFirstByteAsync(string text, string expect)
-{
-    var watch = Stopwatch.StartNew();
-    using var request = new HttpRequestMessage(HttpMethod.Post, "/tts") { Content = JsonContent.Create(new { voiceId = "en-GB-female-1", text }) };
-    using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-    await using var body = await response.Content.ReadAsStreamAsync();
-    var buffer = new byte[64 * 1024];
-    var got = 0;
-    while (got <= 44)
-    {
-        var n = await body.ReadAsync(buffer);
-        if (n == 0)
-        {
-            break;
-        }
-
-        got += n;
-    }
-
-    var elapsed = watch.Elapsed.TotalMilliseconds;
-    while (await body.ReadAsync(buffer) > 0)
-    {
-    }
-
-    var cache = response.Headers.GetValues("Sunaiva-Tts-Cache").Single();
-    if (cache != expect)
-    {
-        Console.WriteLine($"  (expected a {expect}, got a {cache})");
-    }
-
-    return elapsed;
-}
 
 static async Task<double> BareEspeakFirstByteAsync(string text)
 {

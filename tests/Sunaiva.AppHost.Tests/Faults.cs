@@ -77,7 +77,10 @@ internal static class Faults
     {
         var result = await fixture.App.Services.GetRequiredService<ResourceCommandService>().ExecuteCommandAsync(resource, KnownResourceCommands.StartCommand, ct);
         Assert.True(result.Success, result.Message);
-        await fixture.App.ResourceNotifications.WaitForResourceHealthyAsync(resource, ct);
+        // Not WaitForResourceHealthyAsync: it gives up at once if the snapshot it reads first is still the stopped one
+        // ("failed to start"), which depends on how fast the start is reported.
+        await fixture.App.ResourceNotifications.WaitForResourceAsync(resource, e =>
+            e.Snapshot.State?.Text == KnownResourceStates.Running && e.Snapshot.HealthStatus == HealthStatus.Healthy, ct);
     }
 
     /// <summary>A client straight to the service's endpoint, without the resilience handler: what a caller sees.</summary>

@@ -86,27 +86,5 @@ public sealed class TranscriptionTests(MediaServers servers) : IAsyncLifetime
     private static async Task<JsonElement> SearchAsync(HttpClient client, string q) =>
         await client.GetFromJsonAsync<JsonElement>($"/search?q={Uri.EscapeDataString(q)}");
 
-    private static async Task<byte[]> FliteWavAsync(string text)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"flite-{Guid.NewGuid():N}.wav");
-        try
-        {
-            var start = new ProcessStartInfo("flite") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "-voice", "slt", "-t", text, "-o", file })
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using (var process = Process.Start(start)!)
-            {
-                await process.WaitForExitAsync();
-            }
-
-            return await File.ReadAllBytesAsync(file);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-    }
+    private static Task<byte[]> FliteWavAsync(string text) => Flite.WavAsync(text);
 }

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Json;
 
 namespace Sunaiva.Testing;
 
@@ -63,4 +65,41 @@ public static class BenchSupport
     /// <summary>The <paramref name="p"/> quantile (0..1, nearest rank) of ascending <paramref name="sorted"/> samples; NaN when empty.</summary>
     public static double Percentile(IReadOnlyList<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, Math.Max(0, (int)Math.Ceiling(p * sorted.Count) - 1))];
+
+    /// <summary>
+    /// Time to the first audio byte past the WAV header of Voice's <c>POST /tts</c> (the rest is read and dropped); says so
+    /// when the cache answer (<c>Sunaiva-Tts-Cache</c>) was not the <paramref name="expect"/>ed hit or miss.
+    /// </summary>
+    public static async Task<double> TtsFirstByteAsync(HttpClient http, string voiceId, string text, string expect)
+    {
+        var watch = Stopwatch.StartNew();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/tts") { Content = JsonContent.Create(new { voiceId, text }) };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+        var buffer = new byte[64 * 1024];
+        var got = 0;
+        while (got <= 44)
+        {
+            var n = await body.ReadAsync(buffer);
+            if (n == 0)
+            {
+                break;
+            }
+
+            got += n;
+        }
+
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        while (await body.ReadAsync(buffer) > 0)
+        {
+        }
+
+        var cache = response.Headers.GetValues("Sunaiva-Tts-Cache").Single();
+        if (cache != expect)
+        {
+            Console.WriteLine($"  (expected a {expect}, got a {cache})");
+        }
+
+        return elapsed;
+    }
 }

@@ -16,30 +16,7 @@ public sealed class TranscriptionsTests(LocalServers servers) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
 
-    /// <summary>A WAV file as flite writes it (its own sample rate), not the pipeline's PCM: what a user uploads.</summary>
-    internal static async Task<byte[]> FliteWavAsync(string text)
-    {
-        var file = Path.Combine(Path.GetTempPath(), $"flite-{Guid.NewGuid():N}.wav");
-        try
-        {
-            var start = new ProcessStartInfo("flite") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "-voice", "slt", "-t", text, "-o", file })
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using (var process = Process.Start(start)!)
-            {
-                await process.WaitForExitAsync();
-            }
-
-            return await File.ReadAllBytesAsync(file);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-    }
+    internal static Task<byte[]> FliteWavAsync(string text) => Flite.WavAsync(text);
 
     [Fact]
     public async Task A_wav_file_is_transcribed_with_its_words_and_timings()

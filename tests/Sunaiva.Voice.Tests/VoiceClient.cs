@@ -163,30 +163,10 @@ public static class Speech
 {
     public static async Task<byte[]> FliteAsync(string text, int trailingSilenceMs = 600)
     {
-        var file = Path.Combine(Path.GetTempPath(), $"flite-{Guid.NewGuid():N}.wav");
-        try
-        {
-            var start = new ProcessStartInfo("flite") { RedirectStandardError = true, RedirectStandardOutput = true };
-            foreach (var a in new[] { "-voice", "slt", "-t", text, "-o", file })
-            {
-                start.ArgumentList.Add(a);
-            }
-
-            using (var process = Process.Start(start)!)
-            {
-                await process.WaitForExitAsync();
-            }
-
-            var wav = await File.ReadAllBytesAsync(file);
-            var rate = BitConverter.ToInt32(wav, 24);
-            var data = FindData(wav);
-            var pcm = new PcmResampler(rate, TtsFormat.SampleRate).Process(data);
-            return [.. new byte[16 * 2 * 200], .. pcm, .. new byte[16 * 2 * trailingSilenceMs]];
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        var wav = await Flite.WavAsync(text);
+        var rate = BitConverter.ToInt32(wav, 24);
+        var pcm = new PcmResampler(rate, TtsFormat.SampleRate).Process(FindData(wav));
+        return [.. new byte[16 * 2 * 200], .. pcm, .. new byte[16 * 2 * trailingSilenceMs]];
     }
 
     private static byte[] FindData(byte[] wav)
