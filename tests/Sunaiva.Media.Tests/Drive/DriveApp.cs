@@ -54,11 +54,18 @@ public sealed class DriveApp(LocalServers servers, FakeGoogleServer google, bool
         await UntilAsync(async () => await ScalarAsync<string>("SELECT page_token FROM drive_connections WHERE user_id = @u", ("u", userId)) is not null, "first Drive sync");
     }
 
-    /// <summary>Queues an import of the files and waits until each is imported (or removed/skipped).</summary>
+    /// <summary>Queues an import of the files.</summary>
     public async Task<HttpResponseMessage> ImportAsync(string userId, params string[] fileIds)
     {
         using var client = ClientFor(userId);
         return await client.PostAsJsonAsync("/drive/imports", new { fileIds });
+    }
+
+    /// <summary>Queues an import of the file and waits until it is imported.</summary>
+    public async Task ImportedAsync(string userId, string fileId)
+    {
+        await ImportAsync(userId, fileId);
+        await UntilAsync(async () => await ImportStatusAsync(userId, fileId) == "imported", $"import of {fileId}");
     }
 
     public Task<string?> ImportStatusAsync(string userId, string fileId) =>

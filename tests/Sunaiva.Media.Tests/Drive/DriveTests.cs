@@ -158,8 +158,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     {
         await _app.ConnectAsync(_ada, AdaAccount);
         var pdf = _google.AddFile(AdaAccount, "a.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 one"));
-        await _app.ImportAsync(_ada, pdf.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "first import");
+        await _app.ImportedAsync(_ada, pdf.Id);
         var first = await _app.VaultFileIdAsync(_ada, pdf.Id);
 
         await _app.ImportAsync(_ada, pdf.Id);
@@ -176,8 +175,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     {
         await _app.ConnectAsync(_ada, AdaAccount);
         var doc = _google.AddFile(AdaAccount, "Notes", "application/vnd.google-apps.document", Encoding.UTF8.GetBytes("version one"));
-        await _app.ImportAsync(_ada, doc.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, doc.Id) == "imported", "import");
+        await _app.ImportedAsync(_ada, doc.Id);
         var firstVaultId = await _app.VaultFileIdAsync(_ada, doc.Id);
         var channel = Assert.Single(_google.Channels, c => c.Account == AdaAccount);
 
@@ -207,8 +205,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     {
         await _app.ConnectAsync(_ada, AdaAccount);
         var pdf = _google.AddFile(AdaAccount, "old.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 old"));
-        await _app.ImportAsync(_ada, pdf.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "import");
+        await _app.ImportedAsync(_ada, pdf.Id);
         var channel = Assert.Single(_google.Channels, c => c.Account == AdaAccount);
 
         _google.TrashFile(AdaAccount, pdf.Id);
@@ -231,8 +228,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         var pdf = _google.AddFile(AdaAccount, "later.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 later"));
 
         _app.Time.Advance(TimeSpan.FromMinutes(57));
-        await _app.ImportAsync(_ada, pdf.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "import after the refresh");
+        await _app.ImportedAsync(_ada, pdf.Id);
 
         Assert.Contains(_google.TokenCalls, c => c.GrantType == "refresh_token" && c.Account == AdaAccount && c.Honoured);
         Assert.DoesNotContain(_google.DriveCalls, c => c.Status == 401);
@@ -246,8 +242,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         var second = _google.AddFile(AdaAccount, "two.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 two"));
 
         _google.InvalidateAccessTokens(AdaAccount);
-        await _app.ImportAsync(_ada, first.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, first.Id) == "imported", "import after a 401 and a refresh");
+        await _app.ImportedAsync(_ada, first.Id);
         _google.RevokeGrant(AdaAccount);
         await _app.ImportAsync(_ada, second.Id);
         await _app.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT status FROM drive_connections WHERE user_id = @u", ("u", _ada)) == "reconsent", "re-consent");
@@ -275,8 +270,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         await _app.ImportAsync(_ada, adaFile.Id);
         await _app.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT last_error FROM work_items WHERE kind = 'drive.import' AND payload LIKE @f", ("f", $"%{adaFile.Id}%")) is not null, "ada's item deferred");
         var runAt = await _app.ScalarAsync<DateTime>("SELECT run_at FROM work_items WHERE kind = 'drive.import' AND payload LIKE @f", ("f", $"%{adaFile.Id}%"));
-        await _app.ImportAsync(_bob, bobFile.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_bob, bobFile.Id) == "imported", "bob's import while ada waits");
+        await _app.ImportedAsync(_bob, bobFile.Id);
         var adaWhileBobDone = await _app.ImportStatusAsync(_ada, adaFile.Id);
 
         _app.Time.Advance(TimeSpan.FromSeconds(31));
@@ -298,8 +292,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     {
         await _app.ConnectAsync(_ada, AdaAccount);
         var pdf = _google.AddFile(AdaAccount, "mine.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 mine"));
-        await _app.ImportAsync(_ada, pdf.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "import");
+        await _app.ImportedAsync(_ada, pdf.Id);
         using var ada = _app.ClientFor(_ada);
         using var bob = _app.ClientFor(_bob);
 
@@ -354,8 +347,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
     {
         await _app.ConnectAsync(_ada, AdaAccount);
         var pdf = _google.AddFile(AdaAccount, "private.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 private"));
-        await _app.ImportAsync(_ada, pdf.Id);
-        await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, pdf.Id) == "imported", "import");
+        await _app.ImportedAsync(_ada, pdf.Id);
         using var bob = _app.ClientFor(_bob);
 
         var connection = await bob.GetAsync("/drive/connection");
