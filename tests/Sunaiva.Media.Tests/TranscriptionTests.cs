@@ -48,9 +48,15 @@ public sealed class TranscriptionTests(MediaServers servers) : IAsyncLifetime
         await _voice.StartAsync(TimeSpan.FromSeconds(90));
         await UntilAsync(async () =>
         {
-            // The retry waits out its back-off on the app's clock (in small steps: Media's service tokens are minted on
-            // this clock and Voice checks them on the real one, with five minutes of skew allowed).
-            _app.Time.Advance(TimeSpan.FromSeconds(10));
+            // The retry waits out its back-off on the app's clock, moved only to the retry's due time (Media's service
+            // tokens are minted on this clock and Voice checks them on the real one, with five minutes of skew allowed: a
+            // clock run ahead by fixed steps while a slow first transcription is under way would outrun that skew).
+            var due = await _app.ScalarAsync<DateTime?>("SELECT run_at FROM work_items WHERE key = @key AND status = 'pending'", ("key", "file.transcribe:" + id));
+            if (due is { } runAt && runAt > _app.Time.GetUtcNow().UtcDateTime)
+            {
+                _app.Time.Advance(runAt - _app.Time.GetUtcNow().UtcDateTime + TimeSpan.FromMilliseconds(1));
+            }
+
             return await StatusAsync(id) == "indexed";
         }, "transcribed once Voice is up");
         var bySpokenWord = await SearchAsync(ada, "tomorrow");
