@@ -86,9 +86,36 @@ public sealed class FaultInputTests(SunaivaAppFixture fixture)
         var head = Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.txt\"\r\nContent-Type: text/plain\r\n\r\n");
         await socket.SendAsync(Chunk(head));
         var block = Chunk(Enumerable.Repeat((byte)'x', 64 * 1024).ToArray());
+
+        // The answer is read from the start, side by side with the sending: once the server has answered and closed, a
+        // reset from bytes still in flight must not cost the answer already received.
+        var answer = new MemoryStream();
+        var reading = Task.Run(async () =>
+        {
+            var buffer = new byte[16 * 1024];
+            try
+            {
+                int read;
+                while ((read = await socket.ReceiveAsync(buffer)) > 0)
+                {
+                    lock (answer)
+                    {
+                        answer.Write(buffer, 0, read);
+                        if (Encoding.ASCII.GetString(answer.ToArray()).Contains('}', StringComparison.Ordinal))
+                        {
+                            return;
+                        }
+                    }
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // Reset after the answer: what arrived before it is kept.
+            }
+        });
         try
         {
-            for (long sent = 0; sent < 200L * 1024 * 1024 && socket.Available == 0; sent += 64 * 1024)
+            for (long sent = 0; sent < 200L * 1024 * 1024 && !reading.IsCompleted && answer.Length == 0; sent += 64 * 1024)
             {
                 await socket.SendAsync(block);
             }
@@ -98,21 +125,13 @@ public sealed class FaultInputTests(SunaivaAppFixture fixture)
             // The server closed its side after answering; the answer is read below.
         }
 
-        var answer = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        try
+        await reading.WaitAsync(TimeSpan.FromSeconds(60));
+        string text;
+        lock (answer)
         {
-            int read;
-            while ((read = await socket.ReceiveAsync(buffer)) > 0 && !Encoding.ASCII.GetString(answer.ToArray()).Contains('}', StringComparison.Ordinal))
-            {
-                answer.Write(buffer, 0, read);
-            }
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
+            text = Encoding.ASCII.GetString(answer.ToArray());
         }
 
-        var text = Encoding.ASCII.GetString(answer.ToArray());
         Assert.StartsWith("HTTP/1.1 413", text, StringComparison.Ordinal);
         Assert.Contains("application/problem+json", text, StringComparison.Ordinal);
 

@@ -105,6 +105,9 @@ public sealed class TtsStorageTests(StorageServers fixture)
         var second = await client.PostAsJsonAsync("/tts", request);
         await second.Content.ReadAsByteArrayAsync();
 
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal("miss", first.Headers.GetValues("Sunaiva-Tts-Cache").Single());
+        Assert.False(first.Headers.Contains("Sunaiva-Degraded"), "the first clip came from a fallback");
         Assert.True(wav.Length - 44 <= 64 * 1024);
         Assert.Equal("hit", second.Headers.GetValues("Sunaiva-Tts-Cache").Single());
         Assert.Empty(await ObjectsAsync("en-IN-male-2"));
