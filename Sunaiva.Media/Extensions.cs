@@ -22,6 +22,7 @@ public static class Extensions
         builder.Services.AddSingleton<FileCleanupSignal>();
         builder.Services.AddSingleton<FileCleanup>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
+        builder.Services.AddHostedService<ScratchSweeper>();
         builder.AddFileVault();
         builder.AddDrive();
         builder.AddVideoServices();

@@ -187,7 +187,7 @@ public sealed partial class ExtractWork(
             return head;
         }
 
-        var local = new FileStream(Path.Combine(Path.GetTempPath(), $"sunaiva-extract-{Guid.NewGuid():N}"), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        var local = new FileStream(Path.Combine(Path.GetTempPath(), ScratchSweeper.ExtractPrefix + Guid.NewGuid().ToString("N")), FileMode.CreateNew, FileAccess.ReadWrite, FileShare.Read, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
         try
         {
             using var response = await s3.GetObjectAsync(Extensions.FilesBucket, row.ObjectKey, ct);

@@ -55,7 +55,7 @@ public sealed partial class HeyGenOutcome(
 
     private async Task StoreAsync(WorkContext work, VideoRow video, HeyGenStatus status, string url, CancellationToken ct)
     {
-        var folder = Directory.CreateTempSubdirectory("sunaiva-heygen-").FullName;
+        var folder = Directory.CreateTempSubdirectory(ScratchSweeper.HeyGenPrefix).FullName;
         var job = await jobs.JobAsync(video, ct);
         var videoPath = Path.Combine(folder, "video.mp4");
         await heygen.DownloadAsync(url, videoPath, ct);

@@ -40,7 +40,7 @@ public sealed partial class LocalRenderer(IOptions<VideoOptions> options, TimePr
     public async Task<RenderedVideo> RenderAsync(VideoScript script, VideoStyle style, NarrationTrack narration, Func<double, Task>? progress, CancellationToken cancellationToken, bool hurry = false)
     {
         var o = hurry ? options.Value.Hurried() : options.Value;
-        var folder = Directory.CreateTempSubdirectory("sunaiva-video-").FullName;
+        var folder = Directory.CreateTempSubdirectory(ScratchSweeper.VideoPrefix).FullName;
         try
         {
             // Fit the narration into 30..60 s: pad a short one with silence, speed up a long one (captions follow).
