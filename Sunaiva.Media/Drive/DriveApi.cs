@@ -41,10 +41,11 @@ public static partial class DriveApi
             return await next(context);
         });
 
-        group.MapPost("/connect", ConnectAsync).ProducesProblems(StatusCodes.Status400BadRequest)
+        group.MapPost("/connect", ConnectAsync).ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Start connecting Google Drive: the Google authorization URL (PKCE S256, state valid 10 minutes, once)")
             .WithDescription("access=file (default) asks for drive.file: the server sees only files the user picks with Google Picker. "
-                + "access=readonly adds drive.readonly incrementally (include_granted_scopes=true), only when Drive:AllowReadOnlyScope is set.");
+                + "access=readonly adds drive.readonly incrementally (include_granted_scopes=true), only when Drive:AllowReadOnlyScope is set. "
+                + "A previous disconnect whose revoke has not reached Google yet is revoked first (503 with Retry-After while Google does not answer).");
         group.MapGet("/callback", CallbackAsync).AllowAnonymous().ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Google's redirect after consent: checks the single-use state, exchanges the code (with the PKCE verifier), stores the grant")
             .WithDescription("Anonymous (the browser arrives from Google); the state names the user. A state that is forged, expired, used, or presented by another signed-in user is refused. "
@@ -67,7 +68,7 @@ public static partial class DriveApi
     }
 
     private static async Task<Results<Ok<DriveConnectStart>, ProblemHttpResult>> ConnectAsync(
-        HttpContext http, DriveOAuthState states, IOptions<DriveOptions> options, CancellationToken ct, string access = "file")
+        HttpContext http, DriveOAuthState states, DriveRevokeWork revocations, IOptions<DriveOptions> options, CancellationToken ct, string access = "file")
     {
         var o = options.Value;
         if (access is not ("file" or "readonly"))
@@ -80,6 +81,9 @@ public static partial class DriveApi
             return TypedResults.Problem(statusCode: 400, title: "Read-only access is not offered", detail: "Only drive.file access (files picked with Google Picker) is configured.");
         }
 
+        // A disconnect whose revoke has not reached Google yet is finished first: Google revokes whole grants, so that
+        // revoke arriving after this consent would end the new grant too.
+        await revocations.SettlePendingAsync(http.User.UserId(), ct);
         var scopes = access == "readonly" ? $"{DriveOptions.FileScope} {DriveOptions.ReadOnlyScope}" : DriveOptions.FileScope;
         var redirectUri = o.RedirectUri ?? $"{http.Request.Scheme}://{http.Request.Host}/drive/callback";
         var (state, challenge, expiresAt) = await states.CreateAsync(http.User.UserId(), scopes, redirectUri, o.StateLifetime, ct);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using Npgsql;
+using Sunaiva.Integration;
 using Sunaiva.Messaging.Work;
 
 namespace Sunaiva.Media.Drive;
@@ -74,7 +75,36 @@ public sealed partial class DriveRevokeWork(
         LogRevoked(logger, context.Item.Attempts);
     }
 
+    /// <summary>
+    /// Revokes at Google, now, every grant of <paramref name="userId"/> still waiting for its revoke, before a new consent
+    /// begins: Google revokes a whole grant, so a revoke still pending when the user connects again would end the new grant
+    /// when it finally reached Google. Throws <see cref="ProviderChainException"/> (503 + Retry-After) when Google does not
+    /// answer: the new consent waits until the old grant is gone. The pending work items find their token gone and stop.
+    /// </summary>
+    public async Task SettlePendingAsync(string userId, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<(string Id, string Token)> pending;
+        await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+        {
+            pending = (await connection.QueryAsync<(string Id, string Token)>(new CommandDefinition(
+                "SELECT id, token FROM drive_revocations WHERE user_id = @userId ORDER BY created_at",
+                new { userId }, cancellationToken: cancellationToken))).ToList();
+        }
+
+        foreach (var (id, token) in pending)
+        {
+            // No connection or transaction is open during the call to Google.
+            await gateway.RevokeAsync(userId, connections.Unprotect(token), cancellationToken);
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await connection.ExecuteAsync(new CommandDefinition("DELETE FROM drive_revocations WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            LogSettled(logger);
+        }
+    }
+
     private sealed record Payload(string UserId, string RevocationId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "A disconnected Drive grant was revoked at Google before a new consent")]
+    private static partial void LogSettled(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "A disconnected Drive grant was revoked at Google (attempt {Attempt})")]
     private static partial void LogRevoked(ILogger logger, int attempt);

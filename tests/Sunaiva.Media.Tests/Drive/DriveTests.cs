@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.WebUtilities;
+using Sunaiva.Testing;
 using Sunaiva.Testing.FakeGoogle;
 
 namespace Sunaiva.Media.Tests.Drive;
@@ -340,6 +341,51 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.Single(_google.RevokedTokens);
         Assert.Equal(HttpStatusCode.NotFound, (await ada.GetAsync("/drive/connection")).StatusCode);
         Assert.Equal("done", await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE kind = 'drive.revoke' AND payload LIKE @u", ("u", $"%{_ada}%")));
+    }
+
+    [Fact]
+    public async Task Connecting_again_before_a_pending_revoke_reached_Google_revokes_the_old_grant_first_and_keeps_the_new_one()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        using var ada = _app.ClientFor(_ada);
+        _google.RevokeOutages = 1000;
+        await ada.DeleteAsync("/drive/connection");
+        await _app.UntilAsync(() => Task.FromResult(_google.FailedRevokes >= 1), "a first revoke meeting the outage");
+
+        // The drive chain retries on the app's clock: move it on until the request gives up.
+        var connecting = ada.PostAsync("/drive/connect", null);
+        await _app.UntilAsync(() =>
+        {
+            _app.Time.Advance(TimeSpan.FromSeconds(1));
+            return Task.FromResult(connecting.IsCompleted);
+        }, "connect answered while Google's revoke is down");
+        var whileDown = await connecting;
+        _google.RevokeOutages = 0;
+        // The user tries again after Retry-After (the drive circuit opened during the outage stays open for a while).
+        await _app.UntilAsync(async () =>
+        {
+            _app.Time.Advance(TimeSpan.FromSeconds(5));
+            using var again = await ada.PostAsync("/drive/connect", null);
+            return again.IsSuccessStatusCode;
+        }, "connect starting once Google answers");
+        var revokedBeforeConsent = _google.RevokedTokens.Count;
+        await _app.ConnectAsync(_ada, AdaAccount);
+        // The disconnect's own work item runs after its back-off: it must find nothing left to revoke.
+        var revokeItem = await Eventually.Get(() =>
+        {
+            _app.Time.Advance(TimeSpan.FromSeconds(5));
+            return _app.ScalarAsync<string>("SELECT status FROM work_items WHERE kind = 'drive.revoke' AND payload LIKE @u", ("u", $"%{_ada}%"));
+        }, status => status is not (null or "pending"));
+        var pdf = _google.AddFile(AdaAccount, "after.pdf", "application/pdf", Encoding.ASCII.GetBytes("%PDF-1.4 after"));
+        await _app.ImportedAsync(_ada, pdf.Id);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, whileDown.StatusCode);
+        Assert.True(whileDown.Headers.RetryAfter is not null);
+        Assert.Equal(1, revokedBeforeConsent);
+        Assert.Equal("ignored", revokeItem);
+        Assert.Single(_google.RevokedTokens);
+        Assert.True(_google.HasLiveGrant(AdaAccount));
+        Assert.Equal("connected", (await ada.GetFromJsonAsync<JsonElement>("/drive/connection")).GetProperty("status").GetString());
     }
 
     [Fact]
