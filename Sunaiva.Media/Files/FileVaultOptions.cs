@@ -15,7 +15,14 @@ public sealed class FileVaultOptions
     [Range(5 * 1024 * 1024, 64 * 1024 * 1024)]
     public int PartSizeBytes { get; set; } = 8 * 1024 * 1024;
 
-    /// <summary>Uploads streaming at once; each holds at most two parts in memory.</summary>
+    /// <summary>
+    /// Parts of one streaming upload travelling to storage while the next part is read from the client; an upload holds at
+    /// most this many parts plus one in memory (1: one part sent while the next is read).
+    /// </summary>
+    [Range(1, 8)]
+    public int PartsInFlight { get; set; } = 2;
+
+    /// <summary>Uploads streaming at once; each holds at most PartsInFlight + 1 parts in memory.</summary>
     [Range(1, 256)]
     public int MaxConcurrentUploads { get; set; } = 4;
 
