@@ -42,20 +42,21 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
     //    every trigram of the phrase across all users' names (6-10 ms for two ten-letter words, whatever it finds);
     //  - worded: the words match (FTS index) and the name does not contain the text: ts_rank alone (a body match is not
     //    ranked by the chance resemblance of an unrelated name), at most MaxRankedMatches of them;
-    //  - fuzzy (only when @fuzzy: the other two did not fill the page): names within trigram word similarity of the text
-    //    (typos) that neither branch found, ranked by that similarity. As a third arm of one OR it made every exact match pay
-    //    the trigram check and the similarity too: 9-12 ms where this branch costs 4-5 ms (320 fuzzy names among 100,000).
-    // @exact is false when a first run found nothing at all, so the fuzzy run does not look for exact matches again.
+    //  - fuzzy (only when the other two found fewer than @fuzzyBelow rows: one word, the page is not full; several words,
+    //    nothing; see FuzzyBelow): names within trigram word similarity of the text (typos) that neither branch found, ranked
+    //    by that similarity. As a third arm of one OR it made every exact match pay the trigram check and the similarity
+    //    too: 9-12 ms where this branch costs 4-5 ms (320 fuzzy names among 100,000). Deciding it in the same statement
+    //    (the exact rows are materialized and counted once) saves the second run it took before.
     internal static readonly string Sql =
         $"""
         WITH q AS MATERIALIZED (SELECT ({QuerySql}) AS query),
-        matches AS (
+        exact AS MATERIALIZED (
             SELECT n.id, n.name, n.content_type, n.source, n.size_bytes, n.created_at, n.language,
                    ts_rank(n.search_vector, (SELECT query FROM q)) + word_similarity(@q, n.name) AS rank
             FROM (
                 SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language, f.search_vector
                 FROM files f
-                WHERE @exact AND @partial AND f.user_id = @userId AND f.deleted_at IS NULL AND f.name ILIKE @like
+                WHERE @partial AND f.user_id = @userId AND f.deleted_at IS NULL AND f.name ILIKE @like
                   {Filters}
                 LIMIT greatest({MaxRankedMatches}, @offset + @take)
             ) n
@@ -64,15 +65,18 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
             FROM (
                 SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language, f.search_vector
                 FROM files f
-                WHERE @exact AND f.user_id = @userId AND f.deleted_at IS NULL AND f.search_vector @@ (SELECT query FROM q)
+                WHERE f.user_id = @userId AND f.deleted_at IS NULL AND f.search_vector @@ (SELECT query FROM q)
                   AND (NOT @partial OR f.name NOT ILIKE @like)
                   {Filters}
                 LIMIT greatest({MaxRankedMatches}, @offset + @take)
             ) w
+        ),
+        matches AS (
+            SELECT * FROM exact
             UNION ALL
             SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language, word_similarity(@q, f.name) AS rank
             FROM files f
-            WHERE @fuzzy AND f.user_id = @userId AND f.deleted_at IS NULL AND @q <% f.name
+            WHERE (SELECT count(*) FROM exact) < @fuzzyBelow AND f.user_id = @userId AND f.deleted_at IS NULL AND @q <% f.name
               AND (NOT @partial OR f.name NOT ILIKE @like) AND (f.search_vector @@ (SELECT query FROM q)) IS NOT TRUE
               {Filters}
         ),
@@ -103,36 +107,27 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
     public async Task<SearchPage> SearchUncachedAsync(string userId, SearchQuery query, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        // Fuzzy name matching (trigram word similarity) is the costly arm: it runs only when the words and name
-        // fragments alone do not fill the page, which is when a typo is likely.
-        var rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query, fuzzy: false), cancellationToken: ct))).ToList();
-        if (WantsFuzzy(query, rows.Count))
-        {
-            // Nothing exact on the first page means nothing exact at all: the fuzzy run then skips the exact branches.
-            var exact = rows.Count > 0 || query.Offset > 0;
-            rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query, fuzzy: true, exact), cancellationToken: ct))).ToList();
-        }
+        var rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query), cancellationToken: ct))).ToList();
 
         var more = rows.Count > query.Limit;
         return new SearchPage(more ? rows[..query.Limit] : rows, more ? query.Offset + query.Limit : null);
     }
 
     /// <summary>
-    /// Whether the fuzzy name arm runs after an exact run that returned <paramref name="exactRows"/> rows: for one word,
-    /// when the page is not full; for several words, only when nothing matched exactly. A phrase's word similarity reads
-    /// the index postings of every trigram of the phrase across all users' names (22 for two ten-letter words: 6-10 ms
-    /// for a handful of candidates), and a phrase whose words already match files is not a misspelt name.
+    /// The fuzzy name arm (trigram word similarity, the costly one) runs when the exact matches number fewer than this:
+    /// for one word, when they do not fill the page asked for (a typo is likely); for several words, only when nothing
+    /// matched exactly. A phrase's word similarity reads the index postings of every trigram of the phrase across all
+    /// users' names (22 for two ten-letter words: 6-10 ms for a handful of candidates), and a phrase whose words already
+    /// match files is not a misspelt name.
     /// </summary>
-    public static bool WantsFuzzy(SearchQuery query, int exactRows) =>
-        exactRows == 0 || (exactRows <= query.Limit && IsOneWord(query.Text));
+    public static int FuzzyBelow(SearchQuery query) => IsOneWord(query.Text) ? query.Offset + query.Limit + 1 : 1;
 
     /// <summary>One word (no white space): the text may be part of a name (ILIKE).</summary>
     public static bool IsOneWord(string text) => !text.AsSpan().Trim().ContainsAny(' ', '\t');
 
-    internal static object Parameters(string userId, SearchQuery query, bool fuzzy, bool exact = true) => new
+    internal static object Parameters(string userId, SearchQuery query) => new
     {
-        fuzzy,
-        exact,
+        fuzzyBelow = FuzzyBelow(query),
         partial = IsOneWord(query.Text),
         userId,
         q = query.Text,

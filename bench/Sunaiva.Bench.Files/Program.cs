@@ -288,7 +288,7 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     // both meet the same machine load.
     var assembly = System.Reflection.Assembly.LoadFrom(Path.Combine(FindRoot(), "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll"));
     var sql = (string)assembly.GetType("Sunaiva.Media.Search.FileSearch")!.GetField("Sql", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!.GetValue(null)!;
-    object Parameters(string q, bool fuzzy, bool exact = true) => new { fuzzy, exact, partial = !q.Contains(' '), userId = "bench-search-user", q, like = "%" + q.Replace("%", "\\%").Replace("_", "\\_") + "%", type = (string?)null, source = (string?)null, from = (DateTimeOffset?)null, to = (DateTimeOffset?)null, take = 21, offset = 0 };
+    object Parameters(string q) => new { fuzzyBelow = q.Contains(' ') ? 1 : 21, partial = !q.Contains(' '), userId = "bench-search-user", q, like = "%" + q.Replace("%", "\\%").Replace("_", "\\_") + "%", type = (string?)null, source = (string?)null, from = (DateTimeOffset?)null, to = (DateTimeOffset?)null, take = 21, offset = 0 };
     var direct = new List<double>();
     var ilike = new List<double>();
     var perQuery = new List<(string Query, double Sql, double Ilike)>();
@@ -298,24 +298,20 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
         {
             foreach (var q in new[] { queries[0], queries[2], queries[3] })
             {
-                Console.WriteLine($"--- {q}\n" + string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q, fuzzy: false))));
+                Console.WriteLine($"--- {q}\n" + string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q))));
             }
         }
 
         // A new backend loads the text search dictionaries and catalogs on its first search (Media's pooled connections
         // have long done so): one untimed query of each kind first.
-        await connection.QueryAsync(new CommandDefinition(sql, Parameters("warmup", fuzzy: true)));
+        await connection.QueryAsync(new CommandDefinition(sql, Parameters("warmup")));
         await connection.QueryAsync<string>("SELECT f.id FROM files f LEFT JOIN file_texts t ON t.file_id = f.id WHERE f.user_id = 'bench-search-user' AND (f.name ILIKE '%warmup%' OR t.body ILIKE '%warmup%') LIMIT 1", commandTimeout: 600);
         foreach (var q in queries.Take(Math.Max(10, options.IlikeQueries)))
         {
             var w = Stopwatch.StartNew();
-            // As FileSearch does (WantsFuzzy): the fuzzy name arm only when the exact arms do not fill the page (several
-            // words: found nothing), and the exact arms not again when they found nothing.
-            var exactRows = (await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: false)))).Count();
-            if (exactRows == 0 || (exactRows <= 20 && !q.Contains(' ')))
-            {
-                await connection.QueryAsync(new CommandDefinition(sql, Parameters(q, fuzzy: true, exact: exactRows > 0)));
-            }
+            // As FileSearch does (FuzzyBelow): one statement; the fuzzy name arm runs inside it when the exact arms do not
+            // fill the page (several words: found nothing).
+            await connection.QueryAsync(new CommandDefinition(sql, Parameters(q)));
 
             direct.Add(w.Elapsed.TotalMilliseconds);
             w.Restart();
@@ -343,7 +339,7 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
             Console.WriteLine($"    {sqlMs,7:0.0}  ILIKE {ilikeMs,7:0.0}  {q,-24} {matches.Words,6} / {matches.Names,4}");
             if (Environment.GetEnvironmentVariable("BENCH_EXPLAIN") is "2")
             {
-                Console.WriteLine(string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q, fuzzy: false))));
+                Console.WriteLine(string.Join("\n", await connection.QueryAsync<string>("EXPLAIN (ANALYZE, BUFFERS) " + sql, Parameters(q))));
             }
         }
     }
