@@ -265,12 +265,21 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     }
     var random = new Random(7);
     // Mid-frequency words (Zipf ranks 300-3000), pairs, and names with a typo or only a part.
-    var queries = Enumerable.Range(0, options.Queries).Select(i => (i % 4) switch
+    // Each query once, so none is answered from the search cache.
+    var queries = new List<string>();
+    while (queries.Count < options.Queries)
     {
-        0 or 1 => vocabulary[random.Next(300, 3000)],
-        2 => vocabulary[random.Next(300, 3000)] + " " + vocabulary[random.Next(50, 1000)],
-        _ => Typo(vocabulary[random.Next(300, 3000)], random),
-    }).ToList();
+        var query = (queries.Count % 4) switch
+        {
+            0 or 1 => vocabulary[random.Next(300, 3000)],
+            2 => vocabulary[random.Next(300, 3000)] + " " + vocabulary[random.Next(50, 1000)],
+            _ => Typo(vocabulary[random.Next(300, 3000)], random),
+        };
+        if (!queries.Contains(query))
+        {
+            queries.Add(query);
+        }
+    }
 
     var fts = new List<double>();
     var byKind = new Dictionary<string, List<double>> { ["word"] = [], ["two words"] = [], ["name with a typo"] = [] };
@@ -347,7 +356,7 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     fts.Sort();
     ilike.Sort();
     direct.Sort();
-    Console.WriteLine($"  GET /search (FTS + trigram, ranked, snippets, uncached; {queries.Count} queries, {hits} with hits): p50 {BenchSupport.Percentile(fts, 0.5):0.0} ms, p95 {BenchSupport.Percentile(fts, 0.95):0.0} ms (goal p95 < 20 ms)");
+    Console.WriteLine($"  GET /search (HTTP + JWT, the cache's miss: version read, Redis look-up and write of the page; the search SQL: FTS + trigram, ranked, snippets; {queries.Count} queries, {hits} with hits): p50 {BenchSupport.Percentile(fts, 0.5):0.0} ms, p95 {BenchSupport.Percentile(fts, 0.95):0.0} ms (goal p95 < 20 ms)");
     foreach (var (kind, times) in byKind)
     {
         times.Sort();
