@@ -45,7 +45,7 @@ public enum IngestStatus
 public sealed record IngestResult(IngestStatus Status, StoredFile? File, string? Reason = null);
 
 /// <summary>
-/// The one way a file enters the vault. Streams the content to object storage in parts (at most two part buffers per
+/// The one way a file enters the vault. Streams the content to object storage in parts (at most PartsInFlight + 1 part buffers per
 /// file, rented from a pool; never the whole file in memory or on disk), checks its type on the first part, hashes it
 /// on the way, enforces the size limit while reading, and leaves nothing behind when it refuses or fails: the
 /// multipart upload is aborted, no row is written, and an upload orphaned by a crash is swept from <c>file_uploads</c>.
@@ -66,7 +66,7 @@ public sealed partial class FileIngestion(
 
     private ArrayPool<byte>? _pool;
 
-    private ArrayPool<byte> Pool => _pool ??= ArrayPool<byte>.Create(options.Value.PartSizeBytes, options.Value.MaxConcurrentUploads * 2);
+    private ArrayPool<byte> Pool => _pool ??= ArrayPool<byte>.Create(options.Value.PartSizeBytes, options.Value.MaxConcurrentUploads * (options.Value.PartsInFlight + 1));
 
     public async Task<IngestResult> IngestAsync(FileIngest request, Stream content, CancellationToken ct)
     {
@@ -75,7 +75,9 @@ public sealed partial class FileIngestion(
         var earlier = request.IdempotencyKey is null ? null : await FileVault.FindByIdempotencyKeyAsync(dataSource, request.UserId, request.IdempotencyKey, ct);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var current = Pool.Rent(o.PartSizeBytes);
-        byte[]? next = null;
+        // Every buffer this upload rented (returned at the end, once no part send uses it) and the parts being sent.
+        var owned = new List<byte[]>(o.PartsInFlight + 1) { current };
+        var sending = new Queue<(Task Part, byte[] Buffer)>(o.PartsInFlight + 1);
         MultipartObject? multipart = null;
         string? uploadRow = null;
         try
@@ -117,9 +119,12 @@ public sealed partial class FileIngestion(
             if (length < o.PartSizeBytes)
             {
                 // Small: one put of the buffered bytes (no multipart round trips, no file_uploads row: a put is atomic).
-                // The duplicate check runs while the bytes travel: duplicates are rare, and then the put is deleted.
+                // A local upload's duplicate is found by the row's unique index (user, source, sha256) when the row is
+                // recorded (RecordAsync keeps the earlier file and deletes these bytes): duplicates are rare, and a separate
+                // look-up beside every put cost a connection and CPU on each upload. A file of a remote source is still looked
+                // up beside its put (it may replace its earlier version, which a duplicate must not).
                 var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-                var lookup = FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct);
+                var lookup = request.SourceId is null ? Task.FromResult<StoredFile?>(null) : FileVault.FindByShaAsync(dataSource, request.UserId, request.Source, sha, ct);
                 var put = StorageExtensions.NewPut(Extensions.FilesBucket, key);
                 put.InputStream = new MemoryStream(current, 0, length, writable: false);
                 put.ContentType = contentType;
@@ -158,35 +163,46 @@ public sealed partial class FileIngestion(
             multipart = await MultipartObject.StartAsync(s3, Extensions.FilesBucket, key, contentType, ct);
             uploadRow = id;
             await RecordUploadAsync(id, request.UserId, multipart, ct);
-            next = Pool.Rent(o.PartSizeBytes);
             var partNumber = 1;
             while (length > 0)
             {
-                // Send this part while the next one is read from the client.
-                var sending = multipart.UploadPartAsync(partNumber, current, length, ct);
-                int nextLength;
-                try
+                // Send this part while the next one is read from the client, with up to PartsInFlight parts travelling
+                // while it is read (each in a buffer of its own: at most PartsInFlight + 1 parts in memory per upload).
+                sending.Enqueue((multipart.UploadPartAsync(partNumber, current, length, ct), current));
+                byte[] buffer;
+                if (sending.Count <= o.PartsInFlight)
                 {
-                    nextLength = await ReadPartAsync(content, next, o.PartSizeBytes, ct);
+                    buffer = Pool.Rent(o.PartSizeBytes);
+                    owned.Add(buffer);
                 }
-                finally
+                else
                 {
-                    await sending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    // The oldest part's buffer is reused once that part is stored (a failed part throws here).
+                    (var oldest, buffer) = sending.Peek();
+                    await oldest;
+                    sending.Dequeue();
                 }
 
-                await sending;
+                var nextLength = await ReadPartAsync(content, buffer, o.PartSizeBytes, ct);
                 total += nextLength;
-                hash.AppendData(next, 0, nextLength);
+                hash.AppendData(buffer, 0, nextLength);
                 if (total > o.MaxUploadBytes)
                 {
+                    await DrainAsync(sending);
                     await AbandonAsync(multipart, uploadRow);
                     multipart = null;
                     return new IngestResult(IngestStatus.TooLarge, null);
                 }
 
-                (current, next) = (next, current);
+                current = buffer;
                 length = nextLength;
                 partNumber++;
+            }
+
+            while (sending.TryPeek(out var part))
+            {
+                await part.Part;
+                sending.Dequeue();
             }
 
             var digest = Convert.ToHexStringLower(hash.GetHashAndReset());
@@ -204,18 +220,29 @@ public sealed partial class FileIngestion(
         }
         catch (Exception ex) when (multipart is not null)
         {
-            // The client went away, storage failed, or the service is stopping: leave no parts behind.
+            // The client went away, storage failed, or the service is stopping: leave no parts behind (once no part is
+            // still on its way, so none arrives after the abort).
             LogUploadAbandoned(logger, ex.GetType().Name);
+            await DrainAsync(sending);
             await AbandonAsync(multipart, uploadRow);
             throw;
         }
         finally
         {
-            Pool.Return(current);
-            if (next is not null)
+            await DrainAsync(sending);
+            foreach (var buffer in owned)
             {
-                Pool.Return(next);
+                Pool.Return(buffer);
             }
+        }
+    }
+
+    /// <summary>Waits for the parts still being sent, whatever their outcome (their failure is already being handled).</summary>
+    private static async Task DrainAsync(Queue<(Task Part, byte[] Buffer)> sending)
+    {
+        while (sending.TryDequeue(out var part))
+        {
+            await part.Part.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
 
@@ -280,14 +307,21 @@ public sealed partial class FileIngestion(
 
         if (file is not null)
         {
-            // The queue signals before the commit; a runner that looked too early is woken again now.
-            workSignal.Notify();
-            if (replaced is not null)
+            // The user's cached searches go stale first, then the runner (signalled before the commit: it may have looked
+            // too early) is woken again, so the extraction does not compete with the answer for the cores.
+            try
             {
-                cleanupSignal.Notify();
+                await searchCache.InvalidateAsync(request.UserId, ct);
+            }
+            finally
+            {
+                workSignal.Notify();
+                if (replaced is not null)
+                {
+                    cleanupSignal.Notify();
+                }
             }
 
-            await searchCache.InvalidateAsync(request.UserId, ct);
             return new IngestResult(IngestStatus.Created, file);
         }
 

@@ -15,7 +15,16 @@ public sealed class FileVaultOptions
     [Range(5 * 1024 * 1024, 64 * 1024 * 1024)]
     public int PartSizeBytes { get; set; } = 8 * 1024 * 1024;
 
-    /// <summary>Uploads streaming at once; each holds at most two parts in memory.</summary>
+    /// <summary>
+    /// Parts of one streaming upload travelling to storage while the next part is read from the client; an upload holds at
+    /// most this many parts plus one in memory (1: one part sent while the next is read). More helps a store that takes
+    /// parts in parallel (S3); s3rver, the local store, gained nothing from 2 or 3 (it writes one part at a time and joins
+    /// the parts by copying them on completion) while a 100 MB upload's memory rose from +36 MB to +44-46 / +58 MB.
+    /// </summary>
+    [Range(1, 8)]
+    public int PartsInFlight { get; set; } = 1;
+
+    /// <summary>Uploads streaming at once; each holds at most PartsInFlight + 1 parts in memory.</summary>
     [Range(1, 256)]
     public int MaxConcurrentUploads { get; set; } = 4;
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Sunaiva.Media.Files;
 
 /// <summary>
-/// Bounds the uploads streaming at once (each holds up to two parts in memory and a storage connection), with a
+/// Bounds the uploads streaming at once (each holds up to FileVault:PartsInFlight + 1 parts in memory and that many storage connections), with a
 /// queue in front; an upload that finds the queue full is refused with 503 and Retry-After instead of timing out.
 /// </summary>
 public sealed class UploadGate(IOptions<FileVaultOptions> options) : IDisposable

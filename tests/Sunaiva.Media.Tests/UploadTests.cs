@@ -148,11 +148,13 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
     }
 
-    [Fact]
-    public async Task The_same_bytes_uploaded_again_return_the_existing_file_and_store_nothing_new()
+    [Theory]
+    [InlineData(PartSize + 10)] // several parts: looked up before the multipart upload completes
+    [InlineData(64 * 1024)] // one put: found by the row's unique index when it is recorded, and the put deleted
+    public async Task The_same_bytes_uploaded_again_return_the_existing_file_and_store_nothing_new(int padding)
     {
         using var ada = _app.ClientFor(_ada);
-        var png = TestFiles.Png(padding: PartSize + 10);
+        var png = TestFiles.Png(padding: padding);
 
         var first = await TestFiles.UploadAsync(ada, png, "image/png", "one.png");
         var again = await TestFiles.UploadAsync(ada, png, "image/png", "two.png");
