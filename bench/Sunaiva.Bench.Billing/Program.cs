@@ -48,7 +48,7 @@ try
     string CpuPer(int count, (TimeSpan Service, TimeSpan Postgres) before)
     {
         var (service, postgres) = cpu.Read();
-        return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N2} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N2} ms";
+        return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N3} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N3} ms";
     }
 
     await BenchSupport.WaitForAsync(billingUrl + "/alive");
@@ -107,8 +107,11 @@ try
                 continue;
             }
 
+            var probeCpu = cpu.Read();
             var r = await LoadTest.ClosedLoopAsync(http, make, options.Concurrency, options.Seconds);
-            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms");
+            // CPU per request over warm-up and window (every request answered is counted: acked or an error status).
+            var perRequest = name.StartsWith("bare", StringComparison.Ordinal) ? string.Empty : "  " + CpuPer(r.Errors + r.Acked.Count, probeCpu).Replace("per event", "per request", StringComparison.Ordinal);
+            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms{perRequest}");
         }
 
         return 0;
