@@ -86,6 +86,13 @@ try
     {
         // Where an ack's time goes, layer by layer: the service pipeline alone (an unknown provider: 404 before any
         // body is read), + body and signature (a bad signature: 400, nothing stored), + storage (a real ack).
+        await using var stats = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
+        async Task<long> CommitsAsync()
+        {
+            await using var c = await stats.OpenConnectionAsync();
+            return await c.ExecuteScalarAsync<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        }
+
         HttpRequestMessage BadSignature()
         {
             var request = SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", "cus_probe");
@@ -108,10 +115,13 @@ try
             }
 
             var probeCpu = cpu.Read();
+            var commitsBefore = await CommitsAsync();
             var r = await LoadTest.ClosedLoopAsync(http, make, options.Concurrency, options.Seconds);
+            await Task.Delay(1500); // Postgres publishes its statistics within a second
+            var commits = (await CommitsAsync() - commitsBefore) / (double)Math.Max(1, r.Errors + r.Acked.Count);
             // CPU per request over warm-up and window (every request answered is counted: acked or an error status).
             var perRequest = name.StartsWith("bare", StringComparison.Ordinal) ? string.Empty : "  " + CpuPer(r.Errors + r.Acked.Count, probeCpu).Replace("per event", "per request", StringComparison.Ordinal);
-            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms{perRequest}");
+            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms{perRequest}{(commits > 0.001 ? $", {1 / commits:N1} requests per commit" : string.Empty)}");
         }
 
         return 0;
