@@ -18,7 +18,8 @@ using Sunaiva.Testing;
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
 //        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15]
-// --probe: acks layer by layer (service pipeline, + body and signature, + storage); --serve: start and wait (for profilers).
+// --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
+// request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
