@@ -120,6 +120,18 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
     }
 
     [Fact]
+    public async Task Body_over_the_limit_is_refused_413_and_nothing_stored()
+    {
+        // With a Content-Length. A chunked body is bounded by Kestrel's max-request-body feature (413 as well, checked
+        // against the service on Kestrel with curl); the in-memory test server has no such feature.
+        var payload = "{\"id\":\"evt_big\",\"pad\":\"" + new string('x', 2 * 1024 * 1024) + "\"}";
+        var response = await App.DeliverAsync(new JsonObject(), StripeObjects.Sign(payload, BillingApp.WebhookSecret, Now), payload);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal(0, await StoredAsync());
+    }
+
+    [Fact]
     public async Task Same_event_delivered_three_times_is_stored_and_applied_once()
     {
         await ActiveSubscriptionAsync("user-a", "cus_a", "sub_a");
