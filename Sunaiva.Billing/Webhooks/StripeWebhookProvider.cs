@@ -1,5 +1,6 @@
+using System.Buffers;
+using System.Text;
 using Microsoft.Extensions.Options;
-using Stripe;
 using Sunaiva.Billing.Infrastructure;
 using Sunaiva.Messaging.Webhooks;
 
@@ -22,33 +23,55 @@ public sealed class StripeWebhookProvider(StripeGateway gateway, IOptions<Stripe
 
     public WebhookVerification Verify(HttpRequest request, string body)
     {
-        var signature = request.Headers["Stripe-Signature"].ToString();
-        if (string.IsNullOrEmpty(signature))
+        var signature = request.Headers["Stripe-Signature"];
+        if (signature.Count == 0 || string.IsNullOrEmpty(signature[0]))
         {
             return WebhookVerification.Reject("The Stripe-Signature header is missing.");
         }
 
         var settings = options.Value;
+        byte[]? buffer = null;
         try
         {
-            EventUtility.ValidateSignature(body, signature, settings.WebhookSecret, (long)settings.WebhookTolerance.TotalSeconds, time.GetUtcNow().ToUnixTimeSeconds());
-        }
-        catch (StripeException)
-        {
-            return WebhookVerification.Reject("The signature does not match, or its timestamp is outside the tolerance.");
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return WebhookVerification.Reject("The body is not a Stripe event.");
-        }
+            if (!StripeSignature.Verify(body, signature.Count == 1 ? signature[0] : signature.ToString(), SecretBytes(settings.WebhookSecret),
+                    (long)settings.WebhookTolerance.TotalSeconds, time.GetUtcNow().ToUnixTimeSeconds(), out var utf8, out buffer))
+            {
+                return WebhookVerification.Reject("The signature does not match, or its timestamp is outside the tolerance.");
+            }
 
-        return ToDelivery(body) is { } delivery ? WebhookVerification.Accept(delivery) : WebhookVerification.Reject("The body is not a Stripe event.");
+            return ToDelivery(utf8.Span, body) is { } delivery ? WebhookVerification.Accept(delivery) : WebhookVerification.Reject("The body is not a Stripe event.");
+        }
+        finally
+        {
+            if (buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
     }
 
-    /// <summary>The inbox's view of a Stripe event (also used by recovery, which reads events from Stripe's API).</summary>
-    public static WebhookDelivery? ToDelivery(string payload)
+    private byte[] SecretBytes(string? secret)
     {
-        var envelope = StripeEventEnvelope.TryParse(payload, out var customer);
+        // The options are fixed for the process's life (IOptions): encoded once, not per delivery.
+        var cached = _secret;
+        if (cached is null || !ReferenceEquals(cached.Text, secret))
+        {
+            _secret = cached = new EncodedSecret(secret, Encoding.UTF8.GetBytes(secret ?? string.Empty));
+        }
+
+        return cached.Bytes;
+    }
+
+    private EncodedSecret? _secret;
+
+    private sealed record EncodedSecret(string? Text, byte[] Bytes);
+
+    /// <summary>The inbox's view of a Stripe event (also used by recovery, which reads events from Stripe's API).</summary>
+    public static WebhookDelivery? ToDelivery(string payload) => ToDelivery(Encoding.UTF8.GetBytes(payload), payload);
+
+    private static WebhookDelivery? ToDelivery(ReadOnlySpan<byte> utf8, string payload)
+    {
+        var envelope = StripeEventEnvelope.TryParse(utf8, payload, out var customer);
         return envelope is null
             ? null
             : new WebhookDelivery(envelope.Id, envelope.Type, envelope.ObjectId, envelope.Account, envelope.ApiVersion,

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -61,24 +62,57 @@ public static partial class WebhookInboxApi
         string body;
         try
         {
-            using var reader = new StreamReader(request.Body, Encoding.UTF8);
-            body = await reader.ReadToEndAsync(ct);
+            body = await ReadBodyAsync(request.BodyReader, ct);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return TooLarge(source);
         }
 
-        var logger = loggers.CreateLogger("Sunaiva.Webhooks");
         var verification = source.Verify(request, body);
         if (verification.Delivery is not { } delivery)
         {
-            LogRejected(logger, source.Name, verification.RejectedBecause ?? "rejected");
+            LogRejected(loggers.CreateLogger("Sunaiva.Webhooks"), source.Name, verification.RejectedBecause ?? "rejected");
             return TypedResults.Problem(statusCode: 400, title: "Webhook rejected", detail: verification.RejectedBecause);
         }
 
         var result = await inbox.StoreAsync(source.Name, delivery, "webhook", ct);
         return TypedResults.Ok(new WebhookAck(delivery.Id, !result.Stored));
+    }
+
+    /// <summary>
+    /// The whole body as text, decoded once from Kestrel's own buffers (no stream, reader buffers or builder per delivery;
+    /// malformed UTF-8 becomes U+FFFD as a reader would make it, so a signature over altered bytes never matches).
+    /// </summary>
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
+    private static async Task<string> ReadBodyAsync(PipeReader reader, CancellationToken ct)
+    {
+        while (true)
+        {
+            var read = await reader.ReadAsync(ct);
+            if (read.IsCanceled)
+            {
+                throw new OperationCanceledException("The body read was canceled.");
+            }
+
+            if (read.IsCompleted)
+            {
+                // A leading UTF-8 byte order mark is dropped, as the StreamReader this replaced did.
+                var text = read.Buffer;
+                if (text.FirstSpan.StartsWith(Utf8Bom))
+                {
+                    text = text.Slice(Utf8Bom.Length);
+                }
+
+                var body = Encoding.UTF8.GetString(text);
+                reader.AdvanceTo(read.Buffer.End);
+                return body;
+            }
+
+            // Nothing consumed, everything examined: the next read returns once more has arrived.
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
     }
 
     private static ProblemHttpResult TooLarge(IWebhookProvider source) =>

@@ -18,7 +18,8 @@ using Sunaiva.Testing;
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
 //        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15]
-// --probe: acks layer by layer (service pipeline, + body and signature, + storage); --serve: start and wait (for profilers).
+// --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
+// request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
@@ -48,7 +49,7 @@ try
     string CpuPer(int count, (TimeSpan Service, TimeSpan Postgres) before)
     {
         var (service, postgres) = cpu.Read();
-        return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N2} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N2} ms";
+        return $"CPU per event: billing {(service - before.Service).TotalMilliseconds / count:N3} ms, postgres {(postgres - before.Postgres).TotalMilliseconds / count:N3} ms";
     }
 
     await BenchSupport.WaitForAsync(billingUrl + "/alive");
@@ -86,6 +87,13 @@ try
     {
         // Where an ack's time goes, layer by layer: the service pipeline alone (an unknown provider: 404 before any
         // body is read), + body and signature (a bad signature: 400, nothing stored), + storage (a real ack).
+        await using var stats = NpgsqlDataSource.Create(servers.PostgresConnectionString(database));
+        async Task<long> CommitsAsync()
+        {
+            await using var c = await stats.OpenConnectionAsync();
+            return await c.ExecuteScalarAsync<long>("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()");
+        }
+
         HttpRequestMessage BadSignature()
         {
             var request = SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", "cus_probe");
@@ -107,8 +115,14 @@ try
                 continue;
             }
 
+            var probeCpu = cpu.Read();
+            var commitsBefore = await CommitsAsync();
             var r = await LoadTest.ClosedLoopAsync(http, make, options.Concurrency, options.Seconds);
-            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms");
+            await Task.Delay(1500); // Postgres publishes its statistics within a second
+            var commits = (await CommitsAsync() - commitsBefore) / (double)Math.Max(1, r.Errors + r.Acked.Count);
+            // CPU per request over warm-up and window (every request answered is counted: acked or an error status).
+            var perRequest = name.StartsWith("bare", StringComparison.Ordinal) ? string.Empty : "  " + CpuPer(r.Errors + r.Acked.Count, probeCpu).Replace("per event", "per request", StringComparison.Ordinal);
+            Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms{perRequest}{(commits > 0.001 ? $", {1 / commits:N1} requests per commit" : string.Empty)}");
         }
 
         return 0;

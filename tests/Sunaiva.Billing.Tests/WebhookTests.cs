@@ -49,6 +49,55 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
     }
 
     [Fact]
+    public async Task Future_timestamp_beyond_the_tolerance_is_rejected_with_problem_and_nothing_stored()
+    {
+        var stripeEvent = SubscriptionEvent();
+        var future = StripeObjects.Sign(stripeEvent.ToJsonString(), BillingApp.WebhookSecret, Now + 301);
+
+        await AssertRejectedAsync(await App.DeliverAsync(stripeEvent, future));
+        Assert.Equal(0, await StoredAsync());
+    }
+
+    [Fact]
+    public async Task Malformed_signature_headers_are_rejected_with_problem_and_nothing_stored()
+    {
+        var stripeEvent = SubscriptionEvent();
+        var payload = stripeEvent.ToJsonString();
+        var valid = StripeObjects.Sign(payload, BillingApp.WebhookSecret, Now);
+        var v1 = valid[(valid.IndexOf("v1=", StringComparison.Ordinal) + 3)..];
+        foreach (var header in new[]
+        {
+            $"t={Now}",                                       // no signature
+            $"v1={v1}",                                       // no timestamp
+            $"{valid},junk",                                  // an item without '='
+            $"t={Now},v1={v1.ToUpperInvariant()}",            // Stripe signs in lowercase hex
+            $"t={Now},v1={v1[..^2]}",                         // truncated
+            $"t=x{Now},v1={v1}",                              // timestamp not a number
+            $"t={Now - 1},v1={v1}",                           // signed at another time
+        })
+        {
+            await AssertRejectedAsync(await App.DeliverAsync(stripeEvent, header, payload));
+        }
+
+        Assert.Equal(0, await StoredAsync());
+    }
+
+    [Fact]
+    public async Task Any_of_several_v1_signatures_is_accepted_as_while_a_secret_is_rolled()
+    {
+        var stripeEvent = SubscriptionEvent();
+        var payload = stripeEvent.ToJsonString();
+        var old = StripeObjects.Sign(payload, "whsec_the_old_secret", Now);
+        var current = StripeObjects.Sign(payload, BillingApp.WebhookSecret, Now);
+        var header = $"{old}, v1={current[(current.IndexOf("v1=", StringComparison.Ordinal) + 3)..]}";
+
+        var response = await App.DeliverAsync(stripeEvent, header, payload);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, await StoredAsync());
+    }
+
+    [Fact]
     public async Task Unsigned_delivery_is_rejected_with_problem_and_nothing_stored()
     {
         await AssertRejectedAsync(await App.DeliverAsync(SubscriptionEvent(), signature: string.Empty));
@@ -58,12 +107,27 @@ public sealed class WebhookTests(LocalServers servers) : BillingTestBase(servers
     [Fact]
     public async Task Malformed_bodies_are_rejected_with_problem_and_nothing_stored()
     {
-        foreach (var payload in new[] { "{\"id\": \"evt_1\", \"type\": ", "{}", "[1,2,3]", "{\"id\":\"evt_x\",\"type\":\"invoice.paid\",\"created\":1}" })
+        foreach (var payload in new[] { "{\"id\": \"evt_1\", \"type\": ", "{}", "[1,2,3]", "{\"id\":\"evt_x\",\"type\":\"invoice.paid\",\"created\":1}",
+            "{\"id\":\"evt_x\",\"type\":\"invoice.paid\",\"created\":\"1\",\"data\":{\"object\":{}}}",
+            "{\"id\":\"evt_x\",\"type\":\"invoice.paid\",\"created\":1,\"data\":{\"object\":[]}}",
+            "{\"id\":\"evt_x\",\"type\":\"invoice.paid\",\"created\":1,\"data\":{\"object\":{}}} {}" })
         {
             var signature = StripeObjects.Sign(payload, BillingApp.WebhookSecret, Now);
             await AssertRejectedAsync(await App.DeliverAsync(new JsonObject(), signature, payload));
         }
 
+        Assert.Equal(0, await StoredAsync());
+    }
+
+    [Fact]
+    public async Task Body_over_the_limit_is_refused_413_and_nothing_stored()
+    {
+        // With a Content-Length. A chunked body is bounded by Kestrel's max-request-body feature (413 as well, checked
+        // against the service on Kestrel with curl); the in-memory test server has no such feature.
+        var payload = "{\"id\":\"evt_big\",\"pad\":\"" + new string('x', 2 * 1024 * 1024) + "\"}";
+        var response = await App.DeliverAsync(new JsonObject(), StripeObjects.Sign(payload, BillingApp.WebhookSecret, Now), payload);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal(0, await StoredAsync());
     }
 
