@@ -162,11 +162,13 @@ public sealed class ProviderChainBuilder<TAdapter>(IServiceCollection services, 
 }
 
 /// <summary>
-/// Turns a chain that could not serve into 503 (504 when its deadline ran out) ProblemDetails, with Retry-After when
-/// known; an input a provider refused (<see cref="PermanentFailureException"/>) into 422.
+/// Turns a chain that could not serve into 503 (504 when its deadline ran out) ProblemDetails, always with Retry-After (the
+/// provider's when known, 5 s otherwise); an input a provider refused (<see cref="PermanentFailureException"/>) into 422.
 /// </summary>
 internal sealed class ProviderChainExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
+    private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(5);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         if (exception is PermanentFailureException rejected)
@@ -191,10 +193,10 @@ internal sealed class ProviderChainExceptionHandler(IProblemDetailsService probl
 
         var status = chain.DeadlineExceeded ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.StatusCode = status;
-        if (chain.RetryAfter is { } retry)
-        {
-            httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
+        // Always a Retry-After: when no provider said how long (every attempt failed rather than an open circuit), a
+        // short default lets the caller come back once the chain's breakers have had a chance to settle.
+        var retry = chain.RetryAfter ?? DefaultRetryAfter;
+        httpContext.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retry.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         var details = new ProblemDetails
         {
