@@ -30,14 +30,15 @@ internal static class StripeSignature
     {
         signedUtf8 = default;
         buffer = null;
+        header = header.Trim();
 
         // Items are "key=value" separated by commas; Stripe.net refuses the header when any item has no '=', and uses the first t.
         ReadOnlySpan<char> timestamp = default;
         var hasTimestamp = false;
         var signatures = 0;
-        foreach (var range in header.Trim().Split(','))
+        foreach (var range in header.Split(','))
         {
-            if (!TryItem(header.Trim()[range], out var key, out var value))
+            if (!TryItem(header[range], out var key, out var value))
             {
                 return false;
             }
@@ -74,10 +75,10 @@ internal static class StripeSignature
         HMACSHA256.HashData(secret, buffer.AsSpan(0, prefix + bodyBytes), expected);
         Span<byte> given = stackalloc byte[HashBytes];
         var match = false;
-        foreach (var range in header.Trim().Split(','))
+        foreach (var range in header.Split(','))
         {
             // Stripe.net compares lowercase hex strings: a signature in uppercase or of another length never matches.
-            if (TryItem(header.Trim()[range], out var key, out var hex) && key.SequenceEqual("v1")
+            if (TryItem(header[range], out var key, out var hex) && key.SequenceEqual("v1")
                 && hex.Length == HashBytes * 2 && IsLowerHex(hex)
                 && Convert.FromHexString(hex, given, out _, out _) == OperationStatus.Done)
             {

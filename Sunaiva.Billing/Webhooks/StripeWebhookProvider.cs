@@ -50,21 +50,10 @@ public sealed class StripeWebhookProvider(StripeGateway gateway, IOptions<Stripe
         }
     }
 
-    private byte[] SecretBytes(string? secret)
-    {
-        // The options are fixed for the process's life (IOptions): encoded once, not per delivery.
-        var cached = _secret;
-        if (cached is null || !ReferenceEquals(cached.Text, secret))
-        {
-            _secret = cached = new EncodedSecret(secret, Encoding.UTF8.GetBytes(secret ?? string.Empty));
-        }
+    // The options are fixed for the process's life (IOptions): the secret is encoded once, not per delivery.
+    private byte[] SecretBytes(string? secret) => _secretBytes ??= Encoding.UTF8.GetBytes(secret ?? string.Empty);
 
-        return cached.Bytes;
-    }
-
-    private EncodedSecret? _secret;
-
-    private sealed record EncodedSecret(string? Text, byte[] Bytes);
+    private byte[]? _secretBytes;
 
     /// <summary>The inbox's view of a Stripe event (also used by recovery, which reads events from Stripe's API).</summary>
     public static WebhookDelivery? ToDelivery(string payload) => ToDelivery(Encoding.UTF8.GetBytes(payload), payload);

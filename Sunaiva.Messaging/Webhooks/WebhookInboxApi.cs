@@ -80,12 +80,12 @@ public static partial class WebhookInboxApi
         return TypedResults.Ok(new WebhookAck(delivery.Id, !result.Stored));
     }
 
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
     /// <summary>
     /// The whole body as text, decoded once from Kestrel's own buffers (no stream, reader buffers or builder per delivery;
     /// malformed UTF-8 becomes U+FFFD as a reader would make it, so a signature over altered bytes never matches).
     /// </summary>
-    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
-
     private static async Task<string> ReadBodyAsync(PipeReader reader, CancellationToken ct)
     {
         while (true)

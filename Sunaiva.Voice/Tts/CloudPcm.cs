@@ -2,11 +2,18 @@ using System.Runtime.CompilerServices;
 
 namespace Sunaiva.Voice.Tts;
 
-/// <summary>Reads a cloud provider's raw PCM16 mono body as it arrives, resampled to <see cref="TtsFormat.SampleRate"/>.</summary>
+/// <summary>
+/// A cloud provider's speech request, sent when the stream is first read: a failure status throws (the chain moves on), and
+/// the raw PCM16 mono body is read as it arrives, resampled to <see cref="TtsFormat.SampleRate"/>.
+/// </summary>
 internal static class CloudPcm
 {
-    public static async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadAsync(HttpResponseMessage response, int fromRate, string provider, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<ReadOnlyMemory<byte>> StreamAsync(
+        HttpClient client, Func<HttpRequestMessage> makeRequest, int fromRate, string provider, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        using var request = makeRequest();
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        response.EnsureSuccessStatusCode();
         await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
         var resampler = new PcmResampler(fromRate, TtsFormat.SampleRate);
         var buffer = new byte[8192];

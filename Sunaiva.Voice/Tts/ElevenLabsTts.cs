@@ -1,5 +1,4 @@
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
@@ -26,21 +25,19 @@ public sealed class ElevenLabsTts(IHttpClientFactory clients, IOptions<ElevenLab
 
     public string VoiceKey(VoiceEntry voice) => $"{options.Value.ModelId}:{voice.ElevenLabs}:{options.Value.OutputFormat}";
 
-    public async IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, CancellationToken cancellationToken) =>
+        CloudPcm.StreamAsync(clients.CreateClient(HttpClientName), () => Request(voice, text, style), options.Value.SampleRate, ProviderName, cancellationToken);
+
+    private HttpRequestMessage Request(VoiceEntry voice, string text, SpeechStyle style)
     {
         var settings = options.Value;
         var url = new Uri(settings.BaseUrl, $"text-to-speech/{Uri.EscapeDataString(voice.ElevenLabs)}/stream?output_format={settings.OutputFormat}");
-        using var request = new HttpRequestMessage(HttpMethod.Post, url)
+        var request = new HttpRequestMessage(HttpMethod.Post, url)
         {
             Content = JsonContent.Create(new StreamRequest(text, settings.ModelId, Settings(style)), options: Json),
         };
         request.Headers.Add("xi-api-key", settings.ApiKey);
-        using var response = await clients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        await foreach (var chunk in CloudPcm.ReadAsync(response, settings.SampleRate, ProviderName, cancellationToken))
-        {
-            yield return chunk;
-        }
+        return request;
     }
 
     // voice_settings.speed: 0.7 to 1.2; omitted (the voice's own settings) when the style is neutral.

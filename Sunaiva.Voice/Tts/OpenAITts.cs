@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
@@ -31,20 +30,18 @@ public sealed class OpenAITts(IHttpClientFactory clients, IOptions<OpenAITtsOpti
 
     public string VoiceKey(VoiceEntry voice) => $"{options.Value.Model}:{voice.OpenAi}";
 
-    public async IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<ReadOnlyMemory<byte>> SynthesizeAsync(VoiceEntry voice, string text, SpeechStyle style, CancellationToken cancellationToken) =>
+        CloudPcm.StreamAsync(clients.CreateClient(HttpClientName), () => Request(voice, text, style), PcmRate, ProviderName, cancellationToken);
+
+    private HttpRequestMessage Request(VoiceEntry voice, string text, SpeechStyle style)
     {
         var settings = options.Value;
-        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(settings.BaseUrl, "audio/speech"))
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(settings.BaseUrl, "audio/speech"))
         {
             Content = JsonContent.Create(new SpeechRequest(settings.Model, text, voice.OpenAi, "pcm", Speed(style)), options: Json),
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", settings.ApiKey);
-        using var response = await clients.CreateClient(HttpClientName).SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        await foreach (var chunk in CloudPcm.ReadAsync(response, PcmRate, ProviderName, cancellationToken))
-        {
-            yield return chunk;
-        }
+        return request;
     }
 
     // speed: 0.25 to 4.0, 1.0 the default (omitted); the style's rate change maps onto it, pitch has no equivalent.
