@@ -8,7 +8,7 @@ start=$(date +%s)
 dotnet build Sunaiva.sln -nologo -v q -clp:NoSummary
 set +e
 dotnet test Sunaiva.sln --no-build -nologo --logger "console;verbosity=normal" --results-directory "$root/TestResults" 2>&1 | tee "$root/TestResults.log" \
-  | grep -E --line-buffered "^\s+(Passed|Failed|Skipped) |Total tests|Passed!|Failed!|error|Test Run"
+  | grep -E --line-buffered "^\s+(Passed|Failed|Skipped) |Total tests|Passed!|Failed!|error [A-Z]+[0-9]+|Test Run"
 status=${PIPESTATUS[0]}
 set -e
 # Sum the per-project summaries ("Passed: N"): per-test lines of parallel projects can interleave.
@@ -16,6 +16,12 @@ sum_of() { { grep -E "^\s+$1: +[0-9]+" "$root/TestResults.log" || true; } | { gr
 passed=$(sum_of Passed)
 failed=$(sum_of Failed)
 skipped=$(sum_of Skipped)
+# The failures again, each with the first lines of its message, just above the closing lines, so that
+# a log cut to its tail still names them.
+if grep -qE "^\s+Failed " "$root/TestResults.log"; then
+  echo "Failed tests:"
+  grep -E -A 6 "^\s+Failed " "$root/TestResults.log" | grep -vE "^\s+at |^--$" | cut -c1-400 | head -60
+fi
 echo "Test wall time: $(( $(date +%s) - start )) s"
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"
