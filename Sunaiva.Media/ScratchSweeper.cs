@@ -5,7 +5,9 @@ namespace Sunaiva.Media;
 /// (<c>sunaiva-video-*</c>, <c>sunaiva-heygen-*</c>) and an extraction's spill file (<c>sunaiva-extract-*</c>) are deleted by
 /// their owner when it finishes or fails, but a kill -9 leaves them. An entry is removed once nothing in it was written for
 /// <see cref="MaxAge"/>: longer than any render (<c>Videos:RenderTimeout</c> is at most 30 minutes) or extraction may run, so
-/// a replica sharing the temp directory never loses a scratch folder still in use.
+/// a replica sharing the temp directory never loses a scratch folder still in use. Idleness is measured on the system clock,
+/// the one the file system writes times with: the injected <see cref="TimeProvider"/> only paces the rounds (a test moves it
+/// hours ahead, and a sweep on that clock would remove the scratch of every render running on the machine).
 /// </summary>
 public sealed partial class ScratchSweeper(TimeProvider time, ILogger<ScratchSweeper> logger) : BackgroundService
 {
@@ -44,7 +46,7 @@ public sealed partial class ScratchSweeper(TimeProvider time, ILogger<ScratchSwe
     /// <summary>One pass; returns how many entries were removed.</summary>
     public int Sweep()
     {
-        var before = time.GetUtcNow().UtcDateTime - MaxAge;
+        var before = TimeProvider.System.GetUtcNow().UtcDateTime - MaxAge;
         var removed = 0;
         var root = new DirectoryInfo(Root);
         foreach (var folder in root.EnumerateDirectories(VideoPrefix + "*").Concat(root.EnumerateDirectories(HeyGenPrefix + "*")))

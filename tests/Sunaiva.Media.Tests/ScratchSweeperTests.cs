@@ -12,8 +12,9 @@ public sealed class ScratchSweeperTests : IDisposable
     [Fact]
     public void Entries_idle_past_the_age_limit_are_removed_and_entries_in_use_or_not_ours_stay()
     {
-        var old = _time.GetUtcNow().UtcDateTime - ScratchSweeper.MaxAge - TimeSpan.FromMinutes(1);
-        var recent = _time.GetUtcNow().UtcDateTime - TimeSpan.FromMinutes(5);
+        // File times are written by the system clock, and idleness is measured on it.
+        var old = DateTime.UtcNow - ScratchSweeper.MaxAge - TimeSpan.FromMinutes(1);
+        var recent = DateTime.UtcNow - TimeSpan.FromMinutes(5);
         var killedRender = Folder(ScratchSweeper.VideoPrefix + "killed", ("video.mp4", old), ("narration.wav", old));
         var killedDownload = Folder(ScratchSweeper.HeyGenPrefix + "killed", ("video.mp4", old));
         // An old folder whose encoder still writes its MP4: in use.
@@ -32,6 +33,22 @@ public sealed class ScratchSweeperTests : IDisposable
         Assert.True(Directory.Exists(rendering));
         Assert.True(System.IO.File.Exists(extracting));
         Assert.True(Directory.Exists(notOurs));
+    }
+
+    [Fact]
+    public void A_service_clock_moved_hours_ahead_removes_no_scratch_written_recently()
+    {
+        // Tests move a Media app's clock hours ahead; a sweep on that clock removed the scratch of renders running in other processes.
+        var recent = DateTime.UtcNow - TimeSpan.FromMinutes(5);
+        var render = Folder(ScratchSweeper.VideoPrefix + "running", ("video.mp4", recent));
+        var extraction = File(ScratchSweeper.ExtractPrefix + "running", recent);
+        _time.Advance(TimeSpan.FromHours(3));
+
+        var removed = new ScratchSweeper(_time, NullLogger<ScratchSweeper>.Instance) { Root = _root.FullName }.Sweep();
+
+        Assert.Equal(0, removed);
+        Assert.True(Directory.Exists(render));
+        Assert.True(System.IO.File.Exists(extraction));
     }
 
     private string Folder(string name, params (string File, DateTime Written)[] files)
