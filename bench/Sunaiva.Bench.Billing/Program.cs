@@ -23,6 +23,14 @@ using Sunaiva.Testing;
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
 // same measurement: everything is measured over HTTP and in the database (stripe_events, a table before the durable work
 // model and a view over webhook_inbox + work_items since).
+if (BenchSupport.IntArg(args, "bare-server", 0) is > 0 and var bareServerPort)
+{
+    // The bench started again as the bare endpoint's own process (see BareEndpoint.StartProcessAsync).
+    await using var served = await BareEndpoint.StartAsync(bareServerPort);
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 var options = BenchOptions.Parse(args);
 LoadTest.WarmupSeconds = BenchSupport.IntArg(args, "warmup", 15);
 var root = BenchSupport.RepositoryRoot();
@@ -38,7 +46,10 @@ var total = Stopwatch.StartNew();
 var servers = new LocalServers();
 await servers.InitializeAsync();
 await using var fakeStripe = await FakeStripeServer.StartAsync();
-await using var bare = await BareEndpoint.StartAsync();
+// The ratio's base is a bare endpoint in a process of its own, as Billing is (the same loopback hop, scheduling and
+// process boundary, so the ratio is what Billing's work costs); the one inside the bench's own process is printed too.
+using var bareProcess = await BareEndpoint.StartProcessAsync();
+await using var bare = await BareEndpoint.StartAsync(LocalServers.FreePort());
 var billingPort = LocalServers.FreePort();
 var database = LocalServers.NewDatabaseName("bench");
 using var billing = StartBilling(billingDll, billingPort, servers, database, fakeStripe.BaseUrl, webhookSecret, options.Processors, options.ConnectionOptions);
@@ -102,9 +113,11 @@ try
             return request;
         }
 
+        var probeBase = 0.0;
         foreach (var (name, make) in new (string, Func<HttpRequestMessage>)[]
         {
-            ("bare endpoint", () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1")),
+            ("bare, in the bench process", () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1")),
+            ("bare endpoint, own process", () => SignedRequest(bareProcess.Url, "bench.ack", "obj_1", "cus_ack_1")),
             ("pipeline only (404)", () => SignedRequest(billingUrl + "/webhooks/nope", "bench.ack", "obj_1", "cus_ack_1")),
             ("+ body + signature (400)", BadSignature),
             ("+ store (ack)", () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}")),
@@ -116,12 +129,23 @@ try
             }
 
             var probeCpu = cpu.Read();
+            var bareCpu = bareProcess.Cpu();
             var commitsBefore = await CommitsAsync();
             var r = await LoadTest.ClosedLoopAsync(http, make, options.Concurrency, options.Seconds);
             await Task.Delay(1500); // Postgres publishes its statistics within a second
             var commits = (await CommitsAsync() - commitsBefore) / (double)Math.Max(1, r.Errors + r.Acked.Count);
             // CPU per request over warm-up and window (every request answered is counted: acked or an error status).
             var perRequest = name.StartsWith("bare", StringComparison.Ordinal) ? string.Empty : "  " + CpuPer(r.Errors + r.Acked.Count, probeCpu).Replace("per event", "per request", StringComparison.Ordinal);
+            if (name.StartsWith("bare endpoint", StringComparison.Ordinal))
+            {
+                probeBase = r.PerSecond;
+                perRequest = $"  CPU per request: bare {(bareProcess.Cpu() - bareCpu).TotalMilliseconds / Math.Max(1, r.Errors + r.Acked.Count):N3} ms";
+            }
+            else if (name.StartsWith("+ store", StringComparison.Ordinal) && probeBase > 0)
+            {
+                perRequest += $", {r.PerSecond / probeBase:P1} of the bare endpoint (own process)";
+            }
+
             Console.WriteLine($"  {name,-26}: {r.PerSecond,9:N0}/s  p50 {r.P50,7:N2} ms  p99 {r.P99,7:N2} ms{perRequest}{(commits > 0.001 ? $", {1 / commits:N1} requests per commit" : string.Empty)}");
         }
 
@@ -130,11 +154,13 @@ try
 
     if (!options.SkipAcks)
     {
-    var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
+    var inProcessResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
+    var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bareProcess.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
     var ackCpu = cpu.Read();
     var ackResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}"), options.Concurrency, options.Seconds);
     Console.WriteLine($"Signed webhook acks ({options.Concurrency} concurrent senders, {options.Seconds} s each):");
-    Console.WriteLine($"  bare ASP.NET endpoint (200 only) : {bareResult.PerSecond,9:N0} req/s   p50 {bareResult.P50,7:N2} ms   p99 {bareResult.P99,7:N2} ms   errors {bareResult.Errors}");
+    Console.WriteLine($"  bare ASP.NET endpoint (200 only) : {bareResult.PerSecond,9:N0} req/s   p50 {bareResult.P50,7:N2} ms   p99 {bareResult.P99,7:N2} ms   errors {bareResult.Errors}   (its own process, as Billing)");
+    Console.WriteLine($"  the same in the bench's process  : {inProcessResult.PerSecond,9:N0} req/s   p50 {inProcessResult.P50,7:N2} ms   p99 {inProcessResult.P99,7:N2} ms   (no second process; Billing reaches {ackResult.PerSecond / inProcessResult.PerSecond:P1} of it)");
     Console.WriteLine($"  POST /webhooks/stripe            : {ackResult.PerSecond,9:N0} acks/s  p50 {ackResult.P50,7:N2} ms   p99 {ackResult.P99,7:N2} ms   errors {ackResult.Errors}");
     Console.WriteLine($"  ratio billing / bare             : {ackResult.PerSecond / bareResult.PerSecond:P1} of the throughput, p99 x{ackResult.P99 / bareResult.P99:N1}");
     await using (var acked = NpgsqlDataSource.Create(servers.PostgresConnectionString(database)))
@@ -619,19 +645,56 @@ internal sealed class BareEndpoint : IAsyncDisposable
 
     public string Url { get; }
 
-    public static async Task<BareEndpoint> StartAsync()
+    public static async Task<BareEndpoint> StartAsync(int port)
     {
-        var port = LocalServers.FreePort();
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         builder.Logging.ClearProviders();
         var app = builder.Build();
         app.MapPost("/", () => Results.Ok());
+        app.MapGet("/alive", () => Results.Ok());
         await app.StartAsync();
         return new BareEndpoint(app, $"http://127.0.0.1:{port}/");
     }
 
+    /// <summary>The same endpoint in a process of its own: this bench started again with <c>--bare-server PORT</c>.</summary>
+    public static async Task<BareProcess> StartProcessAsync()
+    {
+        var port = LocalServers.FreePort();
+        var self = Environment.ProcessPath ?? "dotnet";
+        var info = new ProcessStartInfo(self) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet")
+        {
+            info.ArgumentList.Add(typeof(BareEndpoint).Assembly.Location);
+        }
+
+        info.Environment["DOTNET_gcServer"] = "1"; // as Billing (a web project) runs
+        info.ArgumentList.Add("--bare-server");
+        info.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+        var process = Process.Start(info) ?? throw new InvalidOperationException("the bare endpoint's process did not start");
+        var url = $"http://127.0.0.1:{port}/";
+        await BenchSupport.WaitForAsync(url + "alive");
+        return new BareProcess(process, url);
+    }
+
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+}
+
+internal sealed class BareProcess(Process process, string url) : IDisposable
+{
+    public string Url { get; } = url;
+
+    public TimeSpan Cpu()
+    {
+        process.Refresh();
+        return process.TotalProcessorTime;
+    }
+
+    public void Dispose()
+    {
+        process.Kill(entireProcessTree: true);
+        process.Dispose();
+    }
 }
 
 /// <summary>Stripe stand-in: subscriptions and transfers from Stripe's own fixtures.</summary>
