@@ -32,7 +32,7 @@ if (!File.Exists(dll))
     return 1;
 }
 
-var servers = new LocalServers { WithStorage = true };
+var servers = new LocalServers { WithStorage = true, WithProductionMemory = true }; // Postgres as the AppHost runs it
 await servers.InitializeAsync();
 var db = LocalServers.NewDatabaseName("bench_media");
 var port = LocalServers.FreePort();
@@ -252,6 +252,8 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, Fil
     await using (var connection = await data.OpenConnectionAsync())
     {
         existing = await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = 'bench-search-user' AND id LIKE 'bench\\_%'");
+        // The AppHost sizes it to the machine (a quarter of RAM, at most 4 GB); a --database server should be set up alike.
+        Console.WriteLine($"  Postgres shared_buffers {await connection.ExecuteScalarAsync<string>("SHOW shared_buffers")}");
     }
 
     if (existing >= options.UserDocs)

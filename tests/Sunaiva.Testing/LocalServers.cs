@@ -20,6 +20,12 @@ public sealed class LocalServers : IAsyncLifetime
 
     public bool WithSmtp { get; init; }
 
+    /// <summary>
+    /// Postgres with memory sized to the machine, as the AppHost runs it (Sunaiva.AppHost/Infrastructure/PostgresLauncher.cs:
+    /// shared_buffers a quarter of RAM, at most 4 GB): for benches that measure what the system does. Tests keep the default.
+    /// </summary>
+    public bool WithProductionMemory { get; init; }
+
     public string RedisConnectionString { get; private set; } = string.Empty;
 
     public int PostgresPort { get; private set; }
@@ -102,7 +108,13 @@ public sealed class LocalServers : IAsyncLifetime
             pw="$(mktemp)"; printf '%s' '{{PostgresPassword}}' > "$pw"; chown postgres "$pw"
             setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/initdb' -D '{{data}}' -U postgres --auth=scram-sha-256 --pwfile="$pw" -E UTF8 --locale=C.UTF-8 >/dev/null
             rm -f "$pw"
-            exec setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/postgres' -D '{{data}}' -p {{PostgresPort}} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300
+            memory=()
+            if [ '{{WithProductionMemory}}' = 'True' ]; then
+              mem_mb=$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 1024 ))
+              shared_mb=$(( mem_mb / 4 )); if [ "$shared_mb" -gt 4096 ]; then shared_mb=4096; fi; if [ "$shared_mb" -lt 128 ]; then shared_mb=128; fi
+              memory=(-c "shared_buffers=${shared_mb}MB" -c "effective_cache_size=$(( mem_mb * 3 / 4 ))MB")
+            fi
+            exec setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/postgres' -D '{{data}}' -p {{PostgresPort}} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "${memory[@]}"
             """;
         Start("/bin/bash", ["-c", script]);
         var deadline = DateTime.UtcNow.AddSeconds(60);
