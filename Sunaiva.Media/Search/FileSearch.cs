@@ -46,7 +46,9 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
     //    nothing; see FuzzyBelow): names within trigram word similarity of the text (typos) that neither branch found, ranked
     //    by that similarity. As a third arm of one OR it made every exact match pay the trigram check and the similarity
     //    too: 9-12 ms where this branch costs 4-5 ms (320 fuzzy names among 100,000). Deciding it in the same statement
-    //    (the exact rows are materialized and counted once) saves the second run it took before.
+    //    (the exact rows are materialized and counted once) saves the second run it took before. At most MaxRankedMatches
+    //    of them, as the others: a four-letter text with no exact match (`ture`) is trigram-similar to thousands of names
+    //    (3,802 of 100,000 in bench/Sunaiva.Bench.Files), and reading and ranking all of them took 30-40 ms.
     internal static readonly string Sql =
         $"""
         WITH q AS MATERIALIZED (SELECT ({QuerySql}) AS query),
@@ -74,11 +76,15 @@ public sealed class FileSearch(NpgsqlDataSource dataSource, SearchCache cache)
         matches AS (
             SELECT * FROM exact
             UNION ALL
-            SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language, word_similarity(@q, f.name) AS rank
-            FROM files f
-            WHERE (SELECT count(*) FROM exact) < @fuzzyBelow AND f.user_id = @userId AND f.deleted_at IS NULL AND @q <% f.name
-              AND (NOT @partial OR f.name NOT ILIKE @like) AND (f.search_vector @@ (SELECT query FROM q)) IS NOT TRUE
-              {Filters}
+            SELECT z.id, z.name, z.content_type, z.source, z.size_bytes, z.created_at, z.language, word_similarity(@q, z.name) AS rank
+            FROM (
+                SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language
+                FROM files f
+                WHERE (SELECT count(*) FROM exact) < @fuzzyBelow AND f.user_id = @userId AND f.deleted_at IS NULL AND @q <% f.name
+                  AND (NOT @partial OR f.name NOT ILIKE @like) AND (f.search_vector @@ (SELECT query FROM q)) IS NOT TRUE
+                  {Filters}
+                LIMIT greatest({MaxRankedMatches}, @offset + @take)
+            ) z
         ),
         hits AS (
             SELECT * FROM matches
