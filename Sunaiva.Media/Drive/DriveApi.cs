@@ -45,7 +45,8 @@ public static partial class DriveApi
             .WithSummary("Start connecting Google Drive: the Google authorization URL (PKCE S256, state valid 10 minutes, once)")
             .WithDescription("access=file (default) asks for drive.file: the server sees only files the user picks with Google Picker. "
                 + "access=readonly adds drive.readonly incrementally (include_granted_scopes=true), only when Drive:AllowReadOnlyScope is set. "
-                + "A previous disconnect whose revoke has not reached Google yet is revoked first (503 with Retry-After while Google does not answer).");
+                + "A previous disconnect whose revoke has not reached Google yet is revoked first (503 with Retry-After while Google does not answer, "
+                + "or while a revoke already sent is still unanswered after 3 s).");
         group.MapGet("/callback", CallbackAsync).AllowAnonymous().ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status503ServiceUnavailable)
             .WithSummary("Google's redirect after consent: checks the single-use state, exchanges the code (with the PKCE verifier), stores the grant")
             .WithDescription("Anonymous (the browser arrives from Google); the state names the user. A state that is forged, expired, used, or presented by another signed-in user is refused. "
@@ -83,7 +84,13 @@ public static partial class DriveApi
 
         // A disconnect whose revoke has not reached Google yet is finished first: Google revokes whole grants, so that
         // revoke arriving after this consent would end the new grant too.
-        await revocations.SettlePendingAsync(http.User.UserId(), ct);
+        if (!await revocations.SettlePendingAsync(http.User.UserId(), ct))
+        {
+            http.Response.Headers.RetryAfter = "5";
+            return TypedResults.Problem(statusCode: 503, title: "Disconnect still in progress",
+                detail: "Google has not yet answered the revoke of the previous connection; connect again after the Retry-After delay.");
+        }
+
         var scopes = access == "readonly" ? $"{DriveOptions.FileScope} {DriveOptions.ReadOnlyScope}" : DriveOptions.FileScope;
         var redirectUri = o.RedirectUri ?? $"{http.Request.Scheme}://{http.Request.Host}/drive/callback";
         var (state, challenge, expiresAt) = await states.CreateAsync(http.User.UserId(), scopes, redirectUri, o.StateLifetime, ct);

@@ -16,9 +16,13 @@ public sealed partial class DriveRevokeWork(
     DriveGateway gateway,
     DriveConnectionStore connections,
     NpgsqlDataSource dataSource,
+    TimeProvider time,
     ILogger<DriveRevokeWork> logger) : IWorkHandler
 {
     public const string WorkKind = "drive.revoke";
+
+    /// <summary>How long a new connect waits for a revoke the runner has in flight (sent to Google, not answered yet).</summary>
+    public static readonly TimeSpan InFlightWait = TimeSpan.FromSeconds(3);
 
     /// <summary>Google may be down for long: retries back off to an hour and go on for about a week before a dead letter.</summary>
     public static readonly WorkPolicy Policy = new() { MaxAttempts = 180, BaseDelay = TimeSpan.FromSeconds(5), MaxDelay = TimeSpan.FromHours(1) };
@@ -80,8 +84,9 @@ public sealed partial class DriveRevokeWork(
     /// begins: Google revokes a whole grant, so a revoke still pending when the user connects again would end the new grant
     /// when it finally reached Google. Throws <see cref="ProviderChainException"/> (503 + Retry-After) when Google does not
     /// answer: the new consent waits until the old grant is gone. The pending work items find their token gone and stop.
+    /// False when a revoke the runner sent is still unanswered after <see cref="InFlightWait"/> (the caller answers 503).
     /// </summary>
-    public async Task SettlePendingAsync(string userId, CancellationToken cancellationToken)
+    public async Task<bool> SettlePendingAsync(string userId, CancellationToken cancellationToken)
     {
         IReadOnlyList<(string Id, string Token)> pending;
         await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
@@ -99,6 +104,32 @@ public sealed partial class DriveRevokeWork(
             await connection.ExecuteAsync(new CommandDefinition("DELETE FROM drive_revocations WHERE id = @id", new { id }, cancellationToken: cancellationToken));
             LogSettled(logger);
         }
+
+        // A revoke the runner sent before these were settled may still be on its way: the consent waits until that attempt
+        // has ended (answered, failed or timed out; a later retry finds its token gone), at most InFlightWait.
+        var until = time.GetUtcNow() + InFlightWait;
+        while (await RevokeInFlightAsync(userId, cancellationToken))
+        {
+            if (time.GetUtcNow() >= until)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
+        }
+
+        return true;
+    }
+
+    private async Task<bool> RevokeInFlightAsync(string userId, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        return await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            """
+            SELECT EXISTS (SELECT 1 FROM work_items
+                           WHERE kind = @kind AND partition_key = @partition AND status = 'pending' AND lease_until >= @now)
+            """,
+            new { kind = WorkKind, partition = DriveKeys.Partition(userId), now = time.GetUtcNow() }, cancellationToken: cancellationToken));
     }
 
     private sealed record Payload(string UserId, string RevocationId);

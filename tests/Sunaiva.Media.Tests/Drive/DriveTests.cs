@@ -365,7 +365,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         await _app.UntilAsync(async () =>
         {
             _app.Time.Advance(TimeSpan.FromSeconds(5));
-            using var again = await ada.PostAsync("/drive/connect", null);
+            using var again = await _app.PostWhileTheClockMovesAsync(ada, "/drive/connect");
             return again.IsSuccessStatusCode;
         }, "connect starting once Google answers");
         var revokedBeforeConsent = _google.RevokedTokens.Count;
@@ -384,6 +384,31 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(1, revokedBeforeConsent);
         Assert.Equal("ignored", revokeItem);
         Assert.Single(_google.RevokedTokens);
+        Assert.True(_google.HasLiveGrant(AdaAccount));
+        Assert.Equal("connected", (await ada.GetFromJsonAsync<JsonElement>("/drive/connection")).GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task Connecting_again_while_a_sent_revoke_is_unanswered_waits_for_it_and_keeps_the_new_grant()
+    {
+        await _app.ConnectAsync(_ada, AdaAccount);
+        using var ada = _app.ClientFor(_ada);
+        _google.HoldNextRevoke();
+        await ada.DeleteAsync("/drive/connection");
+        await _app.UntilAsync(() => Task.FromResult(_google.HeldRevokes == 1), "the disconnect's revoke on its way to Google");
+
+        // Google has the runner's revoke but has not answered it: a consent now would be ended by it.
+        using var whileInFlight = await _app.PostWhileTheClockMovesAsync(ada, "/drive/connect");
+        _google.ReleaseRevokes();
+        await _app.UntilAsync(async () =>
+        {
+            using var again = await _app.PostWhileTheClockMovesAsync(ada, "/drive/connect");
+            return again.IsSuccessStatusCode;
+        }, "connect starting once the revoke was answered");
+        await _app.ConnectAsync(_ada, AdaAccount);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, whileInFlight.StatusCode);
+        Assert.True(whileInFlight.Headers.RetryAfter is not null);
         Assert.True(_google.HasLiveGrant(AdaAccount));
         Assert.Equal("connected", (await ada.GetFromJsonAsync<JsonElement>("/drive/connection")).GetProperty("status").GetString());
     }

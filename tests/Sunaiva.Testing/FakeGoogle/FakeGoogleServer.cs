@@ -34,6 +34,9 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _revoked = new();
     private int _revokeOutages;
     private int _failedRevokes;
+    private int _revokesToHold;
+    private int _heldRevokes;
+    private readonly TaskCompletionSource _releaseRevokes = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<DriveCall> _driveCalls = new();
     private readonly ConcurrentQueue<FakeChannel> _channels = new();
     private readonly ConcurrentQueue<string> _issuedSecrets = new();
@@ -70,6 +73,15 @@ public sealed class FakeGoogleServer : IAsyncDisposable
 
     /// <summary>Revoke requests that met an outage.</summary>
     public int FailedRevokes => _failedRevokes;
+
+    /// <summary>The next revoke request is held unanswered (a request on its way) until <see cref="ReleaseRevokes"/>; later ones pass.</summary>
+    public void HoldNextRevoke() => Interlocked.Exchange(ref _revokesToHold, 1);
+
+    /// <summary>Revoke requests held so far.</summary>
+    public int HeldRevokes => _heldRevokes;
+
+    /// <summary>Lets held revoke requests go on: Google processes them now.</summary>
+    public void ReleaseRevokes() => _releaseRevokes.TrySetResult();
 
     public IReadOnlyList<DriveCall> DriveCalls => _driveCalls.ToList();
 
@@ -441,6 +453,12 @@ public sealed class FakeGoogleServer : IAsyncDisposable
     private async Task<IResult> RevokeAsync(HttpContext http)
     {
         var token = (await http.Request.ReadFormAsync())["token"].ToString();
+        if (Interlocked.Exchange(ref _revokesToHold, 0) == 1)
+        {
+            Interlocked.Increment(ref _heldRevokes);
+            await _releaseRevokes.Task;
+        }
+
         if (Interlocked.Decrement(ref _revokeOutages) >= 0)
         {
             Interlocked.Increment(ref _failedRevokes);
