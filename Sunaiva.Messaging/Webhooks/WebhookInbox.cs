@@ -33,10 +33,7 @@ public sealed partial class WebhookInbox(
 
     private const int MaxBatch = 256;
 
-    /// <summary>Batches in flight at once in this process; each takes its rows' locks in (provider, id) order, so batches of two replicas never deadlock.</summary>
-    private const int Writers = 1;
-
-    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly Channel<Pending> _pending = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
 
     public static string KindOf(string provider) => "webhook:" + provider;
 
@@ -60,7 +57,7 @@ public sealed partial class WebhookInbox(
     {
         try
         {
-            await Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(() => WriteLoopAsync(stoppingToken), CancellationToken.None)));
+            await WriteLoopAsync(stoppingToken);
         }
         finally
         {
@@ -73,7 +70,7 @@ public sealed partial class WebhookInbox(
     }
 
     /// <summary>
-    /// One writer: takes whatever deliveries wait (up to <see cref="MaxBatch"/>) and writes them as one batch. While
+    /// The writer: takes whatever deliveries wait (up to <see cref="MaxBatch"/>) and writes them as one batch. While
     /// deliveries keep coming it keeps its connection: taking one from the pool per batch costs Npgsql's checkout and
     /// Postgres the session reset script Npgsql prepends after a return (parsed and run per batch, a tenth of Postgres's
     /// CPU per ack in bench/Sunaiva.Bench.Billing). It returns the connection whenever nothing waits, and after a failure.
@@ -101,11 +98,6 @@ public sealed partial class WebhookInbox(
                 while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var next))
                 {
                     batch.Add(next);
-                }
-
-                if (batch.Count == 0)
-                {
-                    continue; // another writer took them
                 }
 
                 try
@@ -143,7 +135,7 @@ public sealed partial class WebhookInbox(
 
     private async Task WriteAsync(NpgsqlConnection connection, List<Pending> batch, CancellationToken cancellationToken)
     {
-        // Concurrent batches insert in one global key order: two batches holding the same id never wait on each other in a cycle.
+        // Batches of different replicas insert in one global key order: two holding the same id never wait on each other in a cycle.
         batch.Sort(static (a, b) =>
         {
             var byProvider = string.CompareOrdinal(a.Provider, b.Provider);
