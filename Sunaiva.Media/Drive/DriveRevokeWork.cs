@@ -115,7 +115,8 @@ public sealed partial class DriveRevokeWork(
                 return false;
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(100), time, cancellationToken);
+            // The poll's pace is real time (the runner's attempt ends in real time); the limit is on the service's clock.
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
 
         return true;

@@ -365,7 +365,7 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         await _app.UntilAsync(async () =>
         {
             _app.Time.Advance(TimeSpan.FromSeconds(5));
-            using var again = await _app.PostWhileTheClockMovesAsync(ada, "/drive/connect");
+            using var again = await ada.PostAsync("/drive/connect", null);
             return again.IsSuccessStatusCode;
         }, "connect starting once Google answers");
         var revokedBeforeConsent = _google.RevokedTokens.Count;
@@ -381,9 +381,12 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, whileDown.StatusCode);
         Assert.True(whileDown.Headers.RetryAfter is not null);
-        Assert.Equal(1, revokedBeforeConsent);
-        Assert.Equal("ignored", revokeItem);
-        Assert.Single(_google.RevokedTokens);
+        // The old grant's token reached Google before the consent and never after it: once from the connect, and a second
+        // time when the disconnect's own item was already sending it (the connect waits for that attempt to end).
+        Assert.InRange(revokedBeforeConsent, 1, 2);
+        Assert.Equal(revokedBeforeConsent, _google.RevokedTokens.Count);
+        Assert.Single(_google.RevokedTokens.Distinct());
+        Assert.Contains(revokeItem, new[] { "ignored", "done" });
         Assert.True(_google.HasLiveGrant(AdaAccount));
         Assert.Equal("connected", (await ada.GetFromJsonAsync<JsonElement>("/drive/connection")).GetProperty("status").GetString());
     }
