@@ -28,7 +28,6 @@ public sealed partial class ExtractWork(
     AudioTranscription transcription,
     WorkQueue queue,
     EventOutbox outbox,
-    SearchCache searchCache,
     IOptions<FileVaultOptions> options,
     TimeProvider time,
     ILogger<ExtractWork> logger) : IWorkHandler
@@ -152,6 +151,7 @@ public sealed partial class ExtractWork(
                 tx, cancellationToken: ct));
             if (updated == 1)
             {
+                await c.ExecuteAsync(new CommandDefinition(SearchCache.BumpSql, new { userId = row.UserId }, tx, cancellationToken: ct));
                 var eventKey = transcriptionRetry ? $"file.indexed:{id}:transcribed" : $"file.indexed:{id}";
                 await outbox.AddAsync(c, tx, EventTypes.FileIndexed, new FileIndexed(row.UserId, id, row.ContentType, row.Source, extracted.Status), eventKey, ct);
                 if (retryTranscription)
@@ -160,7 +160,6 @@ public sealed partial class ExtractWork(
                 }
             }
         }, cancellationToken);
-        await searchCache.InvalidateAsync(row.UserId, cancellationToken);
     }
 
     /// <summary>

@@ -49,15 +49,14 @@ public sealed record IngestResult(IngestStatus Status, StoredFile? File, string?
 /// file, rented from a pool; never the whole file in memory or on disk), checks its type on the first part, hashes it
 /// on the way, enforces the size limit while reading, and leaves nothing behind when it refuses or fails: the
 /// multipart upload is aborted, no row is written, and an upload orphaned by a crash is swept from <c>file_uploads</c>.
-/// The file row, the extraction work and the removal of the <c>file_uploads</c> row commit together.
+/// The file row, its extraction work, the bump of the user's search version and the removal of the <c>file_uploads</c>
+/// row commit together, in one statement.
 /// </summary>
 public sealed partial class FileIngestion(
     NpgsqlDataSource dataSource,
     IAmazonS3 s3,
     WorkQueue work,
-    WorkSignal workSignal,
     FileCleanupSignal cleanupSignal,
-    SearchCache searchCache,
     IOptions<FileVaultOptions> options,
     TimeProvider time,
     ILogger<FileIngestion> logger)
@@ -82,9 +81,8 @@ public sealed partial class FileIngestion(
         string? uploadRow = null;
         try
         {
-            var length = await ReadPartAsync(content, current, o.PartSizeBytes, ct);
+            var length = await ReadPartAsync(content, current, o.PartSizeBytes, hash, ct);
             long total = length;
-            hash.AppendData(current, 0, length);
             if (total > o.MaxUploadBytes)
             {
                 return new IngestResult(IngestStatus.TooLarge, null);
@@ -101,9 +99,8 @@ public sealed partial class FileIngestion(
                 // A retry: hash what comes without storing it, to tell a replay from a key reused for other bytes.
                 while (length > 0)
                 {
-                    length = await ReadPartAsync(content, current, o.PartSizeBytes, ct);
+                    length = await ReadPartAsync(content, current, o.PartSizeBytes, hash, ct);
                     total += length;
-                    hash.AppendData(current, 0, length);
                     if (total > o.MaxUploadBytes)
                     {
                         return new IngestResult(IngestStatus.TooLarge, null);
@@ -183,9 +180,8 @@ public sealed partial class FileIngestion(
                     sending.Dequeue();
                 }
 
-                var nextLength = await ReadPartAsync(content, buffer, o.PartSizeBytes, ct);
+                var nextLength = await ReadPartAsync(content, buffer, o.PartSizeBytes, hash, ct);
                 total += nextLength;
-                hash.AppendData(buffer, 0, nextLength);
                 if (total > o.MaxUploadBytes)
                 {
                     await DrainAsync(sending);
@@ -254,8 +250,9 @@ public sealed partial class FileIngestion(
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(ct);
-            await using var tx = await connection.BeginTransactionAsync(ct);
-            if (request.SourceId is not null)
+            // A file of a remote source may replace its earlier version in the same commit; an upload is one statement.
+            await using var tx = request.SourceId is null ? null : await connection.BeginTransactionAsync(ct);
+            if (tx is not null)
             {
                 // A new version of a file from a remote source (a Drive edit) replaces the one the vault holds, in the same
                 // commit: its row is tombstoned (FileCleanup removes its object) and its text and index entries go.
@@ -275,28 +272,34 @@ public sealed partial class FileIngestion(
 
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
                 $"""
-                INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector)
-                VALUES (@id, @userId, @name, @contentType, @declared, @size, @sha, @key, @source, @sourceId, @idempotencyKey, @at, setweight(to_tsvector('simple', @words), 'A'))
-                ON CONFLICT DO NOTHING
-                RETURNING {FileVault.Columns}
+                WITH file AS (
+                    INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector)
+                    VALUES (@id, @userId, @name, @contentType, @declared, @size, @sha, @key, @source, @sourceId, @idempotencyKey, @at, setweight(to_tsvector('simple', @words), 'A'))
+                    ON CONFLICT DO NOTHING
+                    RETURNING {FileVault.Columns}
+                ), work AS (
+                    INSERT INTO work_items (kind, key, payload, max_attempts, run_at, traceparent, created_at)
+                    SELECT @workKind, @workKey, id, @maxAttempts, @at, @trace, @at FROM file
+                    ON CONFLICT (key) DO NOTHING
+                ), version AS (
+                    {SearchCache.BumpSql}
+                ), upload AS (
+                    DELETE FROM file_uploads WHERE id = @uploadRow
+                )
+                SELECT * FROM file
                 """,
                 new
                 {
                     id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
                     sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at = time.GetUtcNow(), words = FileNames.Words(name),
+                    workKind = ExtractWork.WorkKind, workKey = $"{ExtractWork.WorkKind}:{id}", maxAttempts = work.MaxAttemptsOf(ExtractWork.WorkKind),
+                    trace = System.Diagnostics.Activity.Current?.Id, uploadRow,
                 },
                 tx, cancellationToken: ct));
-            if (file is not null)
+            if (tx is not null)
             {
-                await work.EnqueueAsync(connection, tx, new NewWork(ExtractWork.WorkKind, $"{ExtractWork.WorkKind}:{id}", id), ct);
+                await tx.CommitAsync(ct);
             }
-
-            if (uploadRow is not null)
-            {
-                await connection.ExecuteAsync(new CommandDefinition("DELETE FROM file_uploads WHERE id = @uploadRow", new { uploadRow }, tx, cancellationToken: ct));
-            }
-
-            await tx.CommitAsync(ct);
         }
         catch
         {
@@ -307,19 +310,10 @@ public sealed partial class FileIngestion(
 
         if (file is not null)
         {
-            // The user's cached searches go stale first, then the runner (signalled before the commit: it may have looked
-            // too early) is woken again, so the extraction does not compete with the answer for the cores.
-            try
+            work.NotifyAdded();
+            if (replaced is not null)
             {
-                await searchCache.InvalidateAsync(request.UserId, ct);
-            }
-            finally
-            {
-                workSignal.Notify();
-                if (replaced is not null)
-                {
-                    cleanupSignal.Notify();
-                }
+                cleanupSignal.Notify();
             }
 
             return new IngestResult(IngestStatus.Created, file);
@@ -390,9 +384,21 @@ public sealed partial class FileIngestion(
         }
     }
 
-    /// <summary>Fills <paramref name="buffer"/> up to <paramref name="size"/> bytes or the end of the stream.</summary>
-    private static async Task<int> ReadPartAsync(Stream content, byte[] buffer, int size, CancellationToken ct) =>
-        await content.ReadAtLeastAsync(buffer.AsMemory(0, size), size, throwOnEndOfStream: false, ct);
+    /// <summary>
+    /// Fills <paramref name="buffer"/> up to <paramref name="size"/> bytes or the end of the stream, hashing each read as
+    /// it arrives (while the client sends the next bytes, instead of all at once after the last).
+    /// </summary>
+    private static async Task<int> ReadPartAsync(Stream content, byte[] buffer, int size, IncrementalHash hash, CancellationToken ct)
+    {
+        var filled = 0;
+        while (filled < size && await content.ReadAsync(buffer.AsMemory(filled, size - filled), ct) is var read and > 0)
+        {
+            hash.AppendData(buffer, filled, read);
+            filled += read;
+        }
+
+        return filled;
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload abandoned ({ExceptionType}); its multipart upload is aborted")]
     private static partial void LogUploadAbandoned(ILogger logger, string exceptionType);

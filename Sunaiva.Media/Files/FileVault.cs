@@ -20,7 +20,7 @@ public sealed record TextSlice(string Text, int Total, bool Truncated);
 public sealed record FileContent(Stream Stream, long Length, long TotalLength, long? From);
 
 /// <summary>Files of one user: bytes in object storage under the user's hashed prefix, metadata in Postgres. Every query names the user.</summary>
-public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, SearchCache searchCache, TimeProvider time)
+public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, TimeProvider time)
 {
     internal const string Columns =
         "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, source_id AS sourceid, text_status AS textstatus, created_at AS createdat";
@@ -76,15 +76,18 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
                 WHERE user_id = @userId AND id = @id AND deleted_at IS NULL
                 """,
                 new { userId, id, at = time.GetUtcNow() }, tx, cancellationToken: ct));
-            await connection.ExecuteAsync(new CommandDefinition(
-                "DELETE FROM file_texts WHERE file_id = @id AND user_id = @userId", new { userId, id }, tx, cancellationToken: ct));
+            if (deleted == 1)
+            {
+                await connection.ExecuteAsync(new CommandDefinition(
+                    $"DELETE FROM file_texts WHERE file_id = @id AND user_id = @userId; {SearchCache.BumpSql}", new { userId, id }, tx, cancellationToken: ct));
+            }
+
             await tx.CommitAsync(ct);
         }
 
         if (deleted == 1)
         {
             cleanupSignal.Notify();
-            await searchCache.InvalidateAsync(userId, ct);
         }
 
         return deleted == 1;

@@ -153,6 +153,31 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_file_uploaded_after_a_search_was_cached_is_found_by_its_name_at_once()
+    {
+        using var ada = _app.ClientFor(_ada);
+        // The extraction cannot store text while this lock is held, so only the upload's own commit can make the cached
+        // result stale.
+        await using var hold = new Npgsql.NpgsqlConnection(_app.ConnectionString);
+        await hold.OpenAsync();
+        await using var tx = await hold.BeginTransactionAsync();
+        await using (var lockTexts = new Npgsql.NpgsqlCommand("LOCK TABLE file_texts IN SHARE ROW EXCLUSIVE MODE", hold, tx))
+        {
+            await lockTexts.ExecuteNonQueryAsync();
+        }
+
+        var before = await SearchAsync(ada, "quokka");
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("no such word inside"), "text/plain", "quokka-sightings.txt");
+        var after = await SearchAsync(ada, "quokka");
+        var status = await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id));
+        await tx.RollbackAsync();
+
+        Assert.Empty(before.GetProperty("items").EnumerateArray());
+        Assert.Equal(id, Assert.Single(after.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+        Assert.Equal("pending", status);
+    }
+
+    [Fact]
     public async Task Indexing_publishes_file_indexed_once_with_the_user_and_file()
     {
         using var ada = _app.ClientFor(_ada);
