@@ -466,19 +466,19 @@ public sealed class FakeGoogleServer : IAsyncDisposable
         }
 
         Interlocked.Exchange(ref _revokeOutages, 0);
+        var known = _refreshTokens.TryGetValue(token, out var grant);
+        if (known)
+        {
+            RevokeGrant(grant!.Account);
+        }
+        else
+        {
+            known = _accessTokens.TryRemove(token, out _);
+        }
+
+        // Recorded once the grant is gone: a test that sees the revoke also sees its effect.
         _revoked.Enqueue(token);
-        if (_refreshTokens.TryGetValue(token, out var grant))
-        {
-            RevokeGrant(grant.Account);
-            return Results.Ok();
-        }
-
-        if (_accessTokens.TryRemove(token, out _))
-        {
-            return Results.Ok();
-        }
-
-        return Results.Text(Sample("revoke-error.json"), "application/json", statusCode: 400);
+        return known ? Results.Ok() : Results.Text(Sample("revoke-error.json"), "application/json", statusCode: 400);
     }
 
     private string IssueAccessToken(string account)
