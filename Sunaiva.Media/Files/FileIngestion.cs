@@ -270,6 +270,12 @@ public sealed partial class FileIngestion(
                 }
             }
 
+            var parameters = work.ParametersFor(new NewWork(ExtractWork.WorkKind, $"{ExtractWork.WorkKind}:{id}", id));
+            parameters.AddDynamicParams(new
+            {
+                id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
+                sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at = time.GetUtcNow(), words = FileNames.Words(name), uploadRow,
+            });
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
                 $"""
                 WITH file AS (
@@ -278,9 +284,7 @@ public sealed partial class FileIngestion(
                     ON CONFLICT DO NOTHING
                     RETURNING {FileVault.Columns}
                 ), work AS (
-                    INSERT INTO work_items (kind, key, payload, max_attempts, run_at, traceparent, created_at)
-                    SELECT @workKind, @workKey, id, @maxAttempts, @at, @trace, @at FROM file
-                    ON CONFLICT (key) DO NOTHING
+                    {WorkQueue.InsertWhenSql("file")}
                 ), version AS (
                     {SearchCache.BumpSql}
                 ), upload AS (
@@ -288,14 +292,7 @@ public sealed partial class FileIngestion(
                 )
                 SELECT * FROM file
                 """,
-                new
-                {
-                    id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
-                    sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at = time.GetUtcNow(), words = FileNames.Words(name),
-                    workKind = ExtractWork.WorkKind, workKey = $"{ExtractWork.WorkKind}:{id}", maxAttempts = work.MaxAttemptsOf(ExtractWork.WorkKind),
-                    trace = System.Diagnostics.Activity.Current?.Id, uploadRow,
-                },
-                tx, cancellationToken: ct));
+                parameters, tx, cancellationToken: ct));
             if (tx is not null)
             {
                 await tx.CommitAsync(ct);

@@ -52,6 +52,39 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
         return inserted;
     }
 
+    /// <summary>
+    /// The insert of one item as a data-modifying CTE of the caller's own statement, made only when the statement's CTE
+    /// <paramref name="whenRowsIn"/> has a row: the work then exists exactly when the caller's row does, with no round
+    /// trip of its own. Give the statement <see cref="ParametersFor"/> (with the caller's parameters added to it) and call
+    /// <see cref="NotifyAdded"/> once it committed.
+    /// </summary>
+    public static string InsertWhenSql(string whenRowsIn) =>
+        $"""
+        INSERT INTO work_items (kind, key, partition_key, payload, max_attempts, run_at, traceparent, created_at)
+        SELECT @workKind, @workKey, @workPartition, @workPayload, @workMaxAttempts, @workRunAt, @workTrace, @workCreatedAt
+        WHERE EXISTS (SELECT 1 FROM {whenRowsIn})
+        ON CONFLICT (key) DO NOTHING
+        """;
+
+    /// <summary>The parameters of <see cref="InsertWhenSql"/> for <paramref name="item"/>.</summary>
+    public DynamicParameters ParametersFor(NewWork item)
+    {
+        var now = time.GetUtcNow();
+        var parameters = new DynamicParameters();
+        parameters.AddDynamicParams(new
+        {
+            workKind = item.Kind,
+            workKey = item.Key,
+            workPartition = item.PartitionKey,
+            workPayload = item.Payload,
+            workMaxAttempts = item.MaxAttempts ?? options.Value.PolicyFor(item.Kind).MaxAttempts,
+            workRunAt = (item.RunAt ?? now).UtcDateTime,
+            workTrace = item.TraceParent ?? Activity.Current?.Id,
+            workCreatedAt = now.UtcDateTime,
+        });
+        return parameters;
+    }
+
     /// <summary>The attempts an item of <paramref name="kind"/> gets, by its policy (for callers that insert work with SQL of their own).</summary>
     public int MaxAttemptsOf(string kind) => options.Value.PolicyFor(kind).MaxAttempts;
 
