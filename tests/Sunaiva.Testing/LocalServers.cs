@@ -12,7 +12,9 @@ namespace Sunaiva.Testing;
 /// </summary>
 public sealed class LocalServers : IAsyncLifetime
 {
+    private const int MaxRestarts = 3;
     private readonly List<Process> _processes = [];
+    private volatile bool _disposing;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "sunaiva-tests", Guid.NewGuid().ToString("N"));
 
     /// <summary>Which servers to start; Redis and Postgres always.</summary>
@@ -25,6 +27,9 @@ public sealed class LocalServers : IAsyncLifetime
     /// shared_buffers a quarter of RAM, at most 4 GB): for benches that measure what the system does. Tests keep the default.
     /// </summary>
     public bool WithProductionMemory { get; init; }
+
+    /// <summary>The folder the servers keep their data in (one per fixture; a server's command line names its subfolder).</summary>
+    public string Folder => _root;
 
     public string RedisConnectionString { get; private set; } = string.Empty;
 
@@ -57,7 +62,14 @@ public sealed class LocalServers : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        foreach (var process in _processes)
+        _disposing = true;
+        List<Process> processes;
+        lock (_processes)
+        {
+            processes = [.. _processes];
+        }
+
+        foreach (var process in processes)
         {
             try
             {
@@ -116,7 +128,7 @@ public sealed class LocalServers : IAsyncLifetime
             fi
             exec setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/postgres' -D '{{data}}' -p {{PostgresPort}} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "${memory[@]}"
             """;
-        Start("/bin/bash", ["-c", script]);
+        Start("/bin/bash", ["-c", script], restartable: false); // the script also creates the cluster
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
@@ -154,7 +166,14 @@ public sealed class LocalServers : IAsyncLifetime
         MaildevApi = new Uri($"http://127.0.0.1:{web}/");
     }
 
-    private void Start(string file, string[] args)
+    /// <summary>
+    /// Starts a server process. A <paramref name="restartable"/> one (its state is on disk and its command line starts it
+    /// again as it was) that exits while the fixture is in use is started again on the same port and folder, at most
+    /// <see cref="MaxRestarts"/> times, as the AppHost's supervisor does, and says so with its last output on the test
+    /// host's error stream: one crash of a stand-in server (s3rver has been seen to exit in a CI run) then fails the test
+    /// that met it, not every later test of the assembly, and the log says which server died and why.
+    /// </summary>
+    private void Start(string file, string[] args, bool restartable = true, int restarts = 0)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in args)
@@ -162,9 +181,41 @@ public sealed class LocalServers : IAsyncLifetime
             info.ArgumentList.Add(arg);
         }
 
-        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var lastLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        void Keep(string? line)
+        {
+            if (line is not null)
+            {
+                lastLines.Enqueue(line);
+                while (lastLines.Count > 20 && lastLines.TryDequeue(out _))
+                {
+                }
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => Keep(e.Data);
+        process.Exited += (_, _) =>
+        {
+            if (_disposing)
+            {
+                return;
+            }
+
+            var again = restartable && restarts < MaxRestarts;
+            Console.Error.WriteLine(
+                $"[LocalServers] {Path.GetFileName(file)} exited with code {process.ExitCode}{(again ? "; starting it again" : string.Empty)}. Last output: {string.Join(" | ", lastLines)}");
+            if (again)
+            {
+                Start(file, args, restartable, restarts + 1);
+            }
+        };
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"could not start {file}");
+        }
+
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         lock (_processes)
