@@ -27,20 +27,19 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
         }
 
         var now = time.GetUtcNow();
-        var trace = Activity.Current?.Id;
-        var o = options.Value;
+        var complete = items.Select(i => Complete(i, now)).ToArray();
         var inserted = await connection.ExecuteAsync(new CommandDefinition(
             InsertSql,
             new
             {
-                kinds = items.Select(i => i.Kind).ToArray(),
-                keys = items.Select(i => i.Key).ToArray(),
-                partitions = items.Select(i => i.PartitionKey).ToArray(),
-                payloads = items.Select(i => i.Payload).ToArray(),
-                maxAttempts = items.Select(i => i.MaxAttempts ?? o.PolicyFor(i.Kind).MaxAttempts).ToArray(),
-                runAts = items.Select(i => (i.RunAt ?? now).UtcDateTime).ToArray(),
-                traces = items.Select(i => i.TraceParent ?? trace).ToArray(),
-                createdAts = items.Select(_ => now.UtcDateTime).ToArray(),
+                kinds = complete.Select(i => i.Kind).ToArray(),
+                keys = complete.Select(i => i.Key).ToArray(),
+                partitions = complete.Select(i => i.PartitionKey).ToArray(),
+                payloads = complete.Select(i => i.Payload).ToArray(),
+                maxAttempts = complete.Select(i => i.MaxAttempts!.Value).ToArray(),
+                runAts = complete.Select(i => i.RunAt!.Value.UtcDateTime).ToArray(),
+                traces = complete.Select(i => i.TraceParent).ToArray(),
+                createdAts = complete.Select(_ => now.UtcDateTime).ToArray(),
             },
             transaction,
             cancellationToken: cancellationToken));
@@ -70,20 +69,29 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
     public DynamicParameters ParametersFor(NewWork item)
     {
         var now = time.GetUtcNow();
+        var complete = Complete(item, now);
         var parameters = new DynamicParameters();
         parameters.AddDynamicParams(new
         {
-            workKind = item.Kind,
-            workKey = item.Key,
-            workPartition = item.PartitionKey,
-            workPayload = item.Payload,
-            workMaxAttempts = item.MaxAttempts ?? options.Value.PolicyFor(item.Kind).MaxAttempts,
-            workRunAt = (item.RunAt ?? now).UtcDateTime,
-            workTrace = item.TraceParent ?? Activity.Current?.Id,
+            workKind = complete.Kind,
+            workKey = complete.Key,
+            workPartition = complete.PartitionKey,
+            workPayload = complete.Payload,
+            workMaxAttempts = complete.MaxAttempts!.Value,
+            workRunAt = complete.RunAt!.Value.UtcDateTime,
+            workTrace = complete.TraceParent,
             workCreatedAt = now.UtcDateTime,
         });
         return parameters;
     }
+
+    /// <summary>The item with its defaults filled in: the attempts of its kind's policy, due now, the current trace.</summary>
+    private NewWork Complete(NewWork item, DateTimeOffset now) => item with
+    {
+        MaxAttempts = item.MaxAttempts ?? options.Value.PolicyFor(item.Kind).MaxAttempts,
+        RunAt = item.RunAt ?? now,
+        TraceParent = item.TraceParent ?? Activity.Current?.Id,
+    };
 
     /// <summary>The attempts an item of <paramref name="kind"/> gets, by its policy (for callers that insert work with SQL of their own).</summary>
     public int MaxAttemptsOf(string kind) => options.Value.PolicyFor(kind).MaxAttempts;
