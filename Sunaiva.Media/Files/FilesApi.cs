@@ -97,7 +97,9 @@ public static class FilesApi
         IngestResult? result = null;
         try
         {
-            var reader = new MultipartReader(boundary, request.Body) { BodyLengthLimit = null, HeadersLengthLimit = 16 * 1024 };
+            var body = new FormFraming(request.Body, boundary);
+            var reader = new MultipartReader(boundary, body, 64 * 1024) { BodyLengthLimit = null, HeadersLengthLimit = 16 * 1024 };
+            var first = true;
             while (result is null && await reader.ReadNextSectionAsync(ct) is { } section)
             {
                 if (ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
@@ -109,8 +111,11 @@ public static class FilesApi
                         return TypedResults.Problem(statusCode: 400, title: "Invalid file name", detail: "The file needs a name (not '.' or '..') without control characters.");
                     }
 
-                    result = await ingestion.IngestAsync(new FileIngest(request.HttpContext.User.UserId(), name ?? string.Empty, "upload", null, section.ContentType, idempotencyKey), section.Body, ct);
+                    var length = first ? body.FirstPartLength(request.ContentLength) : null;
+                    result = await ingestion.IngestAsync(new FileIngest(request.HttpContext.User.UserId(), name ?? string.Empty, "upload", null, section.ContentType, idempotencyKey, length), section.Body, ct);
                 }
+
+                first = false;
             }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)

@@ -38,6 +38,9 @@ public static class StorageExtensions
         builder.Services.AddSingleton(connection);
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
             new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
+        builder.Services.AddSingleton(sp => new StreamingPut(sp.GetRequiredService<IAmazonS3>(), connection,
+            MeteredAwsHttpClientFactory.NewClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), ClientTimeout),
+            sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(new StorageBuckets(buckets));
         builder.Services.AddSingleton<IStartupTask, BucketInitializer>();
         builder.Services.AddStartupTaskRunner();
@@ -64,6 +67,8 @@ public static class StorageExtensions
         return true;
     }
 
+    private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(30);
+
     public static AmazonS3Client CreateClient(StorageConnection connection, Amazon.Runtime.HttpClientFactory? httpClients = null) =>
         new(
             new BasicAWSCredentials(connection.AccessKey, connection.SecretKey),
@@ -73,7 +78,7 @@ public static class StorageExtensions
                 ForcePathStyle = true,
                 AuthenticationRegion = connection.Region,
                 UseHttp = connection.Endpoint.Scheme == Uri.UriSchemeHttp,
-                Timeout = TimeSpan.FromSeconds(30),
+                Timeout = ClientTimeout,
                 MaxErrorRetry = 2,
                 RequestChecksumCalculation = Amazon.Runtime.RequestChecksumCalculation.WHEN_REQUIRED,
                 ResponseChecksumValidation = Amazon.Runtime.ResponseChecksumValidation.WHEN_REQUIRED,
@@ -129,10 +134,13 @@ internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Di
 /// <summary>Gives the AWS SDK HTTP clients that meter every storage request (capability storage, provider s3-storage).</summary>
 internal sealed class MeteredAwsHttpClientFactory(Integration.IIntegrationMeter meter, TimeProvider time) : Amazon.Runtime.HttpClientFactory
 {
-    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) =>
+    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) => NewClient(meter, time, clientConfig.Timeout ?? TimeSpan.FromSeconds(100));
+
+    /// <summary>An HTTP client to storage whose every request is metered as <c>storage</c> / <c>s3-storage</c>.</summary>
+    public static HttpClient NewClient(Integration.IIntegrationMeter meter, TimeProvider time, TimeSpan timeout) =>
         new(new Integration.MeteringHttpHandler(meter, "storage", "s3-storage", time) { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
         {
-            Timeout = clientConfig.Timeout ?? TimeSpan.FromSeconds(100),
+            Timeout = timeout,
         };
 
     public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => true;

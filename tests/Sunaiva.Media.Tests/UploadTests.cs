@@ -6,6 +6,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Sunaiva.Media.Files;
+using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media.Tests;
 
@@ -146,6 +147,105 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
             async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)) == 0 && (await ListObjectsAsync(_ada)).Count == 0,
             "the aborted upload is cleaned up");
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte()
+    {
+        using var ada = _app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: 1_000_000);
+        var held = new HeldStream(png, holdAt: 600_000);
+        using var form = new MultipartFormDataContent();
+        var part = new StreamContent(held);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "arriving.png");
+
+        var upload = ada.PostAsync("/files", form);
+        // The object is in storage while the client still holds back the rest of the file.
+        await held.Reached;
+        await Sunaiva.Testing.Eventually.UntilAsync(async () => (await ListObjectsAsync(_ada)).Count == 1, "the file is being written to storage before its last byte was sent");
+        held.Release();
+        using var response = await upload;
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(png)), file.GetProperty("sha256").GetString());
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+    }
+
+    [Theory]
+    [InlineData("field after the file")]
+    [InlineData("no line break after the closing delimiter")]
+    [InlineData("long epilogue")]
+    public async Task A_form_whose_length_does_not_give_the_files_length_away_still_stores_exactly_the_file(string framing)
+    {
+        using var ada = _app.ClientFor(_ada);
+        var png = TestFiles.Png(padding: 700_000 + framing.Length);
+        const string boundary = "sunaiva-test-boundary";
+        var tail = framing switch
+        {
+            "field after the file" => $"\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nsummer photos\r\n--{boundary}--\r\n",
+            "no line break after the closing delimiter" => $"\r\n--{boundary}--",
+            _ => $"\r\n--{boundary}--\r\n{new string('x', 5000)}",
+        };
+        var body = new MemoryStream();
+        body.Write(System.Text.Encoding.ASCII.GetBytes($"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"framed.png\"\r\nContent-Type: image/png\r\n\r\n"));
+        body.Write(png);
+        body.Write(System.Text.Encoding.ASCII.GetBytes(tail));
+        var content = new ByteArrayContent(body.ToArray());
+        content.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse($"multipart/form-data; boundary={boundary}");
+
+        using var response = await ada.PostAsync("/files", content);
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(png.Length, file.GetProperty("sizeBytes").GetInt64());
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        // The put of the wrongly guessed length left nothing behind.
+        Assert.Equal([FileVault.ObjectKey(_ada, file.GetProperty("id").GetString()!)], await ListObjectsAsync(_ada));
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_while_its_file_goes_to_storage_leaves_no_object_or_row()
+    {
+        using var ada = _app.StreamingClientFor(_ada);
+        var held = new HeldStream(TestFiles.Png(padding: 1_000_000), holdAt: 500_000);
+        using var form = new MultipartFormDataContent();
+        var part = new StreamContent(held);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "cut-short.png");
+        using var leaving = new CancellationTokenSource();
+
+        var upload = ada.PostAsync("/files", form, leaving.Token);
+        await held.Reached;
+        await Sunaiva.Testing.Eventually.UntilAsync(async () => (await ListObjectsAsync(_ada)).Count == 1, "the file is being written to storage");
+        await leaving.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => upload);
+        await Sunaiva.Testing.Eventually.UntilAsync(async () => (await ListObjectsAsync(_ada)).Count == 0, "the broken put's object is deleted");
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task A_put_that_storage_breaks_off_while_the_file_arrives_is_made_again_from_the_files_buffer()
+    {
+        var breaking = new BreakingHandler(after: 200_000) { InnerHandler = new SocketsHttpHandler() };
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
+        {
+            ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
+                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(breaking), TimeProvider.System)),
+        };
+        await app.StartAsync();
+        using var ada = app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: 1_000_000);
+
+        using var response = await TestFiles.UploadAsync(ada, png, "image/png", "broken-off.png");
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.True(breaking.BrokeOff);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        Assert.Equal([FileVault.ObjectKey(_ada, file.GetProperty("id").GetString()!)], await ListObjectsAsync(_ada, app));
     }
 
     [Theory]
@@ -309,6 +409,87 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var prefix = FileVault.ObjectKey(userId, string.Empty);
         var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
+    /// <summary>Storage's connection breaking off after some bytes of a streamed put (once; later requests pass).</summary>
+    private sealed class BreakingHandler(int after) : DelegatingHandler
+    {
+        public bool BrokeOff { get; private set; }
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (!BrokeOff && request.Method == HttpMethod.Put && request.Content is { } content)
+            {
+                BrokeOff = true;
+                var cut = new StreamContent(new CutStream(content, after));
+                cut.Headers.ContentLength = content.Headers.ContentLength;
+                cut.Headers.ContentType = content.Headers.ContentType;
+                request.Content = cut;
+            }
+
+            return base.SendAsync(request, cancellationToken);
+        }
+
+        private sealed class CutStream(HttpContent content, int after) : MemoryStream
+        {
+            private Stream? _source;
+            private int _read;
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                _source ??= Relay(content);
+                if (_read >= after)
+                {
+                    throw new IOException("Connection reset by storage");
+                }
+
+                var read = await _source.ReadAsync(buffer[..Math.Min(buffer.Length, after - _read)], cancellationToken);
+                _read += read;
+                return read;
+            }
+
+            // The body as it is produced (ReadAsStreamAsync would first read all of it into memory).
+            private static Stream Relay(HttpContent content)
+            {
+                var pipe = new System.IO.Pipelines.Pipe();
+                _ = Task.Run(async () =>
+                {
+                    try
+                    {
+                        await content.CopyToAsync(pipe.Writer.AsStream());
+                        await pipe.Writer.CompleteAsync();
+                    }
+                    catch (Exception ex)
+                    {
+                        await pipe.Writer.CompleteAsync(ex);
+                    }
+                });
+                return pipe.Reader.AsStream();
+            }
+        }
+    }
+
+    /// <summary>A body that stops after some bytes until released, like a client on a slow link.</summary>
+    private sealed class HeldStream(byte[] bytes, int holdAt) : MemoryStream(bytes, writable: false)
+    {
+        private readonly TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Reached => _reached.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Position >= holdAt)
+            {
+                _reached.TrySetResult();
+                await _released.Task.WaitAsync(cancellationToken);
+                return await base.ReadAsync(buffer, cancellationToken);
+            }
+
+            return await base.ReadAsync(buffer[..(int)Math.Min(buffer.Length, holdAt - Position)], cancellationToken);
+        }
     }
 
     /// <summary>A body that breaks after some bytes, like a client that loses its connection.</summary>

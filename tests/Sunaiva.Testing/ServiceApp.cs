@@ -39,6 +39,17 @@ public class ServiceApp<TEntryPoint>(LocalServers servers, string databaseConnec
         return client;
     }
 
+    /// <summary>
+    /// A client that sends a request body while reading it, as a browser does (<see cref="ClientFor"/>'s redirect handler
+    /// reads a body whole before sending it, to be able to send it again).
+    /// </summary>
+    public HttpClient StreamingClientFor(string userId)
+    {
+        var client = Server.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", DevTokens.For(userId));
+        return client;
+    }
+
     public async Task<T?> ScalarAsync<T>(string sql, params (string Name, object Value)[] parameters)
     {
         await using var connection = new NpgsqlConnection(ConnectionString);
@@ -80,6 +91,13 @@ public class ServiceApp<TEntryPoint>(LocalServers servers, string databaseConnec
         }
 
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
-        builder.ConfigureTestServices(services => services.AddSingleton<TimeProvider>(Time));
+        builder.ConfigureTestServices(services =>
+        {
+            services.AddSingleton<TimeProvider>(Time);
+            ConfigureServices?.Invoke(services);
+        });
     }
+
+    /// <summary>Replaces services after the app registered its own (a fault injected into one dependency).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
 }
