@@ -431,11 +431,12 @@ public sealed partial class FileIngestion(
 
     /// <summary>
     /// Sends a file of <paramref name="length"/> bytes to storage as it arrives, <paramref name="head"/> bytes of which are
-    /// in <paramref name="buffer"/>: the put overlaps the client's upload instead of following it (a third of a 1 MB
-    /// upload's time in bench/Sunaiva.Bench.Files). Every byte also lands in the buffer (the file is smaller than a part),
-    /// so when the length was wrong (the form held more than the file) or storage failed mid-way, this object is deleted
-    /// and the caller goes on with the bytes read so far, as for any other file. A client that fails or goes away fails
-    /// the upload as it would have anyway, with its own exception, and leaves no object.
+    /// in <paramref name="buffer"/>: the put overlaps the client's upload instead of following it. Every byte also lands
+    /// in the buffer (the file is smaller than a part), so when the length was wrong (the form held more than the file)
+    /// or storage failed mid-way, this object is deleted and the caller goes on with the bytes read so far, as for any
+    /// other file. A client that fails or goes away fails the upload with its own exception, and leaves no object.
+    /// When the client's bytes stop short, the put is finished with zeros and then deleted rather than broken off: s3rver
+    /// keeps the part of a broken put it received, and may write it after a delete sent at once.
     /// </summary>
     /// <returns>The file, when it was stored and recorded; else null and how many bytes of it are in the buffer.</returns>
     private async Task<(IngestResult? Result, int Filled)> PutWhileArrivingAsync(
@@ -443,28 +444,28 @@ public sealed partial class FileIngestion(
     {
         var id = $"file_{Guid.CreateVersion7():N}";
         var key = FileVault.ObjectKey(request.UserId, id);
-        var body = new ArrivingContent(content, buffer, head, length, hash);
+        var body = new ArrivingContent(content, buffer, head, length, hash, ct);
         var stored = false;
         try
         {
-            await streamingPut.PutAsync(Extensions.FilesBucket, key, contentType, body, ct);
-            stored = true;
+            // Not cancelled with the request: a client that goes away ends its bytes, and the put is finished (see above).
+            await streamingPut.PutAsync(Extensions.FilesBucket, key, contentType, body, CancellationToken.None);
+            stored = body.Filled == length;
         }
         catch (Exception ex)
         {
             await body.StopAsync();
-            await DeleteQuietlyAsync(key);
-            if (body.ClientFailure is { } failure)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-            }
-
-            if (ct.IsCancellationRequested)
-            {
-                throw;
-            }
-
             LogStreamedPutFailed(logger, ex.GetType().Name);
+        }
+
+        if (!stored)
+        {
+            await DeleteQuietlyAsync(key);
+        }
+
+        if (body.ClientFailure is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
 
         var filled = body.Filled + await ReadPartAsync(content, buffer, body.Filled, options.Value.PartSizeBytes - body.Filled, hash, ct);
@@ -497,19 +498,24 @@ public sealed partial class FileIngestion(
 
     /// <summary>
     /// The body of a put that overlaps the upload: the head already read, then the client's bytes as they come, each read
-    /// into the buffer after the ones before it and hashed, up to the announced length. Its length is announced up front
-    /// (the storage request needs it); a client stream that ends before it fails the put. Sent at most once.
+    /// into the buffer after the ones before it and hashed, up to the announced length, sent on in writes of
+    /// <see cref="SendChunk"/> (the multipart reader hands out a few KiB per read). Its length is announced up front (the
+    /// storage request needs it); when the client's bytes end early or fail (<see cref="ClientFailure"/>), or the upload's
+    /// request is aborted, the rest is zeros. Sent at most once.
     /// </summary>
-    private sealed class ArrivingContent(Stream source, byte[] buffer, int head, long length, IncrementalHash hash) : HttpContent
+    private sealed class ArrivingContent(Stream source, byte[] buffer, int head, long length, IncrementalHash hash, CancellationToken clientGone) : HttpContent
     {
+        private const int SendChunk = 64 * 1024;
+
+        private static readonly byte[] Zeros = new byte[SendChunk];
+
         // Not disposed with the content (the request disposes it before StopAsync runs); it holds no timer.
         private readonly CancellationTokenSource _stop = new();
+        private readonly int _head = head;
         private Task _sending = Task.CompletedTask;
 
         /// <summary>Bytes of the file in the buffer (the head and every read since).</summary>
         public int Filled { get; private set; } = head;
-
-        private readonly int _head = head;
 
         /// <summary>Why reading from the client failed, if it did.</summary>
         public Exception? ClientFailure { get; private set; }
@@ -523,39 +529,44 @@ public sealed partial class FileIngestion(
 
         private async Task SendAsync(Stream stream, CancellationToken cancellationToken)
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-            await stream.WriteAsync(buffer.AsMemory(0, _head), linked.Token);
+            using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(sending.Token, clientGone);
+            await stream.WriteAsync(buffer.AsMemory(0, _head), sending.Token);
             var sent = _head;
             while (Filled < length)
             {
                 int read;
                 try
                 {
-                    read = await source.ReadAsync(buffer.AsMemory(Filled, (int)(length - Filled)), linked.Token);
+                    read = await source.ReadAsync(buffer.AsMemory(Filled, (int)(length - Filled)), reading.Token);
                 }
-                catch (Exception ex) when (!linked.IsCancellationRequested)
+                catch (Exception ex) when (!sending.IsCancellationRequested)
                 {
                     ClientFailure = ex;
-                    throw;
+                    break;
                 }
 
                 if (read == 0)
                 {
-                    throw new InvalidDataException("The file ended before the length its form announced.");
+                    // The part is shorter than the form's length said: the caller finds out by Filled.
+                    break;
                 }
 
                 hash.AppendData(buffer, Filled, read);
                 Filled += read;
-                // The multipart reader hands out a few KiB per read: sent on in larger writes, not one socket write each.
                 if (Filled - sent >= SendChunk || Filled == length)
                 {
-                    await stream.WriteAsync(buffer.AsMemory(sent, Filled - sent), linked.Token);
+                    await stream.WriteAsync(buffer.AsMemory(sent, Filled - sent), sending.Token);
                     sent = Filled;
                 }
             }
-        }
 
-        private const int SendChunk = 64 * 1024;
+            await stream.WriteAsync(buffer.AsMemory(sent, Filled - sent), sending.Token);
+            for (long padded = Filled; padded < length; padded += SendChunk)
+            {
+                await stream.WriteAsync(Zeros.AsMemory(0, (int)Math.Min(SendChunk, length - padded)), sending.Token);
+            }
+        }
 
         protected override bool TryComputeLength(out long size)
         {
