@@ -51,8 +51,8 @@ public sealed record IngestResult(IngestStatus Status, StoredFile? File, string?
 /// on the way, enforces the size limit while reading, and leaves nothing behind when it refuses or fails: the
 /// multipart upload is aborted, no row is written, and an upload orphaned by a crash is swept from <c>file_uploads</c>.
 /// A file smaller than a part whose length its form gives away goes to storage while it arrives (one presigned PUT, see
-/// <see cref="PutWhileArrivingAsync"/>) instead of after its last byte. The file row, its extraction work, the bump of the user's search version and the removal of the <c>file_uploads</c>
-/// row commit together, in one statement.
+/// <see cref="PutWhileArrivingAsync"/>) instead of after its last byte. The file row, its extraction work, the bump of
+/// the user's search version and the removal of the <c>file_uploads</c> row commit together, in one statement.
 /// </summary>
 public sealed partial class FileIngestion(
     NpgsqlDataSource dataSource,
@@ -95,21 +95,10 @@ public sealed partial class FileIngestion(
             var length = await ReadPartAsync(content, current, 0, whileArriving ? SignatureBytes : o.PartSizeBytes, hash, ct);
             if (whileArriving && length == SignatureBytes)
             {
-                // A media signature (PDF, PNG, JPEG, audio) decides on the first bytes; text and Word documents on the whole head.
-                var headType = FileTypes.Sniff(current.AsSpan(0, length), false, request.DeclaredType, name).ContentType;
-                if (headType is null || FileTypes.IsText(headType) || headType == FileTypes.Docx)
+                (var arrived, length) = await PutWhileArrivingAsync(request, name, content, current, length, hash, ct);
+                if (arrived is not null)
                 {
-                    length += await ReadPartAsync(content, current, length, HeadBytes - length, hash, ct);
-                    headType = length == HeadBytes ? FileTypes.Sniff(current.AsSpan(0, length), false, request.DeclaredType, name).ContentType : null;
-                }
-
-                if (headType is not null)
-                {
-                    (var arrived, length) = await PutWhileArrivingAsync(request, name, headType, content, current, length, request.LengthHint!.Value, hash, ct);
-                    if (arrived is not null)
-                    {
-                        return arrived;
-                    }
+                    return arrived;
                 }
 
                 length += await ReadPartAsync(content, current, length, o.PartSizeBytes - length, hash, ct);
@@ -430,8 +419,9 @@ public sealed partial class FileIngestion(
     }
 
     /// <summary>
-    /// Sends a file of <paramref name="length"/> bytes to storage as it arrives, <paramref name="head"/> bytes of which are
-    /// in <paramref name="buffer"/>: the put overlaps the client's upload instead of following it. Every byte also lands
+    /// Sends a file of the hinted length to storage as it arrives, once its head (<paramref name="head"/> bytes of it in
+    /// <paramref name="buffer"/>, more read if its type needs them) shows an accepted type: the put overlaps the client's
+    /// upload instead of following it. Every byte also lands
     /// in the buffer (the file is smaller than a part), so when the length was wrong (the form held more than the file)
     /// or storage failed mid-way, this object is deleted and the caller goes on with the bytes read so far, as for any
     /// other file. A client that fails or goes away fails the upload with its own exception, and leaves no object.
@@ -440,8 +430,23 @@ public sealed partial class FileIngestion(
     /// </summary>
     /// <returns>The file, when it was stored and recorded; else null and how many bytes of it are in the buffer.</returns>
     private async Task<(IngestResult? Result, int Filled)> PutWhileArrivingAsync(
-        FileIngest request, string name, string contentType, Stream content, byte[] buffer, int head, long length, IncrementalHash hash, CancellationToken ct)
+        FileIngest request, string name, Stream content, byte[] buffer, int head, IncrementalHash hash, CancellationToken ct)
     {
+        // A media signature (PDF, PNG, JPEG, audio) decides on the first bytes; text and Word documents on the whole head.
+        var contentType = FileTypes.Sniff(buffer.AsSpan(0, head), false, request.DeclaredType, name).ContentType;
+        if (contentType is null || FileTypes.IsText(contentType) || contentType == FileTypes.Docx)
+        {
+            head += await ReadPartAsync(content, buffer, head, HeadBytes - head, hash, ct);
+            contentType = head == HeadBytes ? FileTypes.Sniff(buffer.AsSpan(0, head), false, request.DeclaredType, name).ContentType : null;
+        }
+
+        if (contentType is null)
+        {
+            // Not decided by the head (a refusal is made on the whole part, as for any file).
+            return (null, head);
+        }
+
+        var length = request.LengthHint!.Value;
         var id = $"file_{Guid.CreateVersion7():N}";
         var key = FileVault.ObjectKey(request.UserId, id);
         var body = new ArrivingContent(content, buffer, head, length, hash, ct);

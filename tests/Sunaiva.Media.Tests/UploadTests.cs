@@ -149,16 +149,18 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
     }
 
-    [Fact]
-    public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte()
+    [Theory]
+    [InlineData("image/png", "arriving.png")] // decided by its signature
+    [InlineData("text/plain", "arriving.txt")] // decided by its first 64 KiB
+    public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte(string type, string name)
     {
         using var ada = _app.StreamingClientFor(_ada);
-        var png = TestFiles.Png(padding: 1_000_000);
+        var png = type == "image/png" ? TestFiles.Png(padding: 1_000_000) : TestFiles.Text(string.Concat(Enumerable.Repeat("a line of notes\n", 70_000)));
         var held = new HeldStream(png, holdAt: 600_000);
         using var form = new MultipartFormDataContent();
         var part = new StreamContent(held);
-        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
-        form.Add(part, "file", "arriving.png");
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
+        form.Add(part, "file", name);
 
         var upload = ada.PostAsync("/files", form);
         // The object is in storage while the client still holds back the rest of the file.
@@ -169,6 +171,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var file = await response.Content.ReadFromJsonAsync<JsonElement>();
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(type, file.GetProperty("contentType").GetString());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(png)), file.GetProperty("sha256").GetString());
         Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
     }
