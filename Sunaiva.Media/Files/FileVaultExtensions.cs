@@ -26,6 +26,8 @@ public static class FileVaultExtensions
         builder.Services.AddProviderChain<ITranscriptionProvider>(AudioTranscription.Capability).AddAdapter<VoiceServiceTranscriber>();
         builder.Services.AddSingleton<AudioTranscription>();
         builder.Services.AddSingleton<SearchCache>();
+        builder.Services.AddKeyedSingleton(FileSearch.DataSourceKey, (_, _) =>
+            FileSearch.CreateDataSource(builder.Configuration.GetConnectionString(ResourceNames.MediaDb)!));
         builder.Services.AddSingleton<FileSearch>();
         builder.AddSunaivaMcp(mcp => mcp.WithTools<Sunaiva.Media.Mcp.FileTools>());
         return builder;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Media.Tests;
@@ -14,6 +15,24 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public Task InitializeAsync() => _app.StartAsync();
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
+
+    [Fact]
+    public async Task Searches_run_on_connections_that_plan_each_query_for_its_own_text_and_filters()
+    {
+        using var ada = _app.ClientFor(_ada);
+        await TestFiles.UploadedIdAsync(ada, TestFiles.Text("The walrus hummed."), "text/plain", "walrus.txt");
+        // More searches than Postgres runs a prepared statement with its own plans before it may switch to a generic one.
+        for (var i = 0; i < 12; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/search?q=walrus{i}")).StatusCode);
+        }
+
+        var search = _app.Services.GetRequiredKeyedService<Npgsql.NpgsqlDataSource>(Sunaiva.Media.Search.FileSearch.DataSourceKey);
+        await using var connection = await search.OpenConnectionAsync();
+        await using var show = new Npgsql.NpgsqlCommand("SHOW plan_cache_mode", connection);
+
+        Assert.Equal("force_custom_plan", await show.ExecuteScalarAsync());
+    }
 
     [Theory]
     [InlineData("txt", "text/plain", "The walrus hummed quietly near the lighthouse.")]
