@@ -155,12 +155,9 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte(string type, string name)
     {
         using var ada = _app.StreamingClientFor(_ada);
-        var png = type == "image/png" ? TestFiles.Png(padding: 1_000_000) : TestFiles.Text(string.Concat(Enumerable.Repeat("a line of notes\n", 70_000)));
-        var held = new HeldStream(png, holdAt: 600_000);
-        using var form = new MultipartFormDataContent();
-        var part = new StreamContent(held);
-        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
-        form.Add(part, "file", name);
+        var bytes = type == "image/png" ? TestFiles.Png(padding: 1_000_000) : TestFiles.Text(string.Concat(Enumerable.Repeat("a line of notes\n", 70_000)));
+        var (form, held) = HeldForm(bytes, holdAt: 600_000, type, name);
+        using var _ = form;
 
         var upload = ada.PostAsync("/files", form);
         // The object is in storage while the client still holds back the rest of the file.
@@ -172,8 +169,8 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(type, file.GetProperty("contentType").GetString());
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(png)), file.GetProperty("sha256").GetString());
-        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), file.GetProperty("sha256").GetString());
+        Assert.Equal(bytes, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
     }
 
     [Theory]
@@ -212,11 +209,8 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     public async Task A_client_that_goes_away_while_its_file_goes_to_storage_leaves_no_object_or_row()
     {
         using var ada = _app.StreamingClientFor(_ada);
-        var held = new HeldStream(TestFiles.Png(padding: 1_000_000), holdAt: 500_000);
-        using var form = new MultipartFormDataContent();
-        var part = new StreamContent(held);
-        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
-        form.Add(part, "file", "cut-short.png");
+        var (form, held) = HeldForm(TestFiles.Png(padding: 1_000_000), holdAt: 500_000, "image/png", "cut-short.png");
+        using var _ = form;
         using var leaving = new CancellationTokenSource();
 
         var upload = ada.PostAsync("/files", form, leaving.Token);
@@ -412,6 +406,17 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var prefix = FileVault.ObjectKey(userId, string.Empty);
         var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
+    /// <summary>A form with the file alone, whose body stops at <paramref name="holdAt"/> bytes until released.</summary>
+    private static (MultipartFormDataContent Form, HeldStream Held) HeldForm(byte[] bytes, int holdAt, string type, string name)
+    {
+        var held = new HeldStream(bytes, holdAt);
+        var part = new StreamContent(held);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(type);
+        var form = new MultipartFormDataContent();
+        form.Add(part, "file", name);
+        return (form, held);
     }
 
     /// <summary>Storage's connection breaking off after some bytes of a streamed put (once; later requests pass).</summary>
