@@ -119,7 +119,7 @@ public sealed partial class FileCleanup(
             await s3.DeleteObjectAsync(Extensions.FilesBucket, tombstone.ObjectKey, ct);
             return true;
         }
-        catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException)
+        catch (Exception ex) when (FileVault.IsStorageFailure(ex))
         {
             LogStorageUnavailable(logger, tombstone.Id, tombstone.Attempts + 1, ex.GetType().Name);
             return false;

@@ -373,7 +373,7 @@ public sealed partial class FileIngestion(
         {
             await multipart.AbortAsync();
         }
-        catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException)
+        catch (Exception ex) when (FileVault.IsStorageFailure(ex))
         {
             // Storage is unwell: the row stays and the sweeper aborts the upload later.
             LogAbortPostponed(logger, ex.GetType().Name);
@@ -463,28 +463,30 @@ public sealed partial class FileIngestion(
             LogStreamedPutFailed(logger, ex.GetType().Name);
         }
 
-        if (!stored)
+        int filled;
+        try
+        {
+            if (body.ClientFailure is { } failure)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+            }
+
+            // The rest of the part: nothing when the length held.
+            filled = body.Filled + await ReadPartAsync(content, buffer, body.Filled, options.Value.PartSizeBytes - body.Filled, hash, ct);
+        }
+        catch
         {
             await DeleteQuietlyAsync(key);
+            throw;
         }
 
-        if (body.ClientFailure is { } failure)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-        }
-
-        var filled = body.Filled + await ReadPartAsync(content, buffer, body.Filled, options.Value.PartSizeBytes - body.Filled, hash, ct);
         if (stored && filled == length)
         {
             var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
             return (await RecordAsync(request, id, name, contentType, length, sha, key, null, ct), filled);
         }
 
-        if (stored)
-        {
-            await DeleteQuietlyAsync(key);
-        }
-
+        await DeleteQuietlyAsync(key);
         return (null, filled);
     }
 
@@ -494,7 +496,7 @@ public sealed partial class FileIngestion(
         {
             await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
         }
-        catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException)
+        catch (Exception ex) when (FileVault.IsStorageFailure(ex))
         {
             // Only a store that keeps what a broken put sent (s3rver) has anything under this key.
             LogDeleteFailed(logger, ex.GetType().Name);

@@ -144,6 +144,10 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
     }
 
     // The user id is hashed so object keys carry no personal identifier.
+    /// <summary>Storage did not answer or failed (a cleanup that meets it is retried later, or left to the sweeper).</summary>
+    internal static bool IsStorageFailure(Exception ex) =>
+        ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException;
+
     internal static string ObjectKey(string userId, string fileId) =>
         $"users/{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(userId)))[..32]}/{fileId}";
 }
