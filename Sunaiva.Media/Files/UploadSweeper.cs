@@ -6,7 +6,7 @@ namespace Sunaiva.Media.Files;
 
 /// <summary>
 /// Aborts multipart uploads left in <c>file_uploads</c> past their expiry: streaming uploads orphaned by a crash of
-/// the service, and resumable uploads never completed. The object is deleted too in case it was completed but its
+/// the service, and resumable uploads never completed; a put's object (kind <c>put</c>) is only deleted. The object is deleted too in case it was completed but its
 /// file row never committed (a crash between the two); an object that belongs to a file row is never touched.
 /// </summary>
 public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3 s3, TimeProvider time, ILogger<UploadSweeper> logger) : BackgroundService
@@ -45,7 +45,7 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
         {
             due = (await connection.QueryAsync<Orphan>(new CommandDefinition(
                 """
-                SELECT u.id, u.storage_upload_id AS storageuploadid, u.object_key AS objectkey,
+                SELECT u.id, u.storage_upload_id AS storageuploadid, u.object_key AS objectkey, u.kind,
                        EXISTS (SELECT 1 FROM files f WHERE f.object_key = u.object_key) AS hasfile
                 FROM file_uploads u WHERE u.expires_at <= @now ORDER BY u.expires_at LIMIT 100
                 """,
@@ -59,7 +59,11 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
             {
                 try
                 {
-                    await MultipartObject.AbortAsync(s3, Extensions.FilesBucket, orphan.ObjectKey, orphan.StorageUploadId, null);
+                    if (orphan.Kind != "put")
+                    {
+                        await MultipartObject.AbortAsync(s3, Extensions.FilesBucket, orphan.ObjectKey, orphan.StorageUploadId, null);
+                    }
+
                     await s3.DeleteObjectAsync(Extensions.FilesBucket, orphan.ObjectKey, ct);
                 }
                 catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException)
@@ -79,7 +83,7 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
         return removed;
     }
 
-    private sealed record Orphan(string Id, string StorageUploadId, string ObjectKey, bool HasFile);
+    private sealed record Orphan(string Id, string StorageUploadId, string ObjectKey, string Kind, bool HasFile);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Orphaned upload {UploadId} could not be removed ({ExceptionType}); retrying next round")]
     private static partial void LogOrphanFailed(ILogger logger, string uploadId, string exceptionType);

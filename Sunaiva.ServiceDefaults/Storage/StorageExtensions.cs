@@ -39,7 +39,7 @@ public static class StorageExtensions
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
             new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
         builder.Services.AddSingleton(sp => new StreamingPut(sp.GetRequiredService<IAmazonS3>(), connection,
-            MeteredAwsHttpClientFactory.NewClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), ClientTimeout),
+            MeteredAwsHttpClientFactory.NewClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), Timeout.InfiniteTimeSpan), // its own idle deadline instead
             sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(new StorageBuckets(buckets));
         builder.Services.AddSingleton<IStartupTask, BucketInitializer>();

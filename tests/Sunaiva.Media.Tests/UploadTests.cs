@@ -26,13 +26,24 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
 
-    [Fact]
-    public async Task File_of_several_parts_streams_to_storage_and_downloads_byte_for_byte_with_its_sha256()
+    [Theory]
+    [InlineData(false)] // the file alone in its form: its length is known, one put as it arrives
+    [InlineData(true)] // a field first: the length is not known, a multipart upload
+    public async Task File_of_several_parts_streams_to_storage_and_downloads_byte_for_byte_with_its_sha256(bool fieldFirst)
     {
         using var ada = _app.ClientFor(_ada);
         var png = TestFiles.Png(padding: (2 * PartSize) + 12345);
+        using var form = new MultipartFormDataContent();
+        if (fieldFirst)
+        {
+            form.Add(new StringContent("holiday"), "note");
+        }
 
-        var response = await TestFiles.UploadAsync(ada, png, "image/png", "big.png");
+        var part = new ByteArrayContent(png);
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "big.png");
+
+        using var response = await ada.PostAsync("/files", form);
         var file = await response.Content.ReadFromJsonAsync<JsonElement>();
         var download = await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content");
 
@@ -150,13 +161,14 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("image/png", "arriving.png")] // decided by its signature
-    [InlineData("text/plain", "arriving.txt")] // decided by its first 64 KiB
-    public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte(string type, string name)
+    [InlineData("image/png", "arriving.png", 1_000_000)] // decided by its signature
+    [InlineData("text/plain", "arriving.txt", 0)] // decided by its first 64 KiB
+    [InlineData("image/png", "arriving-in-one-put.png", (2 * PartSize) + 12345)] // several parts' worth, in one put held by no buffer
+    public async Task A_file_sent_alone_in_its_form_goes_to_storage_while_it_arrives_and_is_stored_byte_for_byte(string type, string name, int padding)
     {
         using var ada = _app.StreamingClientFor(_ada);
-        var bytes = type == "image/png" ? TestFiles.Png(padding: 1_000_000) : TestFiles.Text(string.Concat(Enumerable.Repeat("a line of notes\n", 70_000)));
-        var (form, held) = HeldForm(bytes, holdAt: 600_000, type, name);
+        var bytes = type == "image/png" ? TestFiles.Png(padding: padding) : TestFiles.Text(string.Concat(Enumerable.Repeat("a line of notes\n", 70_000)));
+        var (form, held) = HeldForm(bytes, holdAt: bytes.Length / 2, type, name);
         using var _ = form;
 
         var upload = ada.PostAsync("/files", form);
@@ -171,16 +183,20 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(type, file.GetProperty("contentType").GetString());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(bytes)), file.GetProperty("sha256").GetString());
         Assert.Equal(bytes, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
     }
 
     [Theory]
-    [InlineData("field after the file")]
-    [InlineData("no line break after the closing delimiter")]
-    [InlineData("long epilogue")]
-    public async Task A_form_whose_length_does_not_give_the_files_length_away_still_stores_exactly_the_file(string framing)
+    [InlineData("field after the file", 700_000)]
+    [InlineData("no line break after the closing delimiter", 700_000)]
+    [InlineData("long epilogue", 700_000)]
+    [InlineData("field after the file", PartSize + 300_000)] // of a part or more: read back from storage and stored again
+    [InlineData("no line break after the closing delimiter", PartSize + 300_000)]
+    [InlineData("long epilogue", PartSize + 300_000)]
+    public async Task A_form_whose_length_does_not_give_the_files_length_away_still_stores_exactly_the_file(string framing, int padding)
     {
         using var ada = _app.ClientFor(_ada);
-        var png = TestFiles.Png(padding: 700_000 + framing.Length);
+        var png = TestFiles.Png(padding: padding + framing.Length);
         const string boundary = "sunaiva-test-boundary";
         var tail = framing switch
         {
@@ -203,13 +219,16 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
         // The put of the wrongly guessed length left nothing behind.
         Assert.Equal([FileVault.ObjectKey(_ada, file.GetProperty("id").GetString()!)], await ListObjectsAsync(_ada));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
     }
 
-    [Fact]
-    public async Task A_client_that_goes_away_while_its_file_goes_to_storage_leaves_no_object_or_row()
+    [Theory]
+    [InlineData(1_000_000)]
+    [InlineData((2 * PartSize) + 12345)]
+    public async Task A_client_that_goes_away_while_its_file_goes_to_storage_leaves_no_object_or_row(int padding)
     {
         using var ada = _app.StreamingClientFor(_ada);
-        var (form, held) = HeldForm(TestFiles.Png(padding: 1_000_000), holdAt: 500_000, "image/png", "cut-short.png");
+        var (form, held) = HeldForm(TestFiles.Png(padding: padding), holdAt: padding / 2, "image/png", "cut-short.png");
         using var _ = form;
         using var leaving = new CancellationTokenSource();
 
@@ -220,6 +239,8 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => upload);
         await Sunaiva.Testing.Eventually.UntilAsync(async () => (await ListObjectsAsync(_ada)).Count == 0, "the broken put's object is deleted");
+        await Sunaiva.Testing.Eventually.UntilAsync(
+            async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)) == 0, "the put's upload row is removed");
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
     }
 
@@ -243,6 +264,29 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
         Assert.Equal([FileVault.ObjectKey(_ada, file.GetProperty("id").GetString()!)], await ListObjectsAsync(_ada, app));
+    }
+
+    [Fact]
+    public async Task A_put_of_several_parts_worth_that_storage_breaks_off_is_503_with_retry_after_and_leaves_nothing()
+    {
+        var breaking = new BreakingHandler(after: 2_000_000) { InnerHandler = new SocketsHttpHandler() };
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
+        {
+            ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
+                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(breaking), TimeProvider.System)),
+        };
+        await app.StartAsync();
+        using var ada = app.StreamingClientFor(_ada);
+
+        using var response = await TestFiles.UploadAsync(ada, TestFiles.Png(padding: (2 * PartSize) + 12345), "image/png", "broken-off-large.png");
+
+        Assert.True(breaking.BrokeOff);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await ListObjectsAsync(_ada, app));
+        Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
     }
 
     [Theory]
@@ -295,6 +339,36 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var created = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
         Assert.Equal(created, await app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
         Assert.Equal(created, (await ListObjectsAsync(_ada, app)).Count);
+    }
+
+    [Fact]
+    public async Task A_put_orphaned_by_a_crash_is_deleted_by_the_sweeper_with_its_row()
+    {
+        var s3 = _app.Services.GetRequiredService<IAmazonS3>();
+        var key = FileVault.ObjectKey(_ada, "file_put_orphan");
+        await s3.PutObjectAsync(new PutObjectRequest { BucketName = Extensions.FilesBucket, Key = key, InputStream = new MemoryStream(TestFiles.Png(padding: 100)) });
+        await using (var connection = new Npgsql.NpgsqlConnection(_app.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var insert = new Npgsql.NpgsqlCommand(
+                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_put_orphan', @u, '', @k, 'put', @at, @at)", connection);
+            insert.Parameters.AddWithValue("u", _ada);
+            insert.Parameters.AddWithValue("k", key);
+            insert.Parameters.AddWithValue("at", _app.Time.GetUtcNow().AddHours(1));
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        var sweeper = _app.Services.GetRequiredService<UploadSweeper>();
+        var early = await sweeper.SweepAsync(default);
+        var stillThere = (await ListObjectsAsync(_ada)).Count;
+        _app.Time.Advance(TimeSpan.FromHours(2));
+        await sweeper.SweepAsync(default);
+        await Sunaiva.Testing.Eventually.UntilAsync(
+            async () => await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE id = 'file_put_orphan'") == 0, "the orphan's row is swept");
+
+        Assert.Equal(0, early);
+        Assert.Equal(1, stillThere);
+        Assert.Empty(await ListObjectsAsync(_ada));
     }
 
     [Fact]
