@@ -101,6 +101,9 @@ public static class SunaivaServiceDefaults
         app.UseSunaivaHttpHardening();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        // Routing after the middleware every request needs, so an endpoint that short-circuits (webhook deliveries) still
+        // gets body limits, ProblemDetails and 503 on an outage, and skips only what follows.
+        app.UseRouting();
         app.UseAuthentication();
         app.UseSunaivaRateLimiting();
         app.UseAuthorization();
