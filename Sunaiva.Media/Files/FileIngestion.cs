@@ -50,9 +50,10 @@ public sealed record IngestResult(IngestStatus Status, StoredFile? File, string?
 /// file, rented from a pool; never the whole file in memory or on disk), checks its type on the first part, hashes it
 /// on the way, enforces the size limit while reading, and leaves nothing behind when it refuses or fails: the
 /// multipart upload is aborted, no row is written, and an upload orphaned by a crash is swept from <c>file_uploads</c>.
-/// A file smaller than a part whose length its form gives away goes to storage while it arrives (one presigned PUT, see
-/// <see cref="PutWhileArrivingAsync"/>) instead of after its last byte. The file row, its extraction work, the bump of
-/// the user's search version and the removal of the <c>file_uploads</c> row commit together, in one statement.
+/// A file whose length its form gives away goes to storage while it arrives, in one presigned PUT
+/// (<see cref="PutWhileArrivingAsync"/>, <see cref="PutLargeWhileArrivingAsync"/>), instead of after its last byte.
+/// The file row, its extraction work, the bump of the user's search version and the removal of the <c>file_uploads</c>
+/// row commit together, in one statement.
 /// </summary>
 public sealed partial class FileIngestion(
     NpgsqlDataSource dataSource,
@@ -92,32 +93,27 @@ public sealed partial class FileIngestion(
         Resend? resend = null;
         try
         {
-            // A file of one part whose length is known goes to storage while it arrives, once its head shows an accepted type;
-            // any other is read a part at a time, each part sent once it is whole.
+            // A file whose length is known goes to storage in one put while it arrives, once its head shows an accepted type
+            // (kept whole in the part buffer when it is smaller than a part); any other is read a part at a time, each part
+            // sent once it is whole.
             var hinted = request.LengthHint is { } hint && hint > HeadBytes && hint <= Math.Min(o.MaxUploadBytes, MaxPutBytes) && earlier is null && request.SourceId is null;
-            var whileArriving = hinted && request.LengthHint + 2 < o.PartSizeBytes;
             var length = await ReadPartAsync(content, current, 0, hinted ? SignatureBytes : o.PartSizeBytes, hash, ct);
-            if (whileArriving && length == SignatureBytes)
+            if (hinted && length == SignatureBytes)
             {
-                (var arrived, length) = await PutWhileArrivingAsync(request, name, content, current, length, hash, ct);
+                IngestResult? arrived;
+                if (request.LengthHint + 2 < o.PartSizeBytes)
+                {
+                    (arrived, length) = await PutWhileArrivingAsync(request, name, content, current, length, hash, ct);
+                }
+                else
+                {
+                    (arrived, length, resend) = await PutLargeWhileArrivingAsync(request, name, content, current, length, hash, ct);
+                    content = resend?.Content ?? content;
+                }
+
                 if (arrived is not null)
                 {
                     return arrived;
-                }
-
-                length += await ReadPartAsync(content, current, length, o.PartSizeBytes - length, hash, ct);
-            }
-            else if (hinted && length == SignatureBytes)
-            {
-                (var arrived, length, resend) = await PutLargeWhileArrivingAsync(request, name, content, current, length, hash, ct);
-                if (arrived is not null)
-                {
-                    return arrived;
-                }
-
-                if (resend is not null)
-                {
-                    content = resend.Content;
                 }
 
                 length += await ReadPartAsync(content, current, length, o.PartSizeBytes - length, hash, ct);

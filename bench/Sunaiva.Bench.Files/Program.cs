@@ -100,7 +100,7 @@ finally
 static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, FilesOptions options)
 {
     var settle = TimeSpan.FromMilliseconds(30);
-    Console.WriteLine("Uploads: POST /files (multipart, streamed to S3 in 8 MiB parts) vs a direct S3 PutObject of the same bytes");
+    Console.WriteLine("Uploads: POST /files (a form holding the file alone: one put to S3 while it arrives) vs a direct S3 PutObject of the same bytes");
     foreach (var (size, runs) in new[] { (1_000_000, options.SmallRuns), (100_000_000, options.LargeRuns) })
     {
         if (runs == 0)

@@ -248,12 +248,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     public async Task A_put_that_storage_breaks_off_while_the_file_arrives_is_made_again_from_the_files_buffer()
     {
         var breaking = new BreakingHandler(after: 200_000) { InnerHandler = new SocketsHttpHandler() };
-        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
-        {
-            ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
-                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(breaking), TimeProvider.System)),
-        };
-        await app.StartAsync();
+        await using var app = await StartWithStreamedPutsThroughAsync(breaking);
         using var ada = app.StreamingClientFor(_ada);
         var png = TestFiles.Png(padding: 1_000_000);
 
@@ -270,12 +265,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     public async Task A_put_of_several_parts_worth_that_storage_breaks_off_is_503_with_retry_after_and_leaves_nothing()
     {
         var breaking = new BreakingHandler(after: 2_000_000) { InnerHandler = new SocketsHttpHandler() };
-        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
-        {
-            ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
-                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(breaking), TimeProvider.System)),
-        };
-        await app.StartAsync();
+        await using var app = await StartWithStreamedPutsThroughAsync(breaking);
         using var ada = app.StreamingClientFor(_ada);
 
         using var response = await TestFiles.UploadAsync(ada, TestFiles.Png(padding: (2 * PartSize) + 12345), "image/png", "broken-off-large.png");
@@ -480,6 +470,18 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var prefix = FileVault.ObjectKey(userId, string.Empty);
         var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
+    /// <summary>A Media whose streamed puts go through <paramref name="handler"/> (the SDK's own requests do not).</summary>
+    private async Task<MediaApp> StartWithStreamedPutsThroughAsync(HttpMessageHandler handler)
+    {
+        var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
+        {
+            ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
+                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(handler), TimeProvider.System)),
+        };
+        await app.StartAsync();
+        return app;
     }
 
     /// <summary>A form with the file alone, whose body stops at <paramref name="holdAt"/> bytes until released.</summary>
