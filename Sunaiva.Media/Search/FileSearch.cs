@@ -45,7 +45,16 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
     /// <summary>Languages a file's text may be indexed in (see <see cref="Extraction.LanguageGuess"/>), plus 'simple'.</summary>
     public static readonly string[] Languages = ["english", "french", "german", "spanish", "italian", "portuguese", "dutch", "simple"];
 
-    private static readonly string QuerySql = string.Join(" || ", Languages.Select(l => $"websearch_to_tsquery('{l}', @q)"));
+    /// <summary>
+    /// The text parsed in every language, each distinct parse once: most words come out the same in most languages
+    /// (<c>'nedan' | 'nedan' | 'nedan' | 'ned' | ...</c>, eight alternatives for two lexemes), and the GIN index looks up,
+    /// and ts_rank and ts_headline weigh, every alternative of the query. On the files bench's 1,000,000 files the index
+    /// scan for a word of 906 files took 1.8 ms with the eight and 0.8 ms with one. The parses are joined in their text
+    /// form, which tsquery reads back as it wrote it (quoting, prefixes, phrases, negation); with none left (no lexeme
+    /// in any language: 'simple' has no stop words) the query is the empty one, as before.
+    /// </summary>
+    internal static readonly string QuerySql =
+        $"coalesce((SELECT string_agg(DISTINCT '(' || p::text || ')', ' | ') FROM unnest(ARRAY[{string.Join(", ", Languages.Select(l => $"websearch_to_tsquery('{l}', @q)"))}]) p WHERE numnode(p) > 0)::tsquery, websearch_to_tsquery('simple', @q))";
 
     /// <summary>
     /// Matches of the words ranked per query, at most (and as many more as the page asked for needs). A word in thousands

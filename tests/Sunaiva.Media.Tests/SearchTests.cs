@@ -16,6 +16,17 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _app.DisposeAsync();
 
+    [Theory]
+    [InlineData("report", "'report'")] // alike in all eight: one alternative, not eight
+    [InlineData("nedan", "'ned' | 'nedan'")] // Spanish stems it: two
+    [InlineData("\"quarterly report\" -draft", "'quarter' <-> 'report' & !'draft' | 'quarterly' <-> 'report' & !'draft'")]
+    public async Task A_search_text_parsed_alike_in_several_languages_is_one_alternative_of_the_query(string text, string expected)
+    {
+        var query = await _app.ScalarAsync<string>($"SELECT ({Sunaiva.Media.Search.FileSearch.QuerySql})::text", ("q", text));
+
+        Assert.Equal(expected, query);
+    }
+
     [Fact]
     public async Task Searches_run_on_connections_that_plan_each_query_for_its_own_text_and_filters()
     {
