@@ -25,6 +25,7 @@ public static class FileVaultExtensions
             client.BaseAddress = new Uri(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<FileVaultOptions>>().Value.VoiceBaseUrl)).AsStreamingClient();
         builder.Services.AddProviderChain<ITranscriptionProvider>(AudioTranscription.Capability).AddAdapter<VoiceServiceTranscriber>();
         builder.Services.AddSingleton<AudioTranscription>();
+        builder.Services.AddMemoryCache();
         builder.Services.AddSingleton<SearchCache>();
         builder.Services.AddKeyedSingleton(FileSearch.DataSourceKey, (_, _) =>
             FileSearch.CreateDataSource(builder.Configuration.GetConnectionString(ResourceNames.MediaDb)!));

@@ -138,16 +138,26 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
               AND (@to::timestamptz IS NULL OR f.created_at < @to)
         """;
 
-    public Task<SearchPage> SearchAsync(string userId, SearchQuery query, CancellationToken ct) =>
-        cache.GetOrSearchAsync(userId, System.Text.Json.JsonSerializer.Serialize(query), c => new ValueTask<SearchPage>(SearchUncachedAsync(userId, query, c)), ct);
-
-    public async Task<SearchPage> SearchUncachedAsync(string userId, SearchQuery query, CancellationToken ct)
+    /// <summary>
+    /// A page of the user's search: from the cache when it holds one made at the user's current version (one round trip,
+    /// the version), else the version and the search as one batch (one round trip).
+    /// </summary>
+    public async Task<SearchPage> SearchAsync(string userId, SearchQuery query, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var rows = (await connection.QueryAsync<SearchHit>(new CommandDefinition(Sql, Parameters(userId, query), cancellationToken: ct))).ToList();
+        if (cache.TryGet(userId, query, out var cachedAt, out var cached)
+            && await connection.ExecuteScalarAsync<long>(new CommandDefinition(SearchCache.VersionSql, new { userId }, cancellationToken: ct)) == cachedAt)
+        {
+            return cached;
+        }
 
+        using var results = await connection.QueryMultipleAsync(new CommandDefinition($"{SearchCache.VersionSql};\n{Sql}", Parameters(userId, query), cancellationToken: ct));
+        var version = await results.ReadSingleAsync<long>();
+        var rows = (await results.ReadAsync<SearchHit>()).ToList();
         var more = rows.Count > query.Limit;
-        return new SearchPage(more ? rows[..query.Limit] : rows, more ? query.Offset + query.Limit : null);
+        var page = new SearchPage(more ? rows[..query.Limit] : rows, more ? query.Offset + query.Limit : null);
+        cache.Set(userId, query, version, page);
+        return page;
     }
 
     /// <summary>

@@ -183,6 +183,24 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_repeated_search_is_answered_from_the_cache_until_the_users_version_moves()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("a note about the capybara"), "text/plain", "notes.txt");
+        await IndexedAsync(id);
+        var first = await SearchAsync(ada, "capybara");
+        // Renamed behind the service's back: no version bump, so a cached page still shows the old name.
+        await _app.ScalarAsync<int>("UPDATE files SET name = 'renamed.txt' WHERE id = @id RETURNING 1", ("id", id));
+        var cached = await SearchAsync(ada, "capybara");
+        await _app.ScalarAsync<int>($"{Sunaiva.Media.Search.SearchCache.BumpSql} RETURNING 1", ("userId", _ada));
+        var fresh = await SearchAsync(ada, "capybara");
+
+        Assert.Equal("notes.txt", Assert.Single(first.GetProperty("items").EnumerateArray()).GetProperty("name").GetString());
+        Assert.Equal("notes.txt", Assert.Single(cached.GetProperty("items").EnumerateArray()).GetProperty("name").GetString());
+        Assert.Equal("renamed.txt", Assert.Single(fresh.GetProperty("items").EnumerateArray()).GetProperty("name").GetString());
+    }
+
+    [Fact]
     public async Task A_file_uploaded_after_a_search_was_cached_is_found_by_its_name_at_once()
     {
         using var ada = _app.ClientFor(_ada);
