@@ -54,8 +54,7 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task Text_files_become_searchable_by_content_with_a_highlighted_snippet(string extension, string type, string content)
     {
         using var ada = _app.ClientFor(_ada);
-        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text(content), type, $"notes.{extension}");
-        await IndexedAsync(id);
+        var id = await UploadIndexedTextAsync(ada, content, type, $"notes.{extension}");
 
         var page = await SearchAsync(ada, "walrus");
 
@@ -170,8 +169,7 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task Deleting_a_file_removes_it_from_cached_search_results_and_its_text()
     {
         using var ada = _app.ClientFor(_ada);
-        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the zeppelin manifest"), "text/plain", "z.txt");
-        await IndexedAsync(id);
+        var id = await UploadIndexedTextAsync(ada, "the zeppelin manifest", "text/plain", "z.txt");
         var before = await SearchAsync(ada, "zeppelin");
 
         await ada.DeleteAsync($"/files/{id}");
@@ -186,8 +184,7 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task A_repeated_search_is_answered_from_the_cache_until_the_users_version_moves()
     {
         using var ada = _app.ClientFor(_ada);
-        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("a note about the capybara"), "text/plain", "notes.txt");
-        await IndexedAsync(id);
+        var id = await UploadIndexedTextAsync(ada, "a note about the capybara", "text/plain", "notes.txt");
         var first = await SearchAsync(ada, "capybara");
         // Renamed behind the service's back: no version bump, so a cached page still shows the old name.
         await _app.ScalarAsync<int>("UPDATE files SET name = 'renamed.txt' WHERE id = @id RETURNING 1", ("id", id));
@@ -229,8 +226,7 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task Indexing_publishes_file_indexed_once_with_the_user_and_file()
     {
         using var ada = _app.ClientFor(_ada);
-        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("event please"), "text/plain", "e.txt");
-        await IndexedAsync(id);
+        var id = await UploadIndexedTextAsync(ada, "event please", "text/plain", "e.txt");
 
         var payload = await _app.ScalarAsync<string>("SELECT payload::text FROM outbox WHERE type = 'file.indexed' AND payload->>'fileId' = @id", ("id", id));
         var data = JsonDocument.Parse(payload!).RootElement;
@@ -279,6 +275,14 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     internal const string FilesDocx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+    /// <summary>Uploads a text file and waits until its text is indexed; answers its id.</summary>
+    private async Task<string> UploadIndexedTextAsync(HttpClient client, string text, string type, string name)
+    {
+        var id = await TestFiles.UploadedIdAsync(client, TestFiles.Text(text), type, name);
+        await IndexedAsync(id);
+        return id;
+    }
 
     private async Task IndexedAsync(string id, string status = "indexed")
     {
