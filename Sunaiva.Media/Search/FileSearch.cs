@@ -138,6 +138,9 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
               AND (@to::timestamptz IS NULL OR f.created_at < @to)
         """;
 
+    /// <summary>The user's version, then the search: one batch, one round trip.</summary>
+    private static readonly string VersionAndSearchSql = $"{SearchCache.VersionSql};\n{Sql}";
+
     /// <summary>
     /// A page of the user's search: from the cache when it holds one made at the user's current version (one round trip,
     /// the version), else the version and the search as one batch (one round trip).
@@ -151,7 +154,7 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
             return cached;
         }
 
-        using var results = await connection.QueryMultipleAsync(new CommandDefinition($"{SearchCache.VersionSql};\n{Sql}", Parameters(userId, query), cancellationToken: ct));
+        using var results = await connection.QueryMultipleAsync(new CommandDefinition(VersionAndSearchSql, Parameters(userId, query), cancellationToken: ct));
         var version = await results.ReadSingleAsync<long>();
         var rows = (await results.ReadAsync<SearchHit>()).ToList();
         var more = rows.Count > query.Limit;
