@@ -6,8 +6,9 @@ namespace Sunaiva.Media.Files;
 
 /// <summary>
 /// Aborts multipart uploads left in <c>file_uploads</c> past their expiry: streaming uploads orphaned by a crash of
-/// the service, and resumable uploads never completed; a put's object (kind <c>put</c>) is only deleted. The object is deleted too in case it was completed but its
-/// file row never committed (a crash between the two); an object that belongs to a file row is never touched.
+/// the service, and resumable uploads never completed; a put's object (kind <c>put</c>) is only deleted. The object is
+/// deleted too in case it was completed but its file row never committed (a crash between the two); an object that
+/// belongs to a file row is never touched.
 /// </summary>
 public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3 s3, TimeProvider time, ILogger<UploadSweeper> logger) : BackgroundService
 {
