@@ -17,13 +17,15 @@ namespace Sunaiva.ServiceDefaults.Storage;
 /// Its deadline is <see cref="IdleTimeout"/> without progress (no byte written, or no answer after the last), not a
 /// total: a body arrives as fast as its sender sends it, and a 100 MB file from a slow client is not a stalled store.
 /// </summary>
-public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, HttpClient http, TimeProvider time)
+public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, HttpClient http, TimeProvider time, TimeSpan? idleTimeout = null)
 {
     /// <summary>How long the URL signed for one put stays valid (it is used at once; this only bounds clock skew).</summary>
     private static readonly TimeSpan UrlLifetime = TimeSpan.FromMinutes(15);
 
-    /// <summary>How long a put may go without a byte written to storage, or without storage's answer after the last.</summary>
+    /// <summary>How long a put may go without a byte written to storage, or without storage's answer after the last (by default).</summary>
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TimeSpan _idleTimeout = idleTimeout ?? IdleTimeout;
 
     /// <summary>Sends <paramref name="content"/> (which must compute its length) as the object; throws unless storage stored it.</summary>
     public async Task PutAsync(string bucket, string key, string contentType, HttpContent content, CancellationToken cancellationToken)
@@ -39,9 +41,9 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
         });
 
         // Wall-clock time on purpose (not the app's TimeProvider, which tests move ahead): this bounds a network wait.
-        using var idle = new CancellationTokenSource(IdleTimeout);
+        using var idle = new CancellationTokenSource(_idleTimeout);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, idle.Token);
-        using var body = new ProgressContent(content, idle);
+        using var body = new ProgressContent(content, idle, _idleTimeout);
         body.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
         using var request = new HttpRequestMessage(HttpMethod.Put, url) { Content = body };
         HttpResponseMessage response;
@@ -51,7 +53,7 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
         }
         catch (OperationCanceledException ex) when (idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new AmazonClientException("Storage failed during a streamed put.", new TimeoutException($"Storage made no progress on a streamed put for {IdleTimeout.TotalSeconds:0} s.", ex));
+            throw new AmazonClientException("Storage failed during a streamed put.", new TimeoutException($"Storage made no progress on a streamed put for {_idleTimeout.TotalSeconds:0.#} s.", ex));
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
@@ -69,12 +71,12 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
     }
 
     /// <summary>The caller's content, pushing the idle deadline back on every write of it.</summary>
-    private sealed class ProgressContent(HttpContent inner, CancellationTokenSource idle) : HttpContent
+    private sealed class ProgressContent(HttpContent inner, CancellationTokenSource idle, TimeSpan timeout) : HttpContent
     {
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-            inner.CopyToAsync(new ProgressStream(stream, idle), context, cancellationToken);
+            inner.CopyToAsync(new ProgressStream(stream, idle, timeout), context, cancellationToken);
 
         protected override bool TryComputeLength(out long length)
         {
@@ -94,7 +96,7 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
     }
 
     /// <summary>A write-only view of the request stream that pushes the idle deadline back before each write.</summary>
-    private sealed class ProgressStream(Stream inner, CancellationTokenSource idle) : Stream
+    private sealed class ProgressStream(Stream inner, CancellationTokenSource idle, TimeSpan timeout) : Stream
     {
         public override bool CanRead => false;
 
@@ -108,7 +110,7 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            idle.CancelAfter(IdleTimeout);
+            idle.CancelAfter(timeout);
             return inner.WriteAsync(buffer, cancellationToken);
         }
 
@@ -117,7 +119,7 @@ public sealed class StreamingPut(IAmazonS3 s3, StorageConnection connection, Htt
 
         public override void Write(byte[] buffer, int offset, int count)
         {
-            idle.CancelAfter(IdleTimeout);
+            idle.CancelAfter(timeout);
             inner.Write(buffer, offset, count);
         }
 

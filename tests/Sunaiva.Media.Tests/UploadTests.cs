@@ -262,6 +262,41 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_put_that_storage_stops_taking_is_given_up_after_its_idle_timeout_and_the_file_stored_from_its_buffer()
+    {
+        var stalling = new PacedHandler(stallAfter: 300_000) { InnerHandler = new SocketsHttpHandler() };
+        await using var app = await StartWithStreamedPutsThroughAsync(stalling, idleTimeout: TimeSpan.FromSeconds(1));
+        using var ada = app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: 1_000_000);
+
+        using var response = await TestFiles.UploadAsync(ada, png, "image/png", "stalled.png");
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal([HttpStatusCode.RequestTimeout], stalling.Outcomes);
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+        Assert.Equal([FileVault.ObjectKey(_ada, file.GetProperty("id").GetString()!)], await ListObjectsAsync(_ada, app));
+    }
+
+    [Fact]
+    public async Task A_put_that_storage_takes_slowly_but_steadily_is_not_cut_off_by_its_idle_timeout()
+    {
+        // 1 MB in 64 KiB steps a quarter of a second apart: about 4 s in all, never a second without progress.
+        var paced = new PacedHandler(pause: TimeSpan.FromMilliseconds(250)) { InnerHandler = new SocketsHttpHandler() };
+        await using var app = await StartWithStreamedPutsThroughAsync(paced, idleTimeout: TimeSpan.FromSeconds(1));
+        using var ada = app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: 1_000_000);
+
+        using var response = await TestFiles.UploadAsync(ada, png, "image/png", "paced.png");
+        var file = await response.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        // The streamed put itself stored the file (a fallback would have gone through the SDK's client, not this handler).
+        Assert.Equal([HttpStatusCode.OK], paced.Outcomes);
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{file.GetProperty("id").GetString()}/content"));
+    }
+
+    [Fact]
     public async Task A_put_of_several_parts_worth_that_storage_breaks_off_is_503_with_retry_after_and_leaves_nothing()
     {
         var breaking = new BreakingHandler(after: 2_000_000) { InnerHandler = new SocketsHttpHandler() };
@@ -472,16 +507,35 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
     }
 
-    /// <summary>A Media whose streamed puts go through <paramref name="handler"/> (the SDK's own requests do not).</summary>
-    private async Task<MediaApp> StartWithStreamedPutsThroughAsync(HttpMessageHandler handler)
+    /// <summary>A Media whose streamed puts go through <paramref name="handler"/> (the SDK's own requests do not), given up after <paramref name="idleTimeout"/> without progress.</summary>
+    private async Task<MediaApp> StartWithStreamedPutsThroughAsync(HttpMessageHandler handler, TimeSpan? idleTimeout = null)
     {
         var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
         {
             ConfigureServices = services => services.AddSingleton(sp => new StreamingPut(
-                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(handler), TimeProvider.System)),
+                sp.GetRequiredService<IAmazonS3>(), sp.GetRequiredService<StorageConnection>(), new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan }, TimeProvider.System, idleTimeout)),
         };
         await app.StartAsync();
         return app;
+    }
+
+    // The body as it is produced (ReadAsStreamAsync would first read all of it into memory).
+    private static Stream Relay(HttpContent content)
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await content.CopyToAsync(pipe.Writer.AsStream());
+                await pipe.Writer.CompleteAsync();
+            }
+            catch (Exception ex)
+            {
+                await pipe.Writer.CompleteAsync(ex);
+            }
+        });
+        return pipe.Reader.AsStream();
     }
 
     /// <summary>A form with the file alone, whose body stops at <paramref name="holdAt"/> bytes until released.</summary>
@@ -493,6 +547,62 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var form = new MultipartFormDataContent();
         form.Add(part, "file", name);
         return (form, held);
+    }
+
+    /// <summary>
+    /// Storage taking a streamed put's body in 64 KiB reads with <paramref name="pause"/> before each, or no more after
+    /// <paramref name="stallAfter"/> bytes (until the request is given up). <see cref="Outcomes"/>: each put's answer, or
+    /// 408 for a put given up.
+    /// </summary>
+    private sealed class PacedHandler(int stallAfter = int.MaxValue, TimeSpan pause = default) : DelegatingHandler
+    {
+        public List<HttpStatusCode> Outcomes { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (request.Method != HttpMethod.Put || request.Content is not { } content)
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+
+            var paced = new StreamContent(new PacedStream(Relay(content), stallAfter, pause), 64 * 1024);
+            paced.Headers.ContentLength = content.Headers.ContentLength;
+            paced.Headers.ContentType = content.Headers.ContentType;
+            request.Content = paced;
+            try
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                Outcomes.Add(response.StatusCode);
+                return response;
+            }
+            catch (OperationCanceledException)
+            {
+                Outcomes.Add(HttpStatusCode.RequestTimeout);
+                throw;
+            }
+        }
+
+        private sealed class PacedStream(Stream source, int stallAfter, TimeSpan pause) : MemoryStream
+        {
+            private int _read;
+
+            public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            {
+                if (_read >= stallAfter)
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken);
+                }
+
+                if (pause > TimeSpan.Zero)
+                {
+                    await Task.Delay(pause, cancellationToken);
+                }
+
+                var read = await source.ReadAsync(buffer[..Math.Min(buffer.Length, Math.Min(64 * 1024, stallAfter - _read))], cancellationToken);
+                _read += read;
+                return read;
+            }
+        }
     }
 
     /// <summary>Storage's connection breaking off after some bytes of a streamed put (once; later requests pass).</summary>
@@ -530,25 +640,6 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
                 var read = await _source.ReadAsync(buffer[..Math.Min(buffer.Length, after - _read)], cancellationToken);
                 _read += read;
                 return read;
-            }
-
-            // The body as it is produced (ReadAsStreamAsync would first read all of it into memory).
-            private static Stream Relay(HttpContent content)
-            {
-                var pipe = new System.IO.Pipelines.Pipe();
-                _ = Task.Run(async () =>
-                {
-                    try
-                    {
-                        await content.CopyToAsync(pipe.Writer.AsStream());
-                        await pipe.Writer.CompleteAsync();
-                    }
-                    catch (Exception ex)
-                    {
-                        await pipe.Writer.CompleteAsync(ex);
-                    }
-                });
-                return pipe.Reader.AsStream();
             }
         }
     }
