@@ -469,28 +469,16 @@ public sealed partial class FileIngestion(
         var length = request.LengthHint!.Value;
         var id = $"file_{Guid.CreateVersion7():N}";
         var key = FileVault.ObjectKey(request.UserId, id);
-        var body = new ArrivingContent(content, buffer, head, length, hash, keep: true, ct);
-        var stored = false;
-        try
+        var (body, storageFailure) = await SendArrivingAsync(key, contentType, content, buffer, head, length, hash, keep: true, ct);
+        if (storageFailure is not null)
         {
-            // Not cancelled with the request: a client that goes away ends its bytes, and the put is finished (see above).
-            await streamingPut.PutAsync(Extensions.FilesBucket, key, contentType, body, CancellationToken.None);
-            stored = body.Filled == length;
-        }
-        catch (Exception ex)
-        {
-            await body.StopAsync();
-            LogStreamedPutFailed(logger, ex.GetType().Name);
+            LogStreamedPutFailed(logger, storageFailure.GetType().Name);
         }
 
         int filled;
         try
         {
-            if (body.ClientFailure is { } failure)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-            }
-
+            ThrowIfClientFailed(body);
             // The rest of the part: nothing when the length held.
             filled = (int)body.Filled + await ReadPartAsync(content, buffer, (int)body.Filled, options.Value.PartSizeBytes - (int)body.Filled, hash, ct);
         }
@@ -500,7 +488,7 @@ public sealed partial class FileIngestion(
             throw;
         }
 
-        if (stored && filled == length)
+        if (storageFailure is null && filled == length)
         {
             var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
             return (await RecordAsync(request, id, name, contentType, length, sha, key, null, ct), filled);
@@ -553,28 +541,16 @@ public sealed partial class FileIngestion(
         var id = $"file_{Guid.CreateVersion7():N}";
         var key = FileVault.ObjectKey(request.UserId, id);
         await RecordUploadAsync(id, request.UserId, "", key, "put", ct);
-        var body = new ArrivingContent(content, buffer, head, length, hash, keep: false, ct);
-        Exception? storageFailure = null;
-        try
+        var (body, storageFailure) = await SendArrivingAsync(key, contentType, content, buffer, head, length, hash, keep: false, ct);
+        if (storageFailure is not null)
         {
-            // Not cancelled with the request: a client that goes away ends its bytes, and the put is finished (see above).
-            await streamingPut.PutAsync(Extensions.FilesBucket, key, contentType, body, CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            await body.StopAsync();
-            storageFailure = ex;
-            LogLargePutFailed(logger, ex.GetType().Name);
+            LogLargePutFailed(logger, storageFailure.GetType().Name);
         }
 
         int more;
         try
         {
-            if (body.ClientFailure is { } failure)
-            {
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
-            }
-
+            ThrowIfClientFailed(body);
             if (storageFailure is not null)
             {
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(storageFailure);
@@ -607,6 +583,37 @@ public sealed partial class FileIngestion(
         {
             await DiscardAsync(key, id);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Puts the arriving file (its head in <paramref name="buffer"/>, the rest read from <paramref name="content"/> as it
+    /// comes) under <paramref name="key"/>; answers the body, which tells how much of the file was read and whether the
+    /// client failed, and storage's failure if the put did not hold. Not cancelled with the request: a client that goes
+    /// away ends its bytes, and the put is finished with zeros (see <see cref="ArrivingContent"/>).
+    /// </summary>
+    private async Task<(ArrivingContent Body, Exception? StorageFailure)> SendArrivingAsync(
+        string key, string contentType, Stream content, byte[] buffer, int head, long length, IncrementalHash hash, bool keep, CancellationToken ct)
+    {
+        var body = new ArrivingContent(content, buffer, head, length, hash, keep, ct);
+        try
+        {
+            await streamingPut.PutAsync(Extensions.FilesBucket, key, contentType, body, CancellationToken.None);
+            return (body, null);
+        }
+        catch (Exception ex)
+        {
+            await body.StopAsync();
+            return (body, ex);
+        }
+    }
+
+    /// <summary>A client that failed or went away while its file was put fails the upload with its own exception.</summary>
+    private static void ThrowIfClientFailed(ArrivingContent body)
+    {
+        if (body.ClientFailure is { } failure)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
         }
     }
 
