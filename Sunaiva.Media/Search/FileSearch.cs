@@ -148,10 +148,10 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
     public async Task<SearchPage> SearchAsync(string userId, SearchQuery query, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        if (cache.TryGet(userId, query, out var cachedAt, out var cached)
-            && await connection.ExecuteScalarAsync<long>(new CommandDefinition(SearchCache.VersionSql, new { userId }, cancellationToken: ct)) == cachedAt)
+        if (cache.Find(userId, query) is { } cached
+            && await connection.ExecuteScalarAsync<long>(new CommandDefinition(SearchCache.VersionSql, new { userId }, cancellationToken: ct)) == cached.Version)
         {
-            return cached;
+            return cached.Page;
         }
 
         using var results = await connection.QueryMultipleAsync(new CommandDefinition(VersionAndSearchSql, Parameters(userId, query), cancellationToken: ct));

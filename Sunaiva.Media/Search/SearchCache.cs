@@ -26,23 +26,14 @@ public sealed class SearchCache(IMemoryCache memory)
     /// <summary>How long a page stays in memory (a newer version makes it unused at once).</summary>
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(1);
 
-    /// <summary>The page cached for this search, and the version it was made at.</summary>
-    public bool TryGet(string userId, SearchQuery query, out long version, out SearchPage page)
-    {
-        if (memory.TryGetValue(new Key(userId, query), out Entry? entry) && entry is not null)
-        {
-            (version, page) = (entry.Version, entry.Page);
-            return true;
-        }
-
-        (version, page) = (0, null!);
-        return false;
-    }
+    /// <summary>The page cached for this search and the version it was made at, if there is one.</summary>
+    public Entry? Find(string userId, SearchQuery query) => memory.Get<Entry>(new Key(userId, query));
 
     public void Set(string userId, SearchQuery query, long version, SearchPage page) =>
         memory.Set(new Key(userId, query), new Entry(version, page), Lifetime);
 
     private sealed record Key(string UserId, SearchQuery Query);
 
-    private sealed record Entry(long Version, SearchPage Page);
+    /// <summary>A cached page and the user's version it was made at.</summary>
+    public sealed record Entry(long Version, SearchPage Page);
 }
