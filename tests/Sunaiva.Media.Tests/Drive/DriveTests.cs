@@ -275,7 +275,12 @@ public sealed class DriveTests(MediaServers servers) : IAsyncLifetime
         var adaWhileBobDone = await _app.ImportStatusAsync(_ada, adaFile.Id);
 
         _app.Time.Advance(TimeSpan.FromSeconds(31));
-        await _app.UntilAsync(async () => await _app.ScalarAsync<int>("SELECT throttle_streak FROM drive_connections WHERE user_id = @u", ("u", _ada)) == 2, "second rate limit (403 userRateLimitExceeded)");
+        // The streak is counted before the item is deferred from the clock's time: wait for the deferral itself, or the
+        // clock could move on first and put the item past the advance below (a CI run under load timed out so).
+        await _app.UntilAsync(
+            async () => await _app.ScalarAsync<int>("SELECT throttle_streak FROM drive_connections WHERE user_id = @u", ("u", _ada)) == 2
+                && await _app.ScalarAsync<bool>("SELECT run_at > @t FROM work_items WHERE kind = 'drive.import' AND payload LIKE @f", ("t", before.AddSeconds(31)), ("f", $"%{adaFile.Id}%")),
+            "second rate limit (403 userRateLimitExceeded) and its deferral");
         _app.Time.Advance(TimeSpan.FromSeconds(5));
         await _app.UntilAsync(async () => await _app.ImportStatusAsync(_ada, adaFile.Id) == "imported", "ada's import after the back-off");
 
