@@ -45,6 +45,19 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal("force_custom_plan", await show.ExecuteScalarAsync());
     }
 
+    [Fact]
+    public async Task A_file_indexed_for_search_leaves_nothing_in_the_indexes_pending_lists_that_every_search_would_read()
+    {
+        using var ada = _app.ClientFor(_ada);
+        await UploadIndexedTextAsync(ada, "The narwhal sang under the pier.", "text/plain", "narwhal-notes.txt");
+
+        // gin_clean_pending_list merges an index's pending entries and answers how many pages of them it found.
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT gin_clean_pending_list('files_name_trgm'::regclass)"));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT gin_clean_pending_list('files_search'::regclass)"));
+        var hit = Assert.Single((await SearchAsync(ada, "narwhal")).GetProperty("items").EnumerateArray());
+        Assert.Equal("narwhal-notes.txt", hit.GetProperty("name").GetString());
+    }
+
     [Theory]
     [InlineData("txt", "text/plain", "The walrus hummed quietly near the lighthouse.")]
     [InlineData("md", "text/markdown", "# Travel plans\n\nThe walrus hummed quietly near the lighthouse.")]
