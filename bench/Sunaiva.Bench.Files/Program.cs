@@ -350,9 +350,9 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, str
             await connection.QueryAsync(new CommandDefinition(sql, Parameters(warm)));
         }
         await connection.QueryAsync<string>("SELECT f.id FROM files f LEFT JOIN file_texts t ON t.file_id = f.id WHERE f.user_id = 'bench-search-user' AND (f.name ILIKE '%warmup%' OR t.body ILIKE '%warmup%') LIMIT 1", commandTimeout: 600);
-        // Then a pause, so the JIT's background recompilation of the bench's own client code (Npgsql and Dapper, hot after
-        // the warm-up) is over before the clock runs: without it, queries 2-18 of the run were 4 of the 10 slowest (one
-        // 20-44 ms that takes 5 ms alone in psql).
+        // Then a pause, so what the warm-up set off in the bench's own process (the JIT recompiling its Npgsql and Dapper
+        // code, now hot, in the background) is over before the clock runs: without it, queries 2-18 of the run were 4 of
+        // the 10 slowest (one 20-44 ms that takes 5 ms alone in psql); with it, query 4 still is (22 ms, 8 ms in psql).
         await Task.Delay(TimeSpan.FromSeconds(3));
         foreach (var q in queries.Take(Math.Max(10, options.IlikeQueries)))
         {
