@@ -67,7 +67,7 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
 
                     await s3.DeleteObjectAsync(Extensions.FilesBucket, orphan.ObjectKey, ct);
                 }
-                catch (Exception ex) when (ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException)
+                catch (Exception ex) when (FileVault.IsStorageFailure(ex))
                 {
                     // This upload's alone (storage refused it, or another sweeper is removing it at the same moment): its row
                     // stays for the next pass, and the others are swept now.
