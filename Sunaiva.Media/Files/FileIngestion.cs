@@ -453,7 +453,9 @@ public sealed partial class FileIngestion(
     /// or storage failed mid-way, this object is deleted and the caller goes on with the bytes read so far, as for any
     /// other file. A client that fails or goes away fails the upload with its own exception, and leaves no object.
     /// When the client's bytes stop short, the put is finished with zeros and then deleted rather than broken off: s3rver
-    /// keeps the part of a broken put it received, and may write it after a delete sent at once.
+    /// keeps the part of a broken put it received, and may write it after a delete sent at once. A put that storage broke
+    /// off cannot be finished, so its key is also left to <see cref="UploadSweeper"/> (a <c>file_uploads</c> row of kind
+    /// <c>put</c>), which deletes it again once it expires: a CI run saw the part appear after the delete.
     /// </summary>
     /// <returns>The file, when it was stored and recorded; else null and how many bytes of it are in the buffer.</returns>
     private async Task<(IngestResult? Result, int Filled)> PutWhileArrivingAsync(
@@ -473,6 +475,7 @@ public sealed partial class FileIngestion(
         if (storageFailure is not null)
         {
             LogStreamedPutFailed(logger, storageFailure.GetType().Name);
+            await RecordUploadAsync(id, request.UserId, "", key, "put", ct);
         }
 
         int filled;
