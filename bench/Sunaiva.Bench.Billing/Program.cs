@@ -17,7 +17,8 @@ using Sunaiva.Testing;
 // stays under 1 s, payout run at scale.
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
-//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15]
+//        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15
+//        --billing-env NAME=VALUE]
 // --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
 // request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
@@ -408,6 +409,16 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     }
     env["Logging__LogLevel__Default"] = "Warning";
     env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
+    // --billing-env NAME=VALUE (repeatable): a runtime switch for Billing alone, not for the bench or the bare endpoint.
+    var args = Environment.GetCommandLineArgs();
+    for (var i = 0; i + 1 < args.Length; i++)
+    {
+        if (args[i] == "--billing-env" && args[i + 1].Split('=', 2) is [var name, var value])
+        {
+            env[name] = value;
+        }
+    }
+
     var process = Process.Start(info)!;
     process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && (Environment.GetEnvironmentVariable("BENCH_SHOW_LOG") is not null || line.Contains("fail", StringComparison.OrdinalIgnoreCase))) { Console.Error.WriteLine("billing: " + line); } };
     process.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { Console.Error.WriteLine("billing! " + line); } };
