@@ -120,11 +120,7 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
             for (var i = 0; i < options.UploadWarmup; i++)
             {
                 var bytes = Png(size);
-                using (var body = new MemoryStream(bytes, writable: false))
-                {
-                    await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = $"bench-direct/{Guid.NewGuid():N}", InputStream = body, UseChunkEncoding = false });
-                }
-
+                await DirectPutAsync(s3, bytes);
                 bytes[100] ^= 0xFF;
                 await UploadAsync(http, bytes, $"warm{size}-{i}.png");
                 await Task.Delay(settle);
@@ -145,10 +141,7 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
             // object back) is neither charged to the next direct put nor avoided by Media alone.
             await Task.Delay(settle);
             var watch = Stopwatch.StartNew();
-            using (var body = new MemoryStream(bytes, writable: false))
-            {
-                await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = $"bench-direct/{Guid.NewGuid():N}", InputStream = body, UseChunkEncoding = false });
-            }
+            await DirectPutAsync(s3, bytes);
 
             direct.Add(watch.Elapsed.TotalSeconds);
             if (size > 8 * 1024 * 1024)
@@ -214,6 +207,13 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
     }
 
     Console.WriteLine();
+}
+
+/// <summary>The baseline: the same bytes put straight into the files bucket.</summary>
+static async Task DirectPutAsync(AmazonS3Client s3, byte[] bytes)
+{
+    using var body = new MemoryStream(bytes, writable: false);
+    await s3.PutObjectAsync(new PutObjectRequest { BucketName = "sunaiva-files", Key = $"bench-direct/{Guid.NewGuid():N}", InputStream = body, UseChunkEncoding = false });
 }
 
 static double Ms(List<double> seconds, double p) => BenchSupport.Percentile(seconds.Select(s => s * 1000).Order().ToList(), p);
