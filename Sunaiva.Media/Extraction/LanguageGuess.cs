@@ -39,14 +39,19 @@ public static class LanguageGuess
             }
         }
 
-        if (words < 5 || scores.Count == 0)
+        if (words < 3 || scores.Count == 0)
         {
             return "simple";
         }
 
+        // The evidence asked for grows with the text: one function word in ten, at least one and at most three. A short
+        // note ("A note about pangolins and quokkas") has one or two, and indexed as 'simple' its plurals were never found
+        // by the singular; a single marker of a language with no rival is enough there (a note with one marker of each
+        // of two languages stays 'simple').
+        var needed = Math.Clamp(words / 10, 1, 3);
         var ranked = scores.OrderByDescending(s => s.Value).ToList();
         var best = ranked[0];
         var second = ranked.Count > 1 ? ranked[1].Value : 0;
-        return best.Value >= 3 && best.Value >= second * 1.3 ? best.Key : "simple";
+        return best.Value >= needed && best.Value >= second * 1.3 ? best.Key : "simple";
     }
 }

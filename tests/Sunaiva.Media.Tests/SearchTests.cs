@@ -114,6 +114,18 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_short_note_is_found_by_another_form_of_its_words()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var note = await UploadIndexedTextAsync(ada, "A note about pangolins and quokkas, checked by hand.", "text/plain", "note.txt");
+
+        Assert.Equal("english", await _app.ScalarAsync<string>("SELECT language::text FROM files WHERE id = @id", ("id", note)));
+        var hit = Assert.Single((await SearchAsync(ada, "quokka")).GetProperty("items").EnumerateArray());
+        Assert.Equal(note, hit.GetProperty("id").GetString());
+        Assert.Contains("**quokkas**", hit.GetProperty("snippet").GetString());
+    }
+
+    [Fact]
     public async Task Body_matches_rank_by_their_text_not_by_how_much_an_unrelated_name_resembles_the_query()
     {
         using var ada = _app.ClientFor(_ada);
