@@ -156,11 +156,40 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
 
         using var results = await connection.QueryMultipleAsync(new CommandDefinition(VersionAndSearchSql, Parameters(userId, query), cancellationToken: ct));
         var version = await results.ReadSingleAsync<long>();
-        var rows = (await results.ReadAsync<SearchHit>()).ToList();
+        var rows = (await results.ReadAsync<SearchHit>()).Select(h => h.Snippet is null ? h : h with { Snippet = OneLine(h.Snippet) }).ToList();
         var more = rows.Count > query.Limit;
         var page = new SearchPage(more ? rows[..query.Limit] : rows, more ? query.Offset + query.Limit : null);
         cache.Set(userId, query, version, page);
         return page;
+    }
+
+    /// <summary>
+    /// A snippet as one line: the text's own line breaks and runs of white space (a Markdown heading, a CSV's rows) become
+    /// one space, as a preview under a file's name shows it.
+    /// </summary>
+    internal static string OneLine(string snippet)
+    {
+        var text = snippet.AsSpan().Trim();
+        var line = new System.Text.StringBuilder(text.Length);
+        var space = false;
+        foreach (var c in text)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                space = true;
+                continue;
+            }
+
+            if (space)
+            {
+                line.Append(' ');
+                space = false;
+            }
+
+            line.Append(c);
+        }
+
+        return line.ToString();
     }
 
     /// <summary>

@@ -64,7 +64,7 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     [InlineData("html", "text/html", "<html><head><style>.walrusstyle{}</style></head><body><h1>Plans</h1><p>The walrus hummed <b>quietly</b> near the lighthouse.</p><script>var x='invisible';</script></body></html>")]
     [InlineData("csv", "text/csv", "animal,place\nwalrus,lighthouse")]
     [InlineData("json", "application/json", "{\"animal\": \"walrus\", \"place\": \"lighthouse\"}")]
-    public async Task Text_files_become_searchable_by_content_with_a_highlighted_snippet(string extension, string type, string content)
+    public async Task Text_files_become_searchable_by_content_with_a_highlighted_snippet_on_one_line(string extension, string type, string content)
     {
         using var ada = _app.ClientFor(_ada);
         var id = await UploadIndexedTextAsync(ada, content, type, $"notes.{extension}");
@@ -73,7 +73,10 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
 
         var hit = Assert.Single(page.GetProperty("items").EnumerateArray());
         Assert.Equal(id, hit.GetProperty("id").GetString());
-        Assert.Contains("**walrus**", hit.GetProperty("snippet").GetString(), StringComparison.OrdinalIgnoreCase);
+        var snippet = hit.GetProperty("snippet").GetString()!;
+        Assert.Contains("**walrus**", snippet, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain('\n', snippet);
+        Assert.DoesNotContain("  ", snippet, StringComparison.Ordinal);
         if (extension == "html")
         {
             Assert.Empty((await SearchAsync(ada, "invisible")).GetProperty("items").EnumerateArray());
