@@ -297,9 +297,18 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
 
         var empty = await ada.GetAsync("/search?q=");
         var badType = await ada.GetAsync("/search?q=x&type=application/x-elf");
+        var badDate = await ada.GetAsync("/search?q=x&from=2026-13-01");
+        var badLimit = await ada.GetAsync("/search?q=x&limit=lots");
 
         Assert.Equal(HttpStatusCode.BadRequest, empty.StatusCode);
         Assert.Equal(HttpStatusCode.BadRequest, badType.StatusCode);
+        // A value that does not bind names the parameter and what it takes (not the value sent).
+        Assert.Equal(HttpStatusCode.BadRequest, badDate.StatusCode);
+        var dateProblem = await badDate.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.StartsWith("'from' is not a date and time (ISO 8601", dateProblem.GetProperty("detail").GetString());
+        Assert.DoesNotContain("2026-13-01", dateProblem.GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, badLimit.StatusCode);
+        Assert.Equal("'limit' is not a whole number.", (await badLimit.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("detail").GetString());
     }
 
     internal const string FilesDocx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
