@@ -18,7 +18,7 @@ public sealed record SearchPage(IReadOnlyList<SearchHit> Items, int? NextOffset)
 /// <c>(user_id, search_vector)</c> serves it, plus pg_trgm word similarity on names for typos and partial names.
 /// Snippets (ts_headline) are computed for the page only.
 /// </summary>
-public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] NpgsqlDataSource dataSource, SearchCache cache)
+public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] NpgsqlDataSource dataSource, SearchCache cache)
 {
     /// <summary>The key of search's own data source (<see cref="CreateDataSource"/>).</summary>
     public const string DataSourceKey = "search";
@@ -167,30 +167,10 @@ public sealed class FileSearch([FromKeyedServices(FileSearch.DataSourceKey)] Npg
     /// A snippet as one line: the text's own line breaks and runs of white space (a Markdown heading, a CSV's rows) become
     /// one space, as a preview under a file's name shows it.
     /// </summary>
-    internal static string OneLine(string snippet)
-    {
-        var text = snippet.AsSpan().Trim();
-        var line = new System.Text.StringBuilder(text.Length);
-        var space = false;
-        foreach (var c in text)
-        {
-            if (char.IsWhiteSpace(c))
-            {
-                space = true;
-                continue;
-            }
+    internal static string OneLine(string snippet) => WhiteSpaceRun().Replace(snippet.Trim(), " ");
 
-            if (space)
-            {
-                line.Append(' ');
-                space = false;
-            }
-
-            line.Append(c);
-        }
-
-        return line.ToString();
-    }
+    [System.Text.RegularExpressions.GeneratedRegex(@"\s+")]
+    private static partial System.Text.RegularExpressions.Regex WhiteSpaceRun();
 
     /// <summary>
     /// The fuzzy name arm (trigram word similarity, the costly one) runs when the exact matches number fewer than this:

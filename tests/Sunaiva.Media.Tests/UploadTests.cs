@@ -498,7 +498,6 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
     }
 
-    /// <summary>A Media whose streamed puts go through <paramref name="handler"/> (the SDK's own requests do not), given up after <paramref name="idleTimeout"/> without progress.</summary>
     /// <summary>
     /// Runs the sweeper past every upload row's expiry and waits until the user has none: a put that storage broke off is
     /// left to it (s3rver may write the part it received after the delete sent at once).
@@ -511,6 +510,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
             async () => await app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)) == 0, "the user's upload rows are swept");
     }
 
+    /// <summary>A Media whose streamed puts go through <paramref name="handler"/> (the SDK's own requests do not), given up after <paramref name="idleTimeout"/> without progress.</summary>
     private async Task<MediaApp> StartWithStreamedPutsThroughAsync(HttpMessageHandler handler, TimeSpan? idleTimeout = null)
     {
         var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:PartSizeBytes"] = PartSize.ToString() })
