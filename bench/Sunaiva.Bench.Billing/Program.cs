@@ -18,7 +18,8 @@ using Sunaiva.Testing;
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
 //        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15
-//        --billing-env NAME=VALUE]
+//        --billing-env NAME=VALUE --rounds 4]
+// The ack figure alternates the bare endpoint and Billing in --rounds slices of --seconds / --rounds each (after one warm-up each).
 // --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
 // request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
 // --billing-dll runs another build of Billing (e.g. an older commit's bin/Release/net10.0/Sunaiva.Billing.dll) under the
@@ -156,14 +157,28 @@ try
     if (!options.SkipAcks)
     {
     var inProcessResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bare.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
-    var bareResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bareProcess.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, options.Seconds);
+    // The ratio's two sides in alternating slices (--rounds, 4 by default) after one warm-up each: this machine's speed
+    // drifts by a fifth and more from one minute to the next (the bare endpoint alone gave 17,000-29,000/s in consecutive
+    // runs), and slices side by side share the drift that two windows a minute apart do not.
     var ackCpu = cpu.Read();
-    var ackResult = await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}"), options.Concurrency, options.Seconds);
-    Console.WriteLine($"Signed webhook acks ({options.Concurrency} concurrent senders, {options.Seconds} s each):");
+    var bareSlices = new List<LoadResult>();
+    var ackSlices = new List<LoadResult>();
+    var slice = Math.Max(1, options.Seconds / options.Rounds);
+    for (var round = 0; round < options.Rounds; round++)
+    {
+        var warmup = round == 0 ? LoadTest.WarmupSeconds : 0;
+        bareSlices.Add(await LoadTest.ClosedLoopAsync(http, () => SignedRequest(bareProcess.Url, "bench.ack", "obj_1", "cus_ack_1"), options.Concurrency, slice, warmup));
+        ackSlices.Add(await LoadTest.ClosedLoopAsync(http, () => SignedRequest(billingUrl + "/webhooks/stripe", "bench.ack", "obj_1", $"cus_ack_{Random.Shared.Next(4096)}"), options.Concurrency, slice, warmup));
+    }
+
+    var bareResult = LoadResult.Combine(bareSlices);
+    var ackResult = LoadResult.Combine(ackSlices);
+    var sliceRatios = ackSlices.Zip(bareSlices, (a, b) => a.PerSecond / b.PerSecond).ToList();
+    Console.WriteLine($"Signed webhook acks ({options.Concurrency} concurrent senders; Billing and the bare endpoint in {options.Rounds} alternating slices of {slice} s each, after a warm-up of {LoadTest.WarmupSeconds} s each):");
     Console.WriteLine($"  bare ASP.NET endpoint (200 only) : {bareResult.PerSecond,9:N0} req/s   p50 {bareResult.P50,7:N2} ms   p99 {bareResult.P99,7:N2} ms   errors {bareResult.Errors}   (its own process, as Billing)");
     Console.WriteLine($"  the same in the bench's process  : {inProcessResult.PerSecond,9:N0} req/s   p50 {inProcessResult.P50,7:N2} ms   p99 {inProcessResult.P99,7:N2} ms   (no second process; Billing reaches {ackResult.PerSecond / inProcessResult.PerSecond:P1} of it)");
     Console.WriteLine($"  POST /webhooks/stripe            : {ackResult.PerSecond,9:N0} acks/s  p50 {ackResult.P50,7:N2} ms   p99 {ackResult.P99,7:N2} ms   errors {ackResult.Errors}");
-    Console.WriteLine($"  ratio billing / bare             : {ackResult.PerSecond / bareResult.PerSecond:P1} of the throughput, p99 x{ackResult.P99 / bareResult.P99:N1}");
+    Console.WriteLine($"  ratio billing / bare             : {ackResult.PerSecond / bareResult.PerSecond:P1} of the throughput, p99 x{ackResult.P99 / bareResult.P99:N1}   (slice by slice {sliceRatios.Min():P1} to {sliceRatios.Max():P1})");
     await using (var acked = NpgsqlDataSource.Create(servers.PostgresConnectionString(database)))
     {
         // Nothing acknowledged that is not stored: every id answered 2xx must be a row now (Billing keeps running).
@@ -511,7 +526,7 @@ static async Task SeedPayoutsAsync(NpgsqlDataSource data, int influencers, int e
 
 internal sealed record BenchOptions(
     int Seconds, int Concurrency, int Rate, int LagSeconds, int Influencers, int Entries, string Configuration, int Processors, bool SkipAcks,
-    int SearchSeconds, int MaxRate, bool SkipSearch, bool SkipPayouts, string? BillingDll, string? ConnectionOptions)
+    int SearchSeconds, int MaxRate, bool SkipSearch, bool SkipPayouts, string? BillingDll, string? ConnectionOptions, int Rounds)
 {
     public static BenchOptions Parse(string[] args)
     {
@@ -527,11 +542,21 @@ internal sealed record BenchOptions(
             Int("seconds", 8), Int("concurrency", 32), Int("rate", 500), Int("lag-seconds", 20), Int("influencers", 10_000), Int("entries", 1_000_000), configuration,
             Int("processors", 0), args.Contains("--skip-acks"), Int("search-seconds", 10), Int("max-rate", 4000), args.Contains("--skip-search"), args.Contains("--skip-payouts"),
             BenchSupport.StringArg(args, "billing-dll") is { } dll ? Path.GetFullPath(dll) : null,
-            BenchSupport.StringArg(args, "connection-options"));
+            BenchSupport.StringArg(args, "connection-options"), Math.Max(1, Int("rounds", 4)));
     }
 }
 
-internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, IReadOnlyCollection<string> Acked);
+internal sealed record LoadResult(double PerSecond, double P50, double P99, int Errors, IReadOnlyCollection<string> Acked, double[] Latencies, int Seconds)
+{
+    /// <summary>Slices of one target as one window: their requests over their seconds, percentiles over all their latencies.</summary>
+    public static LoadResult Combine(IReadOnlyList<LoadResult> slices)
+    {
+        var latencies = slices.SelectMany(s => s.Latencies).Order().ToArray();
+        var seconds = slices.Sum(s => s.Seconds);
+        return new LoadResult(latencies.Length / (double)seconds, LoadTest.At(latencies, 0.5), LoadTest.At(latencies, 0.99), slices.Sum(s => s.Errors),
+            slices.SelectMany(s => s.Acked).ToArray(), latencies, seconds);
+    }
+}
 
 internal sealed record OpenLoopResult(int Sent, int Errors, TimeSpan Elapsed);
 
@@ -544,14 +569,14 @@ internal static class LoadTest
     public static int WarmupSeconds { get; set; } = 5;
 
     /// <summary>Concurrency senders, each sending the next request when the last answered; the warm-up is not counted.</summary>
-    public static async Task<LoadResult> ClosedLoopAsync(HttpClient http, Func<HttpRequestMessage> next, int concurrency, int seconds)
+    public static async Task<LoadResult> ClosedLoopAsync(HttpClient http, Func<HttpRequestMessage> next, int concurrency, int seconds, int? warmupSeconds = null)
     {
         // Both targets get the same warm-up: a service's code runs unoptimized until the JIT's tiers catch up (seconds
         // on 2 busy cores for Billing's larger path), and the figure is the service's steady state, not its start.
         var latencies = new ConcurrentBag<double>();
         var acked = new ConcurrentBag<string>();
         var errors = 0;
-        var warmUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * WarmupSeconds);
+        var warmUntil = Stopwatch.GetTimestamp() + (Stopwatch.Frequency * (warmupSeconds ?? WarmupSeconds));
         var stopAt = warmUntil + (Stopwatch.Frequency * seconds);
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
@@ -588,7 +613,7 @@ internal static class LoadTest
             }
         }));
         var sorted = latencies.Order().ToArray();
-        return new LoadResult(sorted.Length / (double)seconds, At(sorted, 0.5), At(sorted, 0.99), errors, acked);
+        return new LoadResult(sorted.Length / (double)seconds, At(sorted, 0.5), At(sorted, 0.99), errors, acked, sorted, seconds);
     }
 
     /// <summary>Sends at a fixed rate regardless of answers (an open loop), for the given time.</summary>
@@ -630,7 +655,7 @@ internal static class LoadTest
         return new OpenLoopResult(total, errors, offered);
     }
 
-    private static double At(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    public static double At(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }
 
 internal static class LagQueries

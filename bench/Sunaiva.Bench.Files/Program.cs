@@ -25,6 +25,7 @@ using Sunaiva.Testing;
 //        [--database "Host=...;Database=..."] (an existing database instead of a fresh one: Media migrates it, and the
 //        search part writes its 1,000,000 rows only if the user's rows are not there yet, so repeated runs and EXPLAIN
 //        sessions share one data set; the bench never drops it)
+//        [--media-env NAME=VALUE] (repeatable: a runtime switch for Media alone, e.g. to compare settings run by run)
 var options = FilesOptions.Parse(args);
 var root = FindRoot();
 var dll = Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
@@ -572,6 +573,16 @@ static Process StartService(string dll, int port, Dictionary<string, string> set
     foreach (var (key, value) in settings)
     {
         env[key] = value;
+    }
+
+    // --media-env NAME=VALUE (repeatable): a runtime switch for Media alone, not for the bench's own client.
+    var args = Environment.GetCommandLineArgs();
+    for (var i = 0; i + 1 < args.Length; i++)
+    {
+        if (args[i] == "--media-env" && args[i + 1].Split('=', 2) is [var name, var value])
+        {
+            env[name] = value;
+        }
     }
 
     var process = Process.Start(info)!;
