@@ -24,6 +24,9 @@ public static class Extensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<FileCleanup>());
         builder.Services.AddHostedService<ScratchSweeper>();
         builder.AddFileVault();
+        // Kestrel reads an upload in 64 KiB blocks instead of 4 KiB (see LargeBlockMemoryPoolFactory); registered after
+        // Kestrel's own factory, so the container answers this one.
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.AddDrive();
         builder.AddVideoServices();
         return builder;
