@@ -6,10 +6,10 @@ namespace Sunaiva.Media.Files;
 
 /// <summary>
 /// Kestrel's memory for Media's connections in blocks of 64 KiB instead of its own 4 KiB: a socket read fills at most one
-/// block, so a 1 MB upload arrived in about 256 reads (a system call each, and as many wake-ups of the body's reader),
+/// block, so a 1 MB upload arrived in about 256 reads (a system call each),
 /// and arrives in about 16. Measured with <c>perf stat -p</c> on Media during bench/Sunaiva.Bench.Files: 534 <c>recvfrom</c>
 /// per 1 MB upload with Kestrel's pool, about 100 with this one; 1 MB uploads 0.71x a direct put on average over six runs,
-/// 0.77x with it (docs/files.md, "Kestrel reads an upload in 64 KiB"). Kestrel takes its pools from the
+/// 0.76x with it (docs/files.md, "Kestrel reads an upload in 64 KiB"). Kestrel takes its pools from the
 /// <see cref="IMemoryPoolFactory{T}"/> registered in the container (ASP.NET Core 10), and no package offers one with another block size:
 /// ASP.NET Core's own (<c>PinnedBlockMemoryPool</c>) is internal and its block size a constant, hence this small one.
 /// Blocks are pinned arrays (sockets read into them), reused through a free list that keeps at most
