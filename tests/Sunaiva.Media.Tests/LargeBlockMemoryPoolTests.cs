@@ -61,16 +61,7 @@ public sealed class LargeBlockMemoryPoolTests(MediaServers servers)
     [Fact]
     public async Task Uploads_read_by_kestrel_in_64_KiB_blocks_are_stored_byte_for_byte()
     {
-        var s = servers.Servers;
-        await using var media = new ServiceChildProcess("Sunaiva.Media", new Dictionary<string, string?>
-        {
-            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = s.PostgresConnectionString(LocalServers.NewDatabaseName("mediablocks")),
-            [$"ConnectionStrings:{ResourceNames.Redis}"] = s.RedisConnectionString,
-            [$"ConnectionStrings:{ResourceNames.Storage}"] = s.StorageConnectionString,
-            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
-            ["Jwt:Issuer"] = "sunaiva-dev",
-            ["Jwt:Audience"] = "sunaiva",
-        });
+        await using var media = servers.MediaProcess(LocalServers.NewDatabaseName("mediablocks"));
         await media.StartAsync(TimeSpan.FromSeconds(60));
         using var client = media.Client("blocks-" + Guid.NewGuid().ToString("N")[..8]);
         foreach (var size in new[] { 1_000_000, 3_000_017, 70_001 })

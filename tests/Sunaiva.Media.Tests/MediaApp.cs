@@ -10,6 +10,26 @@ public sealed class MediaServers : IAsyncLifetime
     public Task InitializeAsync() => Servers.InitializeAsync();
 
     public Task DisposeAsync() => Servers.DisposeAsync();
+
+    /// <summary>Media as a real OS process on these servers and a database of its own (not started), with <paramref name="settings"/> added.</summary>
+    public ServiceChildProcess MediaProcess(string database, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = Servers.PostgresConnectionString(database),
+            [$"ConnectionStrings:{ResourceNames.Redis}"] = Servers.RedisConnectionString,
+            [$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString,
+            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
+            ["Jwt:Issuer"] = "sunaiva-dev",
+            ["Jwt:Audience"] = "sunaiva",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            values[key] = value;
+        }
+
+        return new ServiceChildProcess("Sunaiva.Media", values);
+    }
 }
 
 [CollectionDefinition(Name)]

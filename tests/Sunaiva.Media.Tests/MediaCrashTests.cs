@@ -21,15 +21,8 @@ public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        var s = servers.Servers;
-        _media = new ServiceChildProcess("Sunaiva.Media", new Dictionary<string, string?>
+        _media = servers.MediaProcess(_database, new Dictionary<string, string?>
         {
-            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = s.PostgresConnectionString(_database),
-            [$"ConnectionStrings:{ResourceNames.Redis}"] = s.RedisConnectionString,
-            [$"ConnectionStrings:{ResourceNames.Storage}"] = s.StorageConnectionString,
-            ["Jwt:SigningKey"] = DevTokens.TestSigningKey,
-            ["Jwt:Issuer"] = "sunaiva-dev",
-            ["Jwt:Audience"] = "sunaiva",
             // A short lease: the restarted process takes the killed render over within seconds, not the default 30.
             ["Work:Lease"] = "00:00:03",
             // Smaller renders keep the test short; the pipeline (espeak, Skia frames piped into ffmpeg, upload) is the real one.
