@@ -424,15 +424,8 @@ static Process StartBilling(string dll, int port, LocalServers servers, string d
     }
     env["Logging__LogLevel__Default"] = "Warning";
     env["Logging__LogLevel__Microsoft.AspNetCore"] = "Warning";
-    // --billing-env NAME=VALUE (repeatable): a runtime switch for Billing alone, not for the bench or the bare endpoint.
-    var args = Environment.GetCommandLineArgs();
-    for (var i = 0; i + 1 < args.Length; i++)
-    {
-        if (args[i] == "--billing-env" && args[i + 1].Split('=', 2) is [var name, var value])
-        {
-            env[name] = value;
-        }
-    }
+    // --billing-env NAME=VALUE (repeatable): a runtime switch for Billing alone, not for the bench or its other processes.
+    BenchSupport.AddEnvArgs(Environment.GetCommandLineArgs(), "billing-env", env);
 
     var process = Process.Start(info)!;
     process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && (Environment.GetEnvironmentVariable("BENCH_SHOW_LOG") is not null || line.Contains("fail", StringComparison.OrdinalIgnoreCase))) { Console.Error.WriteLine("billing: " + line); } };

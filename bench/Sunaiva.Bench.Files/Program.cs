@@ -599,15 +599,8 @@ static Process StartService(string dll, int port, Dictionary<string, string> set
         env[key] = value;
     }
 
-    // --media-env NAME=VALUE (repeatable): a runtime switch for Media alone, not for the bench's own client.
-    var args = Environment.GetCommandLineArgs();
-    for (var i = 0; i + 1 < args.Length; i++)
-    {
-        if (args[i] == "--media-env" && args[i + 1].Split('=', 2) is [var name, var value])
-        {
-            env[name] = value;
-        }
-    }
+    // --media-env NAME=VALUE (repeatable): a runtime switch for Media alone, not for the bench or its other processes.
+    BenchSupport.AddEnvArgs(Environment.GetCommandLineArgs(), "media-env", env);
 
     var process = Process.Start(info)!;
     process.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line && line.Contains("fail", StringComparison.OrdinalIgnoreCase)) { Console.Error.WriteLine($"media: {line}"); } };

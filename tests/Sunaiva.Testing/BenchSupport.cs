@@ -22,6 +22,21 @@ public static class BenchSupport
     }
 
     /// <summary>The repository's root (the folder holding Sunaiva.sln), found upwards from the running program.</summary>
+    /// <summary>
+    /// Every <c>--{name} NAME=VALUE</c> of the command line into <paramref name="environment"/> (repeatable): a runtime switch
+    /// for the one process the bench starts with it, e.g. <c>--billing-env</c> or <c>--media-env</c>.
+    /// </summary>
+    public static void AddEnvArgs(string[] args, string name, IDictionary<string, string?> environment)
+    {
+        for (var i = 0; i + 1 < args.Length; i++)
+        {
+            if (args[i] == "--" + name && args[i + 1].Split('=', 2) is [var key, var value])
+            {
+                environment[key] = value;
+            }
+        }
+    }
+
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
