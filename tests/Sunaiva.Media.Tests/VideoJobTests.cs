@@ -16,7 +16,9 @@ namespace Sunaiva.Media.Tests;
 [Collection(ServersCollection.Name)]
 public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
 {
-    private readonly MediaApp _app = new(servers.Servers);
+    // Draft renders (4 frames a second, ultrafast): these tests are about the jobs around the renderer, whose output
+    // quality OnboardingVideoTests checks at the default settings.
+    private readonly MediaApp _app = new(servers.Servers, DraftRenders());
     private readonly string _user = "job-" + Guid.NewGuid().ToString("N")[..8];
 
     public Task InitializeAsync() => _app.StartAsync();
@@ -101,6 +103,8 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
             [$"ConnectionStrings:{ResourceNames.Storage}"] = servers.Servers.StorageConnectionString,
             ["Videos:EspeakPath"] = "/nonexistent/espeak-ng",
             ["Videos:VoiceTtsEnabled"] = "false",
+            ["Videos:FramesPerSecond"] = "4",
+            ["Videos:Preset"] = "ultrafast",
         });
         await app.StartAsync();
         using var client = app.ClientFor(_user);
@@ -126,6 +130,13 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0, after);
         Assert.Empty(await client.GetFromJsonAsync<JsonElement[]>("/videos") ?? []);
     }
+
+    private static Dictionary<string, string?> DraftRenders() => new()
+    {
+        ["Videos:FramesPerSecond"] = "4",
+        ["Videos:Preset"] = "ultrafast",
+        ["Videos:VoiceTtsEnabled"] = "false",
+    };
 
     private async Task PublishSignupAsync(string eventId, UserSignedUp data)
     {
