@@ -90,12 +90,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
     /// <summary>Creates the database and applies the kernel's and billing's scripts, as the migrator does at start.</summary>
     public static async Task MigrateAsync(LocalServers servers, string database)
     {
-        await using (var admin = new NpgsqlConnection(servers.PostgresConnectionString("postgres")))
-        {
-            await admin.OpenAsync();
-            await admin.ExecuteAsync($"CREATE DATABASE \"{database}\"");
-        }
-
+        await servers.CreateDatabaseAsync(database);
         await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(database));
         await connection.OpenAsync();
         await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL)");

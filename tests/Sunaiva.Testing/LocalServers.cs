@@ -50,6 +50,19 @@ public sealed class LocalServers : IAsyncLifetime
     /// <summary>A new empty database name, so tests of one assembly do not see each other's rows.</summary>
     public static string NewDatabaseName(string prefix) => $"{prefix}_{Guid.NewGuid().ToString("N")[..10]}";
 
+    /// <summary>
+    /// Creates an empty database by copying the template's files (<c>STRATEGY FILE_COPY</c>; these servers run with fsync
+    /// off, so its checkpoint costs nothing): about 130 ms less than a plain <c>CREATE DATABASE</c>, which since Postgres 15
+    /// writes every page of the template to the WAL, and a test starts a service on a database of its own.
+    /// </summary>
+    public async Task CreateDatabaseAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(PostgresConnectionString("postgres") + ";Timeout=2");
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\" STRATEGY FILE_COPY", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_root);

@@ -25,10 +25,31 @@ public class ServiceApp<TEntryPoint>(LocalServers servers, string databaseConnec
     // Starts at the real clock: bearer tokens are minted and checked against it.
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.UtcNow);
 
-    public Task StartAsync()
+    public async Task StartAsync()
     {
+        await CreateDatabaseAsync();
         _ = Server;
-        return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Creates the app's database before its migrator looks (<see cref="LocalServers.CreateDatabaseAsync"/>), unless the
+    /// test points the app at another database; a server that does not answer is left for the app to find.
+    /// </summary>
+    private async Task CreateDatabaseAsync()
+    {
+        if (settings?.ContainsKey($"ConnectionStrings:{databaseConnectionName}") == true)
+        {
+            return;
+        }
+
+        try
+        {
+            await Servers.CreateDatabaseAsync(Database);
+        }
+        catch (NpgsqlException)
+        {
+            // Postgres down (an outage test) or the database already there: the app's own migrator decides.
+        }
     }
 
     /// <summary>A client that calls as <paramref name="userId"/> (a bearer token like the conversation backend's).</summary>
