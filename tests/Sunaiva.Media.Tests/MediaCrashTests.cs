@@ -15,6 +15,10 @@ namespace Sunaiva.Media.Tests;
 [Collection(ServersCollection.Name)]
 public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
 {
+    // The polls go to Media over HTTP as one user, within its rate limit (600 a minute) however long a render takes on a
+    // busy machine: at the default 25 ms a CI run's renders outlasted it and the poll got 429.
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
     private readonly string _database = LocalServers.NewDatabaseName("mediacrash");
     private readonly string _user = "crash-" + Guid.NewGuid().ToString("N")[..8];
     private ServiceChildProcess _media = null!;
@@ -55,7 +59,8 @@ public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
                     return videos.EnumerateArray().Any(v => v.GetProperty("status").GetString() == "rendering" && v.GetProperty("progress").GetInt32() > 20);
                 },
                 "a video encoding",
-                TimeSpan.FromSeconds(40));
+                TimeSpan.FromSeconds(40),
+                PollInterval);
         }
 
         _media.Kill();
@@ -72,7 +77,8 @@ public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
                 return videos.EnumerateArray().Count(v => v.GetProperty("status").GetString() is "ready" or "failed") == 3;
             },
             "all three videos final after the restart",
-            TimeSpan.FromSeconds(90));
+            TimeSpan.FromSeconds(90),
+            PollInterval);
 
         Assert.NotEqual(killedPid, _media.Pid);
         Assert.True(notReadyAtKill > 0, "every video was already served when Media was killed: nothing was interrupted");

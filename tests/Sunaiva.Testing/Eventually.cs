@@ -6,8 +6,12 @@ namespace Sunaiva.Testing;
 /// </summary>
 public static class Eventually
 {
-    /// <summary>Waits until <paramref name="condition"/> holds; throws <see cref="TimeoutException"/> naming <paramref name="what"/>.</summary>
-    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    /// <summary>
+    /// Waits until <paramref name="condition"/> holds, asking again every <paramref name="interval"/> (25 ms unless given: a
+    /// condition that calls a service over HTTP wants a longer one, under the per-user rate limit of 600 a minute);
+    /// throws <see cref="TimeoutException"/> naming <paramref name="what"/>.
+    /// </summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null, TimeSpan? interval = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(60));
         while (!await condition())
@@ -17,7 +21,7 @@ public static class Eventually
                 throw new TimeoutException($"Gave up waiting for: {what}");
             }
 
-            await Task.Delay(25);
+            await Task.Delay(interval ?? TimeSpan.FromMilliseconds(25));
         }
     }
 
