@@ -25,15 +25,11 @@ public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
 
     public Task InitializeAsync()
     {
-        _media = servers.MediaProcess(_database, new Dictionary<string, string?>
-        {
-            // A short lease: the restarted process takes the killed render over within seconds, not the default 30.
-            ["Work:Lease"] = "00:00:03",
-            // Smaller renders keep the test short; the pipeline (espeak, Skia frames piped into ffmpeg, upload) is the real one.
-            ["Videos:FramesPerSecond"] = "4",
-            ["Videos:Preset"] = "ultrafast",
-            ["Videos:VoiceTtsEnabled"] = "false",
-        });
+        var settings = DraftVideos.Settings();
+        // A short lease: the restarted process takes the killed render over within seconds, not the default 30. Drafts keep
+        // the test short; the pipeline (espeak, Skia frames piped into ffmpeg, upload) is the real one.
+        settings["Work:Lease"] = "00:00:03";
+        _media = servers.MediaProcess(_database, settings);
         return Task.CompletedTask;
     }
 

@@ -111,8 +111,7 @@ public sealed class NarrationVoiceTests(MediaServers servers) : IAsyncLifetime
         {
             values[$"ConnectionStrings:{ResourceNames.Storage}"] = Servers.StorageConnectionString;
             values["Videos:VoiceBaseUrl"] = voice.ToString();
-            values["Videos:FramesPerSecond"] = "4";
-            values["Videos:Preset"] = "ultrafast";
+            DraftVideos.AddTo(values, voice: true);
             // A stalled Voice costs each sentence this long before espeak-ng speaks it.
             values["Integration:Capabilities:tts:LatencyBudget"] = "00:00:00.500";
         }

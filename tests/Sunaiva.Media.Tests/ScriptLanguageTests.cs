@@ -9,12 +9,7 @@ namespace Sunaiva.Media.Tests;
 [Collection(ServersCollection.Name)]
 public sealed class ScriptLanguageTests(MediaServers servers) : IAsyncLifetime
 {
-    private readonly MediaApp _app = new(servers.Servers, new Dictionary<string, string?>
-    {
-        ["Videos:FramesPerSecond"] = "4",
-        ["Videos:Preset"] = "ultrafast",
-        ["Videos:VoiceTtsEnabled"] = "false",
-    });
+    private readonly MediaApp _app = new(servers.Servers, DraftVideos.Settings());
 
     public Task InitializeAsync() => _app.StartAsync();
 

@@ -19,11 +19,8 @@ public sealed class VideoApp(LocalServers servers, FakeHeyGen heygen) : ServiceA
         values["HeyGen:WebhookSecret"] = WebhookSecret;
         // HeyGen's client-side limit (10 jobs a minute) never refills on the tests' fake clock; every test starts 3 jobs.
         values["Integration:Providers:heygen:Limits:0:Permits"] = "100000";
-        // The local render is the fallback these tests serve, not what they judge (OnboardingVideoTests does, at the
-        // default settings): drafts at 4 frames a second, narrated by espeak-ng (no Voice here).
-        values["Videos:FramesPerSecond"] = "4";
-        values["Videos:Preset"] = "ultrafast";
-        values["Videos:VoiceTtsEnabled"] = "false";
+        // The local render is the fallback these tests serve, not what they judge.
+        DraftVideos.AddTo(values);
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

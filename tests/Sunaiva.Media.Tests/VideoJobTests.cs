@@ -16,9 +16,7 @@ namespace Sunaiva.Media.Tests;
 [Collection(ServersCollection.Name)]
 public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
 {
-    // Draft renders (4 frames a second, ultrafast): these tests are about the jobs around the renderer, whose output
-    // quality OnboardingVideoTests checks at the default settings.
-    private readonly MediaApp _app = new(servers.Servers, DraftRenders());
+    private readonly MediaApp _app = new(servers.Servers, DraftVideos.Settings());
     private readonly string _user = "job-" + Guid.NewGuid().ToString("N")[..8];
 
     public Task InitializeAsync() => _app.StartAsync();
@@ -98,14 +96,10 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
     [Fact]
     public async Task Without_any_speech_the_video_gets_burned_in_captions_and_says_so_then_progress_streams_and_delete_removes_everything()
     {
-        await using var app = new ServiceApp<Program>(servers.Servers, ResourceNames.MediaDb, new Dictionary<string, string?>
-        {
-            [$"ConnectionStrings:{ResourceNames.Storage}"] = servers.Servers.StorageConnectionString,
-            ["Videos:EspeakPath"] = "/nonexistent/espeak-ng",
-            ["Videos:VoiceTtsEnabled"] = "false",
-            ["Videos:FramesPerSecond"] = "4",
-            ["Videos:Preset"] = "ultrafast",
-        });
+        var settings = DraftVideos.Settings();
+        settings[$"ConnectionStrings:{ResourceNames.Storage}"] = servers.Servers.StorageConnectionString;
+        settings["Videos:EspeakPath"] = "/nonexistent/espeak-ng";
+        await using var app = new ServiceApp<Program>(servers.Servers, ResourceNames.MediaDb, settings);
         await app.StartAsync();
         using var client = app.ClientFor(_user);
         client.Timeout = TimeSpan.FromMinutes(10);   // the event stream stays open until the three renders are done
@@ -130,13 +124,6 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(0, after);
         Assert.Empty(await client.GetFromJsonAsync<JsonElement[]>("/videos") ?? []);
     }
-
-    private static Dictionary<string, string?> DraftRenders() => new()
-    {
-        ["Videos:FramesPerSecond"] = "4",
-        ["Videos:Preset"] = "ultrafast",
-        ["Videos:VoiceTtsEnabled"] = "false",
-    };
 
     private async Task PublishSignupAsync(string eventId, UserSignedUp data)
     {
