@@ -40,15 +40,11 @@ public sealed class ServiceApps : IAsyncLifetime
         await _servers.InitializeAsync();
         Start<Sunaiva.Voice.Preferences.PreferenceStore>("voice", "voicedb");
         Start<Sunaiva.Billing.Infrastructure.StripeGateway>("billing", "billingdb", new() { ["Stripe:SecretKey"] = string.Empty, ["Stripe:WebhookSecret"] = string.Empty });
-        Start<Sunaiva.Media.Files.FileVault>("media", "mediadb", new()
-        {
-            ["ConnectionStrings:storage"] = _servers.StorageConnectionString,
-            // The .http file's onboarding request renders three videos and its event stream stays open until they are
-            // ready: draft renders (no Voice here, espeak narrates) keep that to seconds; the statuses are what is checked.
-            ["Videos:FramesPerSecond"] = "4",
-            ["Videos:Preset"] = "ultrafast",
-            ["Videos:VoiceTtsEnabled"] = "false",
-        });
+        // The .http file's onboarding request renders three videos and its event stream stays open until they are ready:
+        // drafts keep that to seconds; the statuses are what is checked.
+        var media = DraftVideos.Settings();
+        media["ConnectionStrings:storage"] = _servers.StorageConnectionString;
+        Start<Sunaiva.Media.Files.FileVault>("media", "mediadb", media);
         Start<Sunaiva.Engagement.Email.EmailDelivery>("engagement", "engagementdb", new()
         {
             ["ConnectionStrings:smtp"] = "Endpoint=smtp://127.0.0.1:1",

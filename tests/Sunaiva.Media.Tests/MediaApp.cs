@@ -38,31 +38,6 @@ public sealed class ServersCollection : ICollectionFixture<MediaServers>
     public const string Name = "Local servers with storage";
 }
 
-/// <summary>
-/// Draft renders for tests that are about what happens around the renderer, not its output (OnboardingVideoTests judges
-/// that at the default settings): 4 frames a second, ffmpeg's ultrafast preset, and unless <c>voice</c>, narration by
-/// espeak-ng rather than the Voice service (which the test would otherwise have to run).
-/// </summary>
-public static class DraftVideos
-{
-    public static Dictionary<string, string?> Settings(bool voice = false)
-    {
-        var values = new Dictionary<string, string?>();
-        AddTo(values, voice);
-        return values;
-    }
-
-    public static void AddTo(IDictionary<string, string?> values, bool voice = false)
-    {
-        values["Videos:FramesPerSecond"] = "4";
-        values["Videos:Preset"] = "ultrafast";
-        if (!voice)
-        {
-            values["Videos:VoiceTtsEnabled"] = "false";
-        }
-    }
-}
-
 /// <summary>The media service in-process on real Postgres, Redis and S3 (s3rver), with a database of its own.</summary>
 public sealed class MediaApp(LocalServers servers, IDictionary<string, string?>? settings = null) : ServiceApp<Program>(servers, ResourceNames.MediaDb, settings)
 {

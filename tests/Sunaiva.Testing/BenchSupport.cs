@@ -21,7 +21,6 @@ public static class BenchSupport
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    /// <summary>The repository's root (the folder holding Sunaiva.sln), found upwards from the running program.</summary>
     /// <summary>
     /// Every <c>--{name} NAME=VALUE</c> of the command line into <paramref name="environment"/> (repeatable): a runtime switch
     /// for the one process the bench starts with it, e.g. <c>--billing-env</c> or <c>--media-env</c>.
@@ -37,6 +36,7 @@ public static class BenchSupport
         }
     }
 
+    /// <summary>The repository's root (the folder holding Sunaiva.sln), found upwards from the running program.</summary>
     public static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
