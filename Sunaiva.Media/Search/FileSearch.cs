@@ -65,6 +65,18 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     /// </summary>
     public const int MaxRankedMatches = 1_000;
 
+    /// <summary>
+    /// Names within trigram word similarity of the text read and ranked per query, at most (and as many more as the page
+    /// asked for needs). A short text or a typo of a common syllable is trigram-similar to thousands of names (a
+    /// four-letter text with no exact match, <c>ture</c>: 3,802 of 100,000 in bench/Sunaiva.Bench.Files; the typo
+    /// <c>felmorex</c>: 2,697), and every candidate costs a heap row and its similarity rechecked (the index is lossy), about
+    /// 5 µs each warm: reading all 2,697 took 15 ms, the first 1,000 9.5 ms, 500 6.5 ms, 250 5.3 ms (the index look-up
+    /// itself about 4 ms; 2026-12-01, the files bench's 1,000,000 files). Past this many the names ranked are the first
+    /// found, not the most similar: a typo that resembles this many names resembles none of them closely, and a text that
+    /// is part of a name is found by the exact name branch, which has the larger bound.
+    /// </summary>
+    public const int MaxFuzzyMatches = 300;
+
     // The tsquery is computed once (an InitPlan: a scalar subquery); as a plan parameter it is an index condition, so
     // each branch has its GIN index. Three branches, each ranking only its own rows:
     //  - named (one word only, @partial): the name contains the text (trigram index, ILIKE: partial names): ts_rank plus
@@ -77,9 +89,10 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     //    nothing; see FuzzyBelow): names within trigram word similarity of the text (typos) that neither branch found, ranked
     //    by that similarity. As a third arm of one OR it made every exact match pay the trigram check and the similarity
     //    too: 9-12 ms where this branch costs 4-5 ms (320 fuzzy names among 100,000). Deciding it in the same statement
-    //    (the exact rows are materialized and counted once) saves the second run it took before. At most MaxRankedMatches
-    //    of them, as the others: a four-letter text with no exact match (`ture`) is trigram-similar to thousands of names
-    //    (3,802 of 100,000 in bench/Sunaiva.Bench.Files), and reading and ranking all of them took 30-40 ms.
+    //    (the exact rows are materialized and counted once) saves the second run it took before. It runs only when
+    //    neither exact branch reached its bound (fewer rows than the page needs, which is at most the bound), so the
+    //    exact rows are all of the exact matches and excluding their ids excludes every exact match: cheaper than testing
+    //    each candidate's name and words again (about 1 ms for 1,000 candidates). At most MaxFuzzyMatches of them.
     internal static readonly string Sql =
         $"""
         WITH q AS MATERIALIZED (SELECT ({QuerySql}) AS query),
@@ -112,9 +125,9 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
                 SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language
                 FROM files f
                 WHERE (SELECT count(*) FROM exact) < @fuzzyBelow AND f.user_id = @userId AND f.deleted_at IS NULL AND @q <% f.name
-                  AND (NOT @partial OR f.name NOT ILIKE @like) AND (f.search_vector @@ (SELECT query FROM q)) IS NOT TRUE
+                  AND f.id NOT IN (SELECT e.id FROM exact e)
                   {Filters}
-                LIMIT greatest({MaxRankedMatches}, @offset + @take)
+                LIMIT greatest({MaxFuzzyMatches}, @offset + @take)
             ) z
         ),
         hits AS (

@@ -26,6 +26,7 @@ using Sunaiva.Testing;
 //        search part writes its 1,000,000 rows only if the user's rows are not there yet, so repeated runs and EXPLAIN
 //        sessions share one data set; the bench never drops it)
 //        [--media-env NAME=VALUE] (repeatable: a runtime switch for Media alone, e.g. to compare settings run by run)
+//        [--huge-pages] (as root: 2 MB pages reserved for the bench's Postgres during the run; see HugePages)
 var options = FilesOptions.Parse(args);
 var root = FindRoot();
 var dll = Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
@@ -35,6 +36,9 @@ if (!File.Exists(dll))
     return 1;
 }
 
+// --huge-pages: the kernel keeps enough 2 MB pages for the bench's Postgres (its default huge_pages=try takes them) for the
+// run, and gets its former count back at the end. See HugePages below for why it matters here.
+var formerHugePages = options.HugePages ? HugePages.Reserve() : null;
 var servers = new LocalServers { WithStorage = true, WithProductionMemory = true }; // Postgres as the AppHost runs it
 await servers.InitializeAsync();
 var db = LocalServers.NewDatabaseName("bench_media");
@@ -97,6 +101,7 @@ finally
 {
     media.Kill(entireProcessTree: true);
     await servers.DisposeAsync();
+    HugePages.Restore(formerHugePages);
 }
 
 static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, FilesOptions options)
@@ -293,7 +298,7 @@ static async Task SearchFiguresAsync(HttpClient http, NpgsqlDataSource data, str
     {
         existing = await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = 'bench-search-user' AND id LIKE 'bench\\_%'");
         // The AppHost sizes it to the machine (a quarter of RAM, at most 4 GB); a --database server should be set up alike.
-        Console.WriteLine($"  Postgres shared_buffers {await connection.ExecuteScalarAsync<string>("SHOW shared_buffers")}");
+        Console.WriteLine($"  Postgres shared_buffers {await connection.ExecuteScalarAsync<string>("SHOW shared_buffers")}, {HugePages.Describe(await connection.ExecuteScalarAsync<int>("SELECT pg_backend_pid()"))}");
     }
 
     if (existing >= options.UserDocs)
@@ -621,7 +626,7 @@ static string FindRoot()
     return dir?.FullName ?? throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
 }
 
-internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration, string? Only = null, string? Database = null, int ShowSlowest = 8, int Warmup = 40, int UploadWarmup = 60)
+internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration, string? Only = null, string? Database = null, int ShowSlowest = 8, int Warmup = 40, int UploadWarmup = 60, bool HugePages = false)
 {
     public bool Runs(string part) => Only is null || Only.Split(',', StringSplitOptions.TrimEntries).Contains(part, StringComparer.OrdinalIgnoreCase);
 
@@ -630,6 +635,76 @@ internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int Ili
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 20), Int("--large-runs", 3),
-            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"), Get("--database"), Int("--show-slowest", 8), Int("--warmup", 40), Int("--upload-warmup", 60));
+            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"), Get("--database"), Int("--show-slowest", 8), Int("--warmup", 40), Int("--upload-warmup", 60), args.Contains("--huge-pages"));
+    }
+}
+
+/// <summary>
+/// Whether Postgres's shared memory is in 2 MB pages. With 4 KB pages every backend takes a page fault the first time it
+/// touches each 4 KB of shared_buffers (Linux does not copy a shared mapping's page tables on fork), and on a paravirtualised
+/// VM a fault is dear: a search of a word in 1,520 files took 28 ms on a new connection and 6-8 ms when repeated, with
+/// about 600 faults (2026-12-01, the files bench's 1,000,000 files, 4 GB shared_buffers); Media's search connections are
+/// new at the start of the bench. In 2 MB pages (`vm.nr_hugepages`, which Postgres's default huge_pages=try takes
+/// when its shared memory fits) a backend faults at most once per 2 MB. Postgres's documentation recommends huge pages
+/// for large shared_buffers; the AppHost's Postgres takes them too where the machine keeps them.
+/// </summary>
+internal static class HugePages
+{
+    private const string Setting = "/proc/sys/vm/nr_hugepages";
+
+    /// <summary>Enough 2 MB pages for the shared_buffers LocalServers gives a bench's Postgres, plus its other shared memory; the former count.</summary>
+    public static int? Reserve()
+    {
+        var memoryMb = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
+        var sharedMb = Math.Clamp(long.Parse(memoryMb, CultureInfo.InvariantCulture) / 1024 / 4, 128, 4096);
+        var former = int.Parse(File.ReadAllText(Setting).Trim(), CultureInfo.InvariantCulture);
+        var wanted = (int)(sharedMb / 2) + 128;
+        try
+        {
+            File.WriteAllText(Setting, Math.Max(former, wanted).ToString(CultureInfo.InvariantCulture));
+            Console.WriteLine($"vm.nr_hugepages {former} -> {File.ReadAllText(Setting).Trim()} for this run");
+            return former;
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException)
+        {
+            Console.WriteLine($"--huge-pages: {Setting} cannot be written ({ex.Message}); Postgres keeps 4 KB pages");
+            return null;
+        }
+    }
+
+    public static void Restore(int? former)
+    {
+        if (former is { } count)
+        {
+            File.WriteAllText(Setting, count.ToString(CultureInfo.InvariantCulture));
+        }
+    }
+
+    /// <summary>The page size of the largest mapping of a Postgres backend on this machine (its shared memory).</summary>
+    public static string Describe(int backendPid)
+    {
+        var smaps = $"/proc/{backendPid}/smaps";
+        if (!File.Exists(smaps))
+        {
+            return "shared memory page size unknown (Postgres not on this machine)";
+        }
+
+        long largest = 0;
+        string? pageSize = null;
+        long size = 0;
+        foreach (var line in File.ReadLines(smaps))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts is ["Size:", var kb, "kB"])
+            {
+                size = long.Parse(kb, CultureInfo.InvariantCulture);
+            }
+            else if (parts is ["KernelPageSize:", var page, "kB"] && size > largest)
+            {
+                (largest, pageSize) = (size, page);
+            }
+        }
+
+        return $"shared memory in {pageSize} kB pages{(pageSize == "4" ? " (each new backend faults on every 4 KB it touches first; --huge-pages)" : "")}";
     }
 }

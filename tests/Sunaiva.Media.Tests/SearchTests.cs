@@ -167,6 +167,27 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_file_is_listed_once_when_its_name_also_resembles_the_text_the_typo_branch_looks_for()
+    {
+        using var ada = _app.ClientFor(_ada);
+        // Found by its name (contains the text), by its words (its name a near miss), and by its name's resemblance only.
+        var named = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("numbers 1 2 3"), "text/csv", "budget-2026.csv");
+        var worded = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget was discussed"), "text/plain", "budgeet-minutes.txt");
+        var resembling = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("nothing of the kind"), "text/plain", "budgeet-plan.txt");
+        foreach (var id in new[] { named, worded, resembling })
+        {
+            await IndexedAsync(id);
+        }
+
+        var ids = (await SearchAsync(ada, "budget")).GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
+
+        // The page is not full, so the typo branch ran; the two exact matches are trigram-similar too, and still come once.
+        Assert.Equal(3, ids.Count);
+        Assert.Equal(new[] { named, worded, resembling }.Order(), ids.Order());
+        Assert.Equal(named, ids[0]);
+    }
+
+    [Fact]
     public async Task Filters_by_type_and_paging_return_only_matching_files_page_by_page()
     {
         using var ada = _app.ClientFor(_ada);
