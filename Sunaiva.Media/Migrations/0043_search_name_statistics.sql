@@ -4,6 +4,6 @@
 -- pattern on each of its most common values and histogram entries (100 of each by default). With 10, fewer than the
 -- 100 entries those estimators need before they use a histogram, they fall back to pg_trgm's and LIKE's own estimates:
 -- planning 0.7-1.0 ms, the same plans for words, typos and phrases, and a two-letter text (`ab`, which no trigram can
--- find) 32 ms instead of 92 ms (2026-12-01). Names are nearly all distinct, so the statistics had little to tell anyway.
+-- find) 32 ms instead of 92 ms (2026-11-30). Names are nearly all distinct, so the statistics had little to tell anyway.
 ALTER TABLE files ALTER COLUMN name SET STATISTICS 10;
 ANALYZE files (name);

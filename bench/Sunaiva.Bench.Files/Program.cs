@@ -643,7 +643,7 @@ internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int Ili
 /// Whether Postgres's shared memory is in 2 MB pages. With 4 KB pages every backend takes a page fault the first time it
 /// touches each 4 KB of shared_buffers (Linux does not copy a shared mapping's page tables on fork), and on a paravirtualised
 /// VM a fault is dear: a search of a word in 1,520 files took 28 ms on a new connection and 6-8 ms when repeated, with
-/// about 600 faults (2026-12-01, the files bench's 1,000,000 files, 4 GB shared_buffers); Media's search connections are
+/// about 600 faults (2026-11-30, the files bench's 1,000,000 files, 4 GB shared_buffers); Media's search connections are
 /// new at the start of the bench. In 2 MB pages (`vm.nr_hugepages`, which Postgres's default huge_pages=try takes
 /// when its shared memory fits) a backend faults at most once per 2 MB. Postgres's documentation recommends huge pages
 /// for large shared_buffers; the AppHost's Postgres takes them too where the machine keeps them.
