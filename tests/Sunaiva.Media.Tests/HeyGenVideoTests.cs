@@ -8,7 +8,7 @@ using Sunaiva.Testing;
 namespace Sunaiva.Media.Tests;
 
 /// <summary>The video-render chain with HeyGen first: its success is stored, its failure or silence is covered by the local render within the deadline, and a late success replaces it.</summary>
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class HeyGenVideoTests : IAsyncLifetime
 {
     private readonly FakeHeyGen _heygen = new();

@@ -38,6 +38,17 @@ public sealed class ServersCollection : ICollectionFixture<MediaServers>
     public const string Name = "Local servers with storage";
 }
 
+/// <summary>
+/// The video tests on servers of their own, so they run beside the file tests (each collection is serial, two run at once):
+/// the Media suite was one serial collection of about six and a half minutes, which ran on its own for its last 100 s
+/// of a `.ci/run` of 846 s (the other project lane idle).
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class VideoServersCollection : ICollectionFixture<MediaServers>
+{
+    public const string Name = "Local servers with storage, for the video tests";
+}
+
 /// <summary>The media service in-process on real Postgres, Redis and S3 (s3rver), with a database of its own.</summary>
 public sealed class MediaApp(LocalServers servers, IDictionary<string, string?>? settings = null) : ServiceApp<Program>(servers, ResourceNames.MediaDb, settings)
 {

@@ -12,7 +12,7 @@ namespace Sunaiva.Media.Tests;
 /// Media as a real OS process (<see cref="ServiceChildProcess"/>) killed with SIGKILL while ffmpeg is encoding; a new process
 /// on the same database takes the render over after its lease, and each video is served exactly once.
 /// </summary>
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class MediaCrashTests(MediaServers servers) : IAsyncLifetime
 {
     // The polls go to Media over HTTP as one user, within its rate limit (600 a minute) however long a render takes on a

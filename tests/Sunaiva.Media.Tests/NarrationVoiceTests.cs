@@ -11,7 +11,7 @@ namespace Sunaiva.Media.Tests;
 /// Narration through Voice's <c>POST /tts</c> (a <see cref="FakeVoice"/> answering a 1 kHz tone in Voice's streamed WAV
 /// format) when it answers, and espeak-ng in Media when it fails or stalls: the video ships with speech either way.
 /// </summary>
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class NarrationVoiceTests(MediaServers servers) : IAsyncLifetime
 {
     private readonly string _user = "narr-" + Guid.NewGuid().ToString("N")[..8];

@@ -6,7 +6,7 @@ using Sunaiva.Testing;
 
 namespace Sunaiva.Media.Tests;
 
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class OnboardingVideoTests(MediaServers servers) : IAsyncLifetime
 {
     private readonly MediaApp _app = new(servers.Servers);

@@ -6,7 +6,7 @@ using Sunaiva.Testing;
 namespace Sunaiva.Media.Tests;
 
 /// <summary>Scripts, captions and narration in the profile's language (templates in Videos/Scripts/*.json), English for the rest.</summary>
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class ScriptLanguageTests(MediaServers servers) : IAsyncLifetime
 {
     private readonly MediaApp _app = new(servers.Servers, DraftVideos.Settings());

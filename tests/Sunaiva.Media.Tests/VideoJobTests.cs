@@ -13,7 +13,7 @@ using Sunaiva.Testing;
 namespace Sunaiva.Media.Tests;
 
 /// <summary>Jobs around the renderer: crash takeover, the signup event, styles, live progress, deletion, speechless videos.</summary>
-[Collection(ServersCollection.Name)]
+[Collection(VideoServersCollection.Name)]
 public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
 {
     private readonly MediaApp _app = new(servers.Servers, DraftVideos.Settings());
