@@ -72,8 +72,9 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     /// <c>felmorex</c>: 2,697), and every candidate costs a heap row and its similarity rechecked (the index is lossy), about
     /// 5 µs each warm: reading all 2,697 took 15 ms, the first 1,000 9.5 ms, 500 6.5 ms, 250 5.3 ms (the index look-up
     /// itself about 4 ms; 2026-11-30, the files bench's 1,000,000 files). Past this many the names ranked are the first
-    /// found, not the most similar: a typo that resembles this many names resembles none of them closely, and a text that
-    /// is part of a name is found by the exact name branch, which has the larger bound.
+    /// found in the table's order (roughly the oldest), not the most similar or the newest: a typo that resembles this
+    /// many names mostly resembles them all alike, and a text that is part of a name is found by the exact name branch,
+    /// which has the larger bound.
     /// </summary>
     public const int MaxFuzzyMatches = 300;
 
