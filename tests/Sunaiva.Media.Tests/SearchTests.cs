@@ -46,6 +46,24 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Search_keeps_its_connections_through_a_quiet_spell_so_its_backends_stay_warm()
+    {
+        // Idle connections closed after a second, looked for every second: what the pool does after five quiet minutes.
+        await using var search = Sunaiva.Media.Search.FileSearch.CreateDataSource(_app.ConnectionString + ";Connection Idle Lifetime=1;Connection Pruning Interval=1");
+        int before;
+        await using (var connection = await search.OpenConnectionAsync())
+        {
+            before = connection.ProcessID;
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        await using var again = await search.OpenConnectionAsync();
+
+        // The same Postgres backend, with the shared buffers it has touched already mapped.
+        Assert.Equal(before, again.ProcessID);
+    }
+
+    [Fact]
     public async Task A_file_indexed_for_search_leaves_nothing_in_the_indexes_pending_lists_that_every_search_would_read()
     {
         using var ada = _app.ClientFor(_ada);
