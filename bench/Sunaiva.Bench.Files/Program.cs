@@ -655,10 +655,8 @@ internal static class HugePages
     /// <summary>Enough 2 MB pages for the shared_buffers LocalServers gives a bench's Postgres, plus its other shared memory; the former count.</summary>
     public static int? Reserve()
     {
-        var memoryMb = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
-        var sharedMb = Math.Clamp(long.Parse(memoryMb, CultureInfo.InvariantCulture) / 1024 / 4, 128, 4096);
         var former = int.Parse(File.ReadAllText(Setting).Trim(), CultureInfo.InvariantCulture);
-        var wanted = (int)(sharedMb / 2) + 128;
+        var wanted = (int)(LocalServers.ProductionSharedBuffersMb() / 2) + 128;
         try
         {
             File.WriteAllText(Setting, Math.Max(former, wanted).ToString(CultureInfo.InvariantCulture));

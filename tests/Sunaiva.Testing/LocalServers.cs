@@ -28,6 +28,12 @@ public sealed class LocalServers : IAsyncLifetime
     /// </summary>
     public bool WithProductionMemory { get; init; }
 
+    /// <summary>The shared_buffers of <see cref="WithProductionMemory"/>, in MB: a quarter of RAM, at least 128 MB, at most 4 GB.</summary>
+    public static long ProductionSharedBuffersMb() => Math.Clamp(MemoryMb() / 4, 128, 4096);
+
+    private static long MemoryMb() =>
+        long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+
     /// <summary>The folder the servers keep their data in (one per fixture; a server's command line names its subfolder).</summary>
     public string Folder => _root;
 
@@ -135,9 +141,7 @@ public sealed class LocalServers : IAsyncLifetime
             rm -f "$pw"
             memory=()
             if [ '{{WithProductionMemory}}' = 'True' ]; then
-              mem_mb=$(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) / 1024 ))
-              shared_mb=$(( mem_mb / 4 )); if [ "$shared_mb" -gt 4096 ]; then shared_mb=4096; fi; if [ "$shared_mb" -lt 128 ]; then shared_mb=128; fi
-              memory=(-c "shared_buffers=${shared_mb}MB" -c "effective_cache_size=$(( mem_mb * 3 / 4 ))MB")
+              memory=(-c "shared_buffers={{ProductionSharedBuffersMb()}}MB" -c "effective_cache_size={{MemoryMb() * 3 / 4}}MB")
             fi
             exec setpriv --reuid=postgres --regid=postgres --init-groups '{{bin}}/postgres' -D '{{data}}' -p {{PostgresPort}} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "${memory[@]}"
             """;
