@@ -192,6 +192,14 @@ public sealed class LedgerOptions
 
     [Range(1, 100_000)]
     public int BatchSize { get; set; } = 1_000;
+
+    /// <summary>
+    /// How long the writer lets rows gather after the first of a spell before it writes them (unless a whole batch is
+    /// waiting, or <c>UsageLedgerWriter.FlushAsync</c> asks): one COPY for the calls of that spell instead of one per call.
+    /// Zero writes at once.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:01:00")]
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Validates the options tree: data annotations of every nested object, and the names chains refer to.</summary>

@@ -16,8 +16,11 @@ namespace Sunaiva.Media.Files;
 /// Google Drive (<c>source = "drive"</c>, <c>SourceId</c> the remote id). <c>DeclaredType</c> is the sender's claim, only
 /// a hint; the bytes decide. <c>LengthHint</c> is the content's length when the sender's framing gives it away before the
 /// content (a form holding the file alone: see <see cref="FormFraming"/>); also only a hint, checked against the bytes.
+/// With <c>SignalsWorkItself</c> the caller wakes the work runner for the file's extraction
+/// (<see cref="WorkQueue.NotifyAdded"/>) itself, once its answer is sent (<c>POST /files</c>); were that signal lost, the
+/// runner's next poll finds the work item.
 /// </summary>
-public sealed record FileIngest(string UserId, string Name, string Source, string? SourceId, string? DeclaredType, string? IdempotencyKey, long? LengthHint = null);
+public sealed record FileIngest(string UserId, string Name, string Source, string? SourceId, string? DeclaredType, string? IdempotencyKey, long? LengthHint = null, bool SignalsWorkItself = false);
 
 public enum IngestStatus
 {
@@ -348,7 +351,11 @@ public sealed partial class FileIngestion(
 
         if (file is not null)
         {
-            work.NotifyAdded();
+            if (!request.SignalsWorkItself)
+            {
+                work.NotifyAdded();
+            }
+
             if (replaced is not null)
             {
                 cleanupSignal.Notify();

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Sunaiva.Contracts;
+using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.OpenApi;
 
@@ -56,6 +57,7 @@ public static class FilesApi
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         FileIngestion ingestion,
         UploadGate gate,
+        WorkQueue work,
         IOptions<FileVaultOptions> options,
         CancellationToken ct)
     {
@@ -112,7 +114,7 @@ public static class FilesApi
                     }
 
                     var length = first ? body.FirstPartLength(request.ContentLength) : null;
-                    result = await ingestion.IngestAsync(new FileIngest(request.HttpContext.User.UserId(), name ?? string.Empty, "upload", null, section.ContentType, idempotencyKey, length), section.Body, ct);
+                    result = await ingestion.IngestAsync(new FileIngest(request.HttpContext.User.UserId(), name ?? string.Empty, "upload", null, section.ContentType, idempotencyKey, length, SignalsWorkItself: true), section.Body, ct);
                 }
 
                 first = false;
@@ -127,6 +129,17 @@ public static class FilesApi
         {
             // A malformed or truncated body, or a client that went away; storage failures pass on to the 503 handler.
             return TypedResults.Problem(statusCode: 400, title: "Unreadable multipart body", detail: "The body is not valid multipart/form-data (check the boundary), or it ended early.");
+        }
+
+        if (result?.Status == IngestStatus.Created)
+        {
+            // The file's extraction starts once this answer is sent, not beside it: it reads the object back from storage, and
+            // the answer of a 1 MB upload waited 0.4 ms longer for it (bench/Sunaiva.Bench.Files; docs/files.md).
+            request.HttpContext.Response.OnCompleted(static state =>
+            {
+                ((WorkQueue)state).NotifyAdded();
+                return Task.CompletedTask;
+            }, work);
         }
 
         return result is null

@@ -7,6 +7,7 @@ using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Sunaiva.Media.Files;
 using Sunaiva.ServiceDefaults.Storage;
+using Sunaiva.Testing;
 
 namespace Sunaiva.Media.Tests;
 
@@ -52,6 +53,29 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(png)), file.GetProperty("sha256").GetString());
         Assert.Equal(png, download);
         Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM file_uploads"));
+    }
+
+    [Fact]
+    public async Task An_upload_wakes_its_extraction_once_answered_without_waiting_for_the_runner_to_poll()
+    {
+        // The work runner polls once a minute here (the most it allows), and the wait below is shorter: only the signal an
+        // upload sends once its answer is out starts the extraction in time.
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["Work:PollInterval"] = "00:01:00" });
+        await app.StartAsync();
+        using var ada = app.ClientFor(_ada);
+        using var form = new MultipartFormDataContent();
+        var part = new ByteArrayContent("A note about quokkas and their island."u8.ToArray());
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/plain");
+        form.Add(part, "file", "quokkas.txt");
+
+        using var response = await ada.PostAsync("/files", form);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        await Eventually.UntilAsync(
+            async () => await app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id!)) == "indexed",
+            "the upload's text is extracted",
+            timeout: TimeSpan.FromSeconds(30));
     }
 
     [Theory]

@@ -80,6 +80,40 @@ public sealed class MeteringTests(LocalServers servers)
     }
 
     [Fact]
+    public async Task Ledger_rows_gather_for_the_flush_interval_and_a_flush_writes_them_at_once()
+    {
+        var database = LocalServers.NewDatabaseName("kernel");
+        using var kernel = new KernelHost(
+            new Dictionary<string, string?>
+            {
+                ["ConnectionStrings:kerneldb"] = servers.PostgresConnectionString(database),
+                ["Integration:Ledger:FlushInterval"] = "00:01:00",
+            },
+            recordingMeter: false,
+            configure: b => b.AddSunaivaDatabase("kerneldb", typeof(MeteringTests).Assembly));
+        await kernel.Services.GetRequiredService<DatabaseMigrator>().RunAsync(CancellationToken.None);
+        await kernel.Host.StartAsync();
+        var writer = kernel.Services.GetRequiredService<UsageLedgerWriter>();
+        await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(database));
+
+        await kernel.EchoAsync("one");
+        await kernel.EchoAsync("two");
+        // The writer took the first row and waits out the interval (a minute) for more: nothing is written yet.
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(0, writer.Processed);
+        Assert.Equal(0, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM usage_ledger"));
+
+        // A flush does not wait for the interval's end: both rows at once.
+        await writer.FlushAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM usage_ledger"));
+
+        // The next spell gathers again, and the service's stop writes what waits.
+        await kernel.EchoAsync("three");
+        await kernel.Host.StopAsync();
+        Assert.Equal(3, await connection.ExecuteScalarAsync<long>("SELECT count(*) FROM usage_ledger"));
+    }
+
+    [Fact]
     public async Task Cache_hits_are_metered_with_the_cost_they_saved()
     {
         var database = LocalServers.NewDatabaseName("kernel");
