@@ -15,13 +15,16 @@ using Sunaiva.Testing;
 //  1. search: GET /search p50/p95 over --user-docs documents of one user among --docs in total (synthetic rows written
 //     with COPY), against a plain ILIKE scan of the same rows (name or text, newest 20) run directly in Postgres;
 //  2. uploads: POST /files throughput for 1 MB and 100 MB files against a direct S3 put of the same bytes to the same
-//     s3rver, and Media's peak RSS during a 100 MB upload against its idle RSS;
+//     s3rver, one at a time (each upload's own time) and for 1 MB also with --streams in flight (what the service sustains),
+//     and Media's peak RSS during a 100 MB upload against its idle RSS;
 //  3. upload-to-searchable: from sending a small text file to its first hit in GET /search, p50/p95;
 //  4. load: --load concurrent 24 MB uploads: how many were stored, refused (503 + Retry-After) or failed, orphans in storage.
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Files [-- --docs 1000000 --user-docs 100000 --queries 200 --load 50]
 //        [--only uploads,searchable,load,search] (a subset of the four parts; all by default)
 //        [--warmup 40] (64 KiB uploads and as many direct puts before anything is measured; as many searches before search)
 //        [--upload-warmup 60] (uploads and direct puts of 1 MB before the 1 MB figures)
+//        [--streams 4 --stream-files 200] (1 MB throughput with this many uploads in flight, --stream-files per side;
+//        --streams 0 skips it)
 //        [--database "Host=...;Database=..."] (an existing database instead of a fresh one: Media migrates it, and the
 //        search part writes its 1,000,000 rows only if the user's rows are not there yet, so repeated runs and EXPLAIN
 //        sessions share one data set; the bench never drops it)
@@ -210,9 +213,95 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
         {
             Console.WriteLine($"  Media RSS during a {mb:0} MB upload: idle {idle / 1048576.0:0} MB, peak +{peakDelta / 1048576.0:0} MB above idle (goal < 50 MB)");
         }
+
+        if (size < 100_000_000 && options.Streams > 0)
+        {
+            await StreamFiguresAsync(http, s3, pid, size, options);
+        }
     }
 
     Console.WriteLine();
+}
+
+/// <summary>
+/// Throughput with several uploads in flight: --streams senders, each taking the next of --stream-files files as soon as
+/// its last one is answered, through Media and then straight to S3, twice in turn (so that both sides share the machine's
+/// drift); MB/s over the wall time of each side. Each upload is a file Media has not seen (one byte differs per round), so
+/// none is a duplicate.
+/// </summary>
+static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int size, FilesOptions options)
+{
+    var files = Enumerable.Range(0, options.StreamFiles / 2).Select(_ => Png(size)).ToArray();
+    double mediaSeconds = 0, directSeconds = 0;
+    var mediaCount = 0;
+    var storage = StorageProcess();
+    TimeSpan mediaCpu = default, storageCpuMedia = default, storageCpuDirect = default, benchCpuMedia = default, benchCpuDirect = default;
+    var refused = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
+    for (var round = 0; round < 2; round++)
+    {
+        var (storage0, bench0) = (Cpu(storage), Process.GetCurrentProcess().TotalProcessorTime);
+        directSeconds += await InFlightAsync(options.Streams, files.Length, i => DirectPutAsync(s3, files[i]));
+        (storageCpuDirect, benchCpuDirect) = (storageCpuDirect + Cpu(storage) - storage0, benchCpuDirect + Process.GetCurrentProcess().TotalProcessorTime - bench0);
+        foreach (var file in files)
+        {
+            file[100] = (byte)(round + 1);
+        }
+
+        var (media0, storage1, bench1) = (Cpu(pid), Cpu(storage), Process.GetCurrentProcess().TotalProcessorTime);
+        mediaSeconds += await InFlightAsync(options.Streams, files.Length, async i =>
+        {
+            var answer = await UploadAsync(http, files[i], $"s{round}-{i}.png");
+            if (answer == HttpStatusCode.Created)
+            {
+                Interlocked.Increment(ref mediaCount);
+            }
+            else
+            {
+                refused.AddOrUpdate(answer, 1, (_, n) => n + 1);
+            }
+        });
+        (mediaCpu, storageCpuMedia, benchCpuMedia) = (mediaCpu + Cpu(pid) - media0, storageCpuMedia + Cpu(storage) - storage1, benchCpuMedia + Process.GetCurrentProcess().TotalProcessorTime - bench1);
+    }
+
+    var mb = size / 1_000_000.0;
+    var mediaRate = mb * mediaCount / mediaSeconds;
+    var directRate = mb * 2 * files.Length / directSeconds;
+    Console.WriteLine($"  {mb,5:0} MB, {options.Streams} in flight, {2 * files.Length} each: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)"
+        + (refused.IsEmpty ? string.Empty : "   not stored: " + string.Join(", ", refused.Select(r => $"{r.Value} x {(int)r.Key}"))));
+    var n = 2.0 * files.Length;
+    Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {mediaCpu.TotalMilliseconds / n:0.00} ms, s3rver {storageCpuMedia.TotalMilliseconds / n:0.00} ms, client {benchCpuMedia.TotalMilliseconds / n:0.00} ms; direct: s3rver {storageCpuDirect.TotalMilliseconds / n:0.00} ms, client {benchCpuDirect.TotalMilliseconds / n:0.00} ms");
+}
+
+/// <summary>The s3rver process (node) the bench's LocalServers started, if one runs; its CPU is read from /proc.</summary>
+static int StorageProcess() => Process.GetProcessesByName("node").Select(p => p.Id).DefaultIfEmpty(0).Max();
+
+/// <summary>User plus system CPU of a process (0 if it is gone).</summary>
+static TimeSpan Cpu(int pid)
+{
+    try
+    {
+        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
+    }
+    catch (IOException)
+    {
+        return TimeSpan.Zero;
+    }
+}
+
+/// <summary>Runs <paramref name="count"/> calls with <paramref name="streams"/> in flight; answers the wall time in seconds.</summary>
+static async Task<double> InFlightAsync(int streams, int count, Func<int, Task> call)
+{
+    var next = -1;
+    var watch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, streams).Select(async _ =>
+    {
+        while (Interlocked.Increment(ref next) is var i && i < count)
+        {
+            await call(i);
+        }
+    }));
+    return watch.Elapsed.TotalSeconds;
 }
 
 /// <summary>The baseline: the same bytes put straight into the files bucket.</summary>
@@ -626,7 +715,7 @@ static string FindRoot()
     return dir?.FullName ?? throw new InvalidOperationException("Sunaiva.sln not found above " + AppContext.BaseDirectory);
 }
 
-internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration, string? Only = null, string? Database = null, int ShowSlowest = 8, int Warmup = 40, int UploadWarmup = 60, bool HugePages = false)
+internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int IlikeQueries, int SmallRuns, int LargeRuns, int SearchableRuns, int Load, string Configuration, string? Only = null, string? Database = null, int ShowSlowest = 8, int Warmup = 40, int UploadWarmup = 60, bool HugePages = false, int Streams = 4, int StreamFiles = 200)
 {
     public bool Runs(string part) => Only is null || Only.Split(',', StringSplitOptions.TrimEntries).Contains(part, StringComparer.OrdinalIgnoreCase);
 
@@ -635,7 +724,8 @@ internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int Ili
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
         return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 20), Int("--large-runs", 3),
-            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"), Get("--database"), Int("--show-slowest", 8), Int("--warmup", 40), Int("--upload-warmup", 60), args.Contains("--huge-pages"));
+            Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"), Get("--database"), Int("--show-slowest", 8), Int("--warmup", 40), Int("--upload-warmup", 60), args.Contains("--huge-pages"),
+            Int("--streams", 4), Int("--stream-files", 200));
     }
 }
 
