@@ -163,6 +163,21 @@ public sealed partial class TextExtraction(IOptions<FileVaultOptions> options, I
     {
         var head = new byte[Math.Min(file.Length, ImageHeaderBytes)];
         file.ReadExactly(head);
+        return ImageOf(head, contentType);
+    }
+
+    /// <summary>
+    /// What extraction finds in a PNG or JPEG, from the bytes an upload already holds: its first
+    /// <paramref name="head"/> bytes (all of it when <paramref name="wholeFile"/>). Null for another type, or when they are
+    /// fewer than extraction reads (<see cref="ImageHeaderBytes"/>): then the file is extracted as any other.
+    /// </summary>
+    public static Extracted? ImageFromHead(ReadOnlySpan<byte> head, bool wholeFile, string contentType) =>
+        contentType is FileTypes.Png or FileTypes.Jpeg && (wholeFile || head.Length >= ImageHeaderBytes)
+            ? ImageOf(head[..Math.Min(head.Length, ImageHeaderBytes)], contentType)
+            : null;
+
+    private static Extracted ImageOf(ReadOnlySpan<byte> head, string contentType)
+    {
         var size = contentType == FileTypes.Png ? PngSize(head) : JpegSize(head);
         var metadata = size is { } s ? new Dictionary<string, object> { ["width"] = s.Width, ["height"] = s.Height } : null;
         return new Extracted("none", string.Empty, string.Empty, false, metadata);

@@ -1,11 +1,14 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using System.Text.Json;
 using Amazon.S3;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Sunaiva.Media.Extraction;
+using Sunaiva.Contracts;
 using Sunaiva.Media.Search;
+using Sunaiva.Messaging.Events;
 using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Storage;
 
@@ -63,6 +66,7 @@ public sealed partial class FileIngestion(
     IAmazonS3 s3,
     StreamingPut streamingPut,
     WorkQueue work,
+    EventOutbox outbox,
     FileCleanupSignal cleanupSignal,
     IOptions<FileVaultOptions> options,
     TimeProvider time,
@@ -192,9 +196,11 @@ public sealed partial class FileIngestion(
                     return new IngestResult(IngestStatus.Duplicate, same);
                 }
 
-                return await RecordAsync(request, id, name, contentType, total, sha, key, null, ct);
+                return await RecordAsync(request, id, name, contentType, total, sha, key, null, TextExtraction.ImageFromHead(current.AsSpan(0, length), wholeFile: true, contentType), ct);
             }
 
+            // A whole part holds more of an image than its extraction reads: what it would find is known now.
+            var image = TextExtraction.ImageFromHead(current.AsSpan(0, length), wholeFile: false, contentType);
             multipart = await MultipartObject.StartAsync(s3, Extensions.FilesBucket, key, contentType, ct);
             uploadRow = id;
             await RecordUploadAsync(id, request.UserId, multipart, ct);
@@ -250,7 +256,7 @@ public sealed partial class FileIngestion(
             await multipart.CompleteAsync(ct);
             var stored = multipart;
             multipart = null;
-            return await RecordAsync(request, id, name, contentType, total, digest, stored.Key, uploadRow, ct);
+            return await RecordAsync(request, id, name, contentType, total, digest, stored.Key, uploadRow, image, ct);
         }
         catch (Exception ex) when (multipart is not null)
         {
@@ -286,8 +292,13 @@ public sealed partial class FileIngestion(
         }
     }
 
-    /// <summary>Inserts the row and its extraction work; on a lost race (same key or same bytes) keeps the winner.</summary>
-    internal async Task<IngestResult> RecordAsync(FileIngest request, string id, string name, string contentType, long size, string sha, string key, string? uploadRow, CancellationToken ct)
+    /// <summary>
+    /// Inserts the row and its extraction work; on a lost race (same key or same bytes) keeps the winner. When what
+    /// extraction would find is already <paramref name="known"/> (an image whose header the upload held), the row is
+    /// inserted extracted, with its <c>file.indexed</c> event instead of the work: no read of the object back from
+    /// storage, no second write of the row (for a 1 MB photo that work cost about 4 ms of Media's CPU and 3 ms of s3rver's).
+    /// </summary>
+    internal async Task<IngestResult> RecordAsync(FileIngest request, string id, string name, string contentType, long size, string sha, string key, string? uploadRow, Extracted? known, CancellationToken ct)
     {
         StoredFile? file;
         string? replaced = null;
@@ -314,21 +325,28 @@ public sealed partial class FileIngestion(
                 }
             }
 
-            var parameters = work.ParametersFor(new NewWork(ExtractWork.WorkKind, $"{ExtractWork.WorkKind}:{id}", id));
+            var at = time.GetUtcNow();
+            var parameters = known is null
+                ? work.ParametersFor(new NewWork(ExtractWork.WorkKind, $"{ExtractWork.WorkKind}:{id}", id))
+                : outbox.ParametersFor(EventTypes.FileIndexed, new FileIndexed(request.UserId, id, contentType, request.Source, known.Status), $"file.indexed:{id}");
             parameters.AddDynamicParams(new
             {
                 id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
-                sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at = time.GetUtcNow(), words = FileNames.Words(name), uploadRow,
+                sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at, words = FileNames.Words(name), uploadRow,
+                status = known?.Status ?? "pending", metadata = known?.Metadata is { } metadata ? JsonSerializer.Serialize(metadata) : null,
+                indexedAt = known is null ? (DateTimeOffset?)null : at,
             });
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
                 $"""
                 WITH file AS (
-                    INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector)
-                    VALUES (@id, @userId, @name, @contentType, @declared, @size, @sha, @key, @source, @sourceId, @idempotencyKey, @at, setweight(to_tsvector('simple', @words), 'A'))
+                    INSERT INTO files (id, user_id, name, content_type, declared_type, size_bytes, sha256, object_key, source, source_id, idempotency_key, created_at, search_vector,
+                                       text_status, metadata, indexed_at)
+                    VALUES (@id, @userId, @name, @contentType, @declared, @size, @sha, @key, @source, @sourceId, @idempotencyKey, @at, setweight(to_tsvector('simple', @words), 'A'),
+                            @status, CAST(@metadata AS jsonb), @indexedAt)
                     ON CONFLICT DO NOTHING
                     RETURNING {FileVault.Columns}
-                ), work AS (
-                    {WorkQueue.InsertWhenSql("file")}
+                ), next AS (
+                    {(known is null ? WorkQueue.InsertWhenSql("file") : EventOutbox.InsertWhenSql("file"))}
                 ), version AS (
                     {SearchCache.BumpSql}
                 ), upload AS (
@@ -353,7 +371,7 @@ public sealed partial class FileIngestion(
         {
             if (!request.SignalsWorkItself)
             {
-                work.NotifyAdded();
+                SignalBackgroundWork();
             }
 
             if (replaced is not null)
@@ -373,6 +391,13 @@ public sealed partial class FileIngestion(
             : request.IdempotencyKey is not null && winner.Sha256 != sha
                 ? new IngestResult(IngestStatus.KeyReused, winner)
                 : new IngestResult(request.IdempotencyKey is not null ? IngestStatus.Replayed : IngestStatus.Duplicate, winner);
+    }
+
+    /// <summary>Wakes what follows a recorded file: the work runner (its extraction) and the relay (its <c>file.indexed</c>).</summary>
+    public void SignalBackgroundWork()
+    {
+        work.NotifyAdded();
+        outbox.NotifyAdded();
     }
 
     private async Task RecordUploadAsync(string id, string userId, MultipartObject multipart, CancellationToken ct)
@@ -501,7 +526,7 @@ public sealed partial class FileIngestion(
         if (storageFailure is null && filled == length)
         {
             var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-            return (await RecordAsync(request, id, name, contentType, length, sha, key, null, ct), filled);
+            return (await RecordAsync(request, id, name, contentType, length, sha, key, null, TextExtraction.ImageFromHead(buffer.AsSpan(0, filled), wholeFile: true, contentType), ct), filled);
         }
 
         await DeleteQuietlyAsync(key);
@@ -578,7 +603,7 @@ public sealed partial class FileIngestion(
         if (body.Filled == length && more == 0)
         {
             var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
-            return (await RecordAsync(request, id, name, contentType, length, sha, key, id, ct), 0, null);
+            return (await RecordAsync(request, id, name, contentType, length, sha, key, id, null, ct), 0, null);
         }
 
         LogLengthMended(logger, body.Filled + more - length);

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Sunaiva.Contracts;
-using Sunaiva.Messaging.Work;
 using Sunaiva.ServiceDefaults.Auth;
 using Sunaiva.ServiceDefaults.OpenApi;
 
@@ -57,7 +56,6 @@ public static class FilesApi
         [FromHeader(Name = "Idempotency-Key")] string? idempotencyKey,
         FileIngestion ingestion,
         UploadGate gate,
-        WorkQueue work,
         IOptions<FileVaultOptions> options,
         CancellationToken ct)
     {
@@ -133,13 +131,14 @@ public static class FilesApi
 
         if (result?.Status == IngestStatus.Created)
         {
-            // The file's extraction starts once this answer is sent, not beside it: it reads the object back from storage, and
-            // the answer of a 1 MB upload waited 0.4 ms longer for it (bench/Sunaiva.Bench.Files; docs/files.md).
+            // The file's extraction (or its file.indexed event) starts once this answer is sent, not beside it: extraction reads
+            // the object back from storage, and the answer of a 1 MB upload waited 0.4 ms longer for it (bench/Sunaiva.Bench.Files;
+            // docs/files.md).
             request.HttpContext.Response.OnCompleted(static state =>
             {
-                ((WorkQueue)state).NotifyAdded();
+                ((FileIngestion)state).SignalBackgroundWork();
                 return Task.CompletedTask;
-            }, work);
+            }, ingestion);
         }
 
         return result is null

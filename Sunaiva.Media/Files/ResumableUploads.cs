@@ -91,7 +91,7 @@ public sealed class ResumableUploads(NpgsqlDataSource dataSource, IAmazonS3 s3, 
         }
 
         var request = new FileIngest(userId, pending.Name, "upload", null, pending.DeclaredType, pending.IdempotencyKey);
-        return await ingestion.RecordAsync(request, uploadId, pending.Name, verdict.Reason!, pending.SizeBytes, verdict.File!.Sha256, pending.ObjectKey, uploadId, ct);
+        return await ingestion.RecordAsync(request, uploadId, pending.Name, verdict.Reason!, pending.SizeBytes, verdict.File!.Sha256, pending.ObjectKey, uploadId, null, ct);
     }
 
     /// <summary>Reads the joined object once: size, type by its first bytes, SHA-256, duplicates. Reason carries the type when accepted.</summary>

@@ -26,6 +26,37 @@ public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
         signal.Notify();
         return id;
     }
+
+    /// <summary>
+    /// The event's insert as part of a caller's statement (a data-modifying CTE), made only when <paramref name="whenRowsIn"/>
+    /// has rows; its parameters come from <see cref="ParametersFor"/>. The caller calls <see cref="NotifyAdded"/> once
+    /// its statement committed.
+    /// </summary>
+    public static string InsertWhenSql(string whenRowsIn) =>
+        $"""
+        INSERT INTO outbox (id, type, payload, occurred_at, traceparent)
+        SELECT @eventId, @eventType, CAST(@eventPayload AS jsonb), @eventAt, @eventTrace
+        WHERE EXISTS (SELECT 1 FROM {whenRowsIn})
+        ON CONFLICT (id) DO NOTHING
+        """;
+
+    /// <summary>The parameters of <see cref="InsertWhenSql"/>: the event, its deterministic id, now and the current trace.</summary>
+    public DynamicParameters ParametersFor(string type, object data, string eventId)
+    {
+        var parameters = new DynamicParameters();
+        parameters.AddDynamicParams(new
+        {
+            eventId,
+            eventType = type,
+            eventPayload = JsonSerializer.Serialize(data, EventJson.Options),
+            eventAt = time.GetUtcNow(),
+            eventTrace = System.Diagnostics.Activity.Current?.Id,
+        });
+        return parameters;
+    }
+
+    /// <summary>Wakes the relay for events written by <see cref="InsertWhenSql"/>.</summary>
+    public void NotifyAdded() => signal.Notify();
 }
 
 /// <summary>Wakes the relay as soon as something was written, so events do not wait for the next poll.</summary>

@@ -318,6 +318,26 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
         Assert.Contains((await SearchAsync(ada, "memo")).GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == mp3);
     }
 
+    [Theory]
+    [InlineData(0)] // held whole, put after its last byte
+    [InlineData(200_000)] // put while it arrives (its form gives its length away)
+    public async Task An_image_is_stored_with_its_dimensions_and_its_file_indexed_event_without_extraction_work(int padding)
+    {
+        using var ada = _app.ClientFor(_ada);
+
+        // No waiting: the answer to the upload comes after the row, its dimensions and its event committed together.
+        var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Png(1920, 1080, padding), "image/png", "screenshot.png");
+
+        Assert.Equal("none", await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)));
+        Assert.Equal(1920, await _app.ScalarAsync<int>("SELECT (metadata->>'width')::int FROM files WHERE id = @id", ("id", id)));
+        Assert.Equal(1080, await _app.ScalarAsync<int>("SELECT (metadata->>'height')::int FROM files WHERE id = @id", ("id", id)));
+        Assert.Equal(0L, await _app.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE payload = @id", ("id", id)));
+        var payload = await _app.ScalarAsync<string>("SELECT payload::text FROM outbox WHERE type = 'file.indexed' AND payload->>'fileId' = @id", ("id", id));
+        var data = JsonDocument.Parse(payload!).RootElement;
+        Assert.Equal((_ada, "none", "image/png"), (data.GetProperty("userId").GetString(), data.GetProperty("textStatus").GetString(), data.GetProperty("contentType").GetString()));
+        Assert.Contains((await SearchAsync(ada, "screenshot")).GetProperty("items").EnumerateArray(), h => h.GetProperty("id").GetString() == id);
+    }
+
     [Fact]
     public async Task A_docx_that_expands_past_the_limit_is_marked_failed_without_being_inflated_and_stays_findable_by_name()
     {
