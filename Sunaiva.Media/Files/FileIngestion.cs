@@ -5,8 +5,8 @@ using Amazon.S3;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using Sunaiva.Media.Extraction;
 using Sunaiva.Contracts;
+using Sunaiva.Media.Extraction;
 using Sunaiva.Media.Search;
 using Sunaiva.Messaging.Events;
 using Sunaiva.Messaging.Work;
@@ -19,9 +19,9 @@ namespace Sunaiva.Media.Files;
 /// Google Drive (<c>source = "drive"</c>, <c>SourceId</c> the remote id). <c>DeclaredType</c> is the sender's claim, only
 /// a hint; the bytes decide. <c>LengthHint</c> is the content's length when the sender's framing gives it away before the
 /// content (a form holding the file alone: see <see cref="FormFraming"/>); also only a hint, checked against the bytes.
-/// With <c>SignalsWorkItself</c> the caller wakes the work runner for the file's extraction
-/// (<see cref="WorkQueue.NotifyAdded"/>) itself, once its answer is sent (<c>POST /files</c>); were that signal lost, the
-/// runner's next poll finds the work item.
+/// With <c>SignalsWorkItself</c> the caller wakes what follows a stored file (its extraction, or the relay for its
+/// <c>file.indexed</c>: <see cref="FileIngestion.SignalBackgroundWork"/>) itself, once its answer is sent
+/// (<c>POST /files</c>); were that signal lost, the work runner's and the relay's next polls find them.
 /// </summary>
 public sealed record FileIngest(string UserId, string Name, string Source, string? SourceId, string? DeclaredType, string? IdempotencyKey, long? LengthHint = null, bool SignalsWorkItself = false);
 
