@@ -274,10 +274,12 @@ static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
     Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {mediaCpu.TotalMilliseconds / n:0.00} ms, s3rver {storageCpuMedia.TotalMilliseconds / n:0.00} ms, client {benchCpuMedia.TotalMilliseconds / n:0.00} ms; direct: s3rver {storageCpuDirect.TotalMilliseconds / n:0.00} ms, client {benchCpuDirect.TotalMilliseconds / n:0.00} ms");
 }
 
-/// <summary>The s3rver process (node) the bench's LocalServers started, if one runs; its CPU is read from /proc.</summary>
-static int StorageProcess() => Process.GetProcessesByName("node").Select(p => p.Id).DefaultIfEmpty(0).Max();
+/// <summary>The s3rver process (node running s3rver) the bench's LocalServers started; 0 if none is found.</summary>
+static int StorageProcess() => Process.GetProcessesByName("node")
+    .Where(p => File.Exists($"/proc/{p.Id}/cmdline") && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains("s3rver", StringComparison.Ordinal))
+    .Select(p => p.Id).DefaultIfEmpty(0).Max();
 
-/// <summary>User plus system CPU of a process (0 if it is gone).</summary>
+/// <summary>User plus system CPU of a process, from /proc (in the kernel's 100 ticks a second); zero if it is gone.</summary>
 static TimeSpan Cpu(int pid)
 {
     try
