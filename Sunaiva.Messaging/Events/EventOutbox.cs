@@ -17,10 +17,11 @@ public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
         var id = eventId ?? $"evt_{Guid.CreateVersion7():N}";
         await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO outbox (id, type, payload, occurred_at, traceparent) VALUES (@id, @type, @payload::jsonb, @at, @traceparent)
+            INSERT INTO outbox (id, type, payload, occurred_at, traceparent)
+            VALUES (@eventId, @eventType, CAST(@eventPayload AS jsonb), @eventAt, @eventTrace)
             ON CONFLICT (id) DO NOTHING
             """,
-            new { id, type, payload = JsonSerializer.Serialize(data, EventJson.Options), at = time.GetUtcNow(), traceparent = System.Diagnostics.Activity.Current?.Id },
+            ParametersFor(type, data, id),
             transaction,
             cancellationToken: cancellationToken));
         signal.Notify();
@@ -40,7 +41,7 @@ public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
         ON CONFLICT (id) DO NOTHING
         """;
 
-    /// <summary>The parameters of <see cref="InsertWhenSql"/>: the event, its deterministic id, now and the current trace.</summary>
+    /// <summary>The parameters of an event's insert: the event, its id, now and the current trace.</summary>
     public DynamicParameters ParametersFor(string type, object data, string eventId)
     {
         var parameters = new DynamicParameters();

@@ -234,44 +234,54 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
 static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int size, FilesOptions options)
 {
     var files = Enumerable.Range(0, options.StreamFiles / 2).Select(_ => Png(size)).ToArray();
-    double mediaSeconds = 0, directSeconds = 0;
-    var mediaCount = 0;
-    var storage = StorageProcess();
-    TimeSpan mediaCpu = default, storageCpuMedia = default, storageCpuDirect = default, benchCpuMedia = default, benchCpuDirect = default;
+    // The CPU of Media, s3rver and this process (the client), summed over each side's rounds.
+    int[] processes = [pid, StorageProcess(), Environment.ProcessId];
+    var (media, direct) = ((Seconds: 0.0, Cpu: new TimeSpan[3]), (Seconds: 0.0, Cpu: new TimeSpan[3]));
+    var stored = 0;
     var refused = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
     for (var round = 0; round < 2; round++)
     {
-        var (storage0, bench0) = (Cpu(storage), Process.GetCurrentProcess().TotalProcessorTime);
-        directSeconds += await InFlightAsync(options.Streams, files.Length, i => DirectPutAsync(s3, files[i]));
-        (storageCpuDirect, benchCpuDirect) = (storageCpuDirect + Cpu(storage) - storage0, benchCpuDirect + Process.GetCurrentProcess().TotalProcessorTime - bench0);
+        direct.Seconds += await MeasuredAsync(processes, direct.Cpu, () => InFlightAsync(options.Streams, files.Length, i => DirectPutAsync(s3, files[i])));
         foreach (var file in files)
         {
             file[100] = (byte)(round + 1);
         }
 
-        var (media0, storage1, bench1) = (Cpu(pid), Cpu(storage), Process.GetCurrentProcess().TotalProcessorTime);
-        mediaSeconds += await InFlightAsync(options.Streams, files.Length, async i =>
+        media.Seconds += await MeasuredAsync(processes, media.Cpu, () => InFlightAsync(options.Streams, files.Length, async i =>
         {
             var answer = await UploadAsync(http, files[i], $"s{round}-{i}.png");
             if (answer == HttpStatusCode.Created)
             {
-                Interlocked.Increment(ref mediaCount);
+                Interlocked.Increment(ref stored);
             }
             else
             {
                 refused.AddOrUpdate(answer, 1, (_, n) => n + 1);
             }
-        });
-        (mediaCpu, storageCpuMedia, benchCpuMedia) = (mediaCpu + Cpu(pid) - media0, storageCpuMedia + Cpu(storage) - storage1, benchCpuMedia + Process.GetCurrentProcess().TotalProcessorTime - bench1);
+        }));
     }
 
     var mb = size / 1_000_000.0;
-    var mediaRate = mb * mediaCount / mediaSeconds;
-    var directRate = mb * 2 * files.Length / directSeconds;
-    Console.WriteLine($"  {mb,5:0} MB, {options.Streams} in flight, {2 * files.Length} each: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)"
-        + (refused.IsEmpty ? string.Empty : "   not stored: " + string.Join(", ", refused.Select(r => $"{r.Value} x {(int)r.Key}"))));
     var n = 2.0 * files.Length;
-    Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {mediaCpu.TotalMilliseconds / n:0.00} ms, s3rver {storageCpuMedia.TotalMilliseconds / n:0.00} ms, client {benchCpuMedia.TotalMilliseconds / n:0.00} ms; direct: s3rver {storageCpuDirect.TotalMilliseconds / n:0.00} ms, client {benchCpuDirect.TotalMilliseconds / n:0.00} ms");
+    var mediaRate = mb * stored / media.Seconds;
+    var directRate = mb * n / direct.Seconds;
+    Console.WriteLine($"  {mb,5:0} MB, {options.Streams} in flight, {n} each: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)"
+        + (refused.IsEmpty ? string.Empty : "   not stored: " + string.Join(", ", refused.Select(r => $"{r.Value} x {(int)r.Key}"))));
+    string Ms(TimeSpan cpu) => $"{cpu.TotalMilliseconds / n:0.00} ms";
+    Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {Ms(media.Cpu[0])}, s3rver {Ms(media.Cpu[1])}, client {Ms(media.Cpu[2])}; direct: s3rver {Ms(direct.Cpu[1])}, client {Ms(direct.Cpu[2])}");
+}
+
+/// <summary>Runs <paramref name="phase"/> (which answers its wall time) and adds each process's CPU during it to <paramref name="cpu"/>.</summary>
+static async Task<double> MeasuredAsync(int[] processes, TimeSpan[] cpu, Func<Task<double>> phase)
+{
+    var before = processes.Select(Cpu).ToArray();
+    var seconds = await phase();
+    for (var i = 0; i < processes.Length; i++)
+    {
+        cpu[i] += Cpu(processes[i]) - before[i];
+    }
+
+    return seconds;
 }
 
 /// <summary>The s3rver process (node running s3rver) the bench's LocalServers started; 0 if none is found.</summary>
@@ -279,15 +289,15 @@ static int StorageProcess() => Process.GetProcessesByName("node")
     .Where(p => File.Exists($"/proc/{p.Id}/cmdline") && File.ReadAllText($"/proc/{p.Id}/cmdline").Contains("s3rver", StringComparison.Ordinal))
     .Select(p => p.Id).DefaultIfEmpty(0).Max();
 
-/// <summary>User plus system CPU of a process, from /proc (in the kernel's 100 ticks a second); zero if it is gone.</summary>
+/// <summary>User plus system CPU of a process; zero if it is gone.</summary>
 static TimeSpan Cpu(int pid)
 {
     try
     {
-        var fields = File.ReadAllText($"/proc/{pid}/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
+        using var process = Process.GetProcessById(pid);
+        return process.TotalProcessorTime;
     }
-    catch (IOException)
+    catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
     {
         return TimeSpan.Zero;
     }
