@@ -78,6 +78,9 @@ public sealed partial class FileIngestion(
     /// <summary>Enough for the signature of a media type, so that a photo or a PDF starts on its way at once.</summary>
     private const int SignatureBytes = 4 * 1024;
 
+    /// <summary>The text status of a file whose extraction is queued.</summary>
+    private const string AwaitingExtraction = "pending";
+
     /// <summary>The largest object one S3 PUT may create (5 GiB); a larger file goes in parts.</summary>
     private const long MaxPutBytes = 5L * 1024 * 1024 * 1024;
 
@@ -333,7 +336,7 @@ public sealed partial class FileIngestion(
             {
                 id, userId = request.UserId, name, contentType, declared = request.DeclaredType, size, sha, key, source = request.Source,
                 sourceId = request.SourceId, idempotencyKey = request.IdempotencyKey, at, words = FileNames.Words(name), uploadRow,
-                status = known?.Status ?? "pending", metadata = known?.Metadata is { } metadata ? JsonSerializer.Serialize(metadata) : null,
+                status = known?.Status ?? AwaitingExtraction, metadata = known?.Metadata is { } metadata ? JsonSerializer.Serialize(metadata) : null,
                 indexedAt = known is null ? (DateTimeOffset?)null : at,
             });
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
@@ -371,7 +374,7 @@ public sealed partial class FileIngestion(
         {
             if (!request.SignalsWorkItself)
             {
-                SignalBackgroundWork();
+                SignalBackgroundWork(file);
             }
 
             if (replaced is not null)
@@ -393,11 +396,21 @@ public sealed partial class FileIngestion(
                 : new IngestResult(request.IdempotencyKey is not null ? IngestStatus.Replayed : IngestStatus.Duplicate, winner);
     }
 
-    /// <summary>Wakes what follows a recorded file: the work runner (its extraction) and the relay (its <c>file.indexed</c>).</summary>
-    public void SignalBackgroundWork()
+    /// <summary>
+    /// Wakes what follows a recorded file: the work runner when its extraction was queued (text status <c>pending</c>),
+    /// otherwise the relay for the <c>file.indexed</c> event written with its row. Only that one: a wake-up with nothing to
+    /// do still costs a claim in Postgres (for the work runner a transaction of two round trips), beside the next upload.
+    /// </summary>
+    public void SignalBackgroundWork(StoredFile file)
     {
-        work.NotifyAdded();
-        outbox.NotifyAdded();
+        if (file.TextStatus == AwaitingExtraction)
+        {
+            work.NotifyAdded();
+        }
+        else
+        {
+            outbox.NotifyAdded();
+        }
     }
 
     private async Task RecordUploadAsync(string id, string userId, MultipartObject multipart, CancellationToken ct)

@@ -136,9 +136,10 @@ public static class FilesApi
             // docs/files.md).
             request.HttpContext.Response.OnCompleted(static state =>
             {
-                ((FileIngestion)state).SignalBackgroundWork();
+                var (ingestion, file) = ((FileIngestion, StoredFile))state;
+                ingestion.SignalBackgroundWork(file);
                 return Task.CompletedTask;
-            }, ingestion);
+            }, (ingestion, result.File!));
         }
 
         return result is null

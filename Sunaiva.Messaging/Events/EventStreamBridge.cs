@@ -92,7 +92,9 @@ public sealed partial class EventStreamBridge : BackgroundService
         {
             try
             {
-                if (await PollOnceAsync(stoppingToken) == 0)
+                // Less than a batch: the stream is read to its end, and the relay's notice of what it adds next wakes this
+                // (a notice published meanwhile is already waiting). Not a read at once that finds nothing.
+                if (await PollOnceAsync(stoppingToken) < _options.BatchSize)
                 {
                     await WaitForWakeAsync(stoppingToken);
                 }

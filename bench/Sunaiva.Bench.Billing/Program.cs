@@ -780,8 +780,6 @@ internal sealed class FakeStripeServer : IAsyncDisposable
 /// </summary>
 internal sealed class CpuMeter(Process service, int postgresPort)
 {
-    private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
-
     public (TimeSpan Service, TimeSpan Postgres) Read()
     {
         service.Refresh();
@@ -790,65 +788,6 @@ internal sealed class CpuMeter(Process service, int postgresPort)
             throw new InvalidOperationException($"the service under test exited with code {service.ExitCode}");
         }
 
-        return (service.TotalProcessorTime, TimeSpan.FromSeconds(PostgresTicks() / TicksPerSecond));
-    }
-
-    private long PostgresTicks()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return 0;
-        }
-
-        var stats = new Dictionary<int, string[]>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                if (stat.Contains("(postgres)", StringComparison.Ordinal))
-                {
-                    stats[pid] = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                }
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-
-        var postmaster = stats.Keys.FirstOrDefault(pid =>
-        {
-            try
-            {
-                return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').SkipWhile(a => a != "-p").Skip(1).FirstOrDefault() == postgresPort.ToString(CultureInfo.InvariantCulture);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        });
-        if (postmaster == 0)
-        {
-            return 0;
-        }
-
-        // Fields after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
-        long Field(string[] f, int i) => long.Parse(f[i], CultureInfo.InvariantCulture);
-        var m = stats[postmaster];
-        var ticks = Field(m, 11) + Field(m, 12) + Field(m, 13) + Field(m, 14);
-        foreach (var (_, f) in stats.Where(s => s.Key != postmaster && Field(s.Value, 1) == postmaster))
-        {
-            ticks += Field(f, 11) + Field(f, 12);
-        }
-
-        return ticks;
+        return (service.TotalProcessorTime, BenchSupport.PostgresCpu(postgresPort));
     }
 }

@@ -29,10 +29,14 @@ using Sunaiva.Testing;
 //        search part writes its 1,000,000 rows only if the user's rows are not there yet, so repeated runs and EXPLAIN
 //        sessions share one data set; the bench never drops it)
 //        [--media-env NAME=VALUE] (repeatable: a runtime switch for Media alone, e.g. to compare settings run by run)
+//        [--media-dll PATH] (another build of Media, e.g. an older commit's bin/Release/net10.0/Sunaiva.Media.dll, to compare
+//        builds run by run)
 //        [--huge-pages] (as root: 2 MB pages reserved for the bench's Postgres during the run; see HugePages)
 var options = FilesOptions.Parse(args);
 var root = FindRoot();
-var dll = Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
+var dll = BenchSupport.StringArg(args, "media-dll") is { } otherBuild
+    ? Path.GetFullPath(otherBuild)
+    : Path.Combine(root, "Sunaiva.Media", "bin", options.Configuration, "net10.0", "Sunaiva.Media.dll");
 if (!File.Exists(dll))
 {
     Console.Error.WriteLine($"{dll} not found: build with -c {options.Configuration} first.");
@@ -83,7 +87,7 @@ try
 
     if (options.Runs("uploads"))
     {
-        await UploadFiguresAsync(http, s3, media.Id, options);
+        await UploadFiguresAsync(http, s3, media.Id, int.Parse(ConnectionPart(options.Database ?? servers.PostgresConnectionString(db), "Port"), CultureInfo.InvariantCulture), options);
     }
 
     if (options.Runs("searchable"))
@@ -109,7 +113,7 @@ finally
     HugePages.Restore(formerHugePages);
 }
 
-static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, FilesOptions options)
+static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int postgresPort, FilesOptions options)
 {
     var settle = TimeSpan.FromMilliseconds(30);
     Console.WriteLine("Uploads: POST /files (a form holding the file alone: one put to S3 while it arrives) vs a direct S3 PutObject of the same bytes");
@@ -218,7 +222,7 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
 
         if (size < 100_000_000 && options.Streams > 0)
         {
-            await StreamFiguresAsync(http, s3, pid, size, options);
+            await StreamFiguresAsync(http, s3, pid, postgresPort, size, options);
         }
     }
 
@@ -231,12 +235,13 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
 /// drift); MB/s over the wall time of each side. Each upload is a file Media has not seen (one byte differs per round), so
 /// none is a duplicate.
 /// </summary>
-static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int size, FilesOptions options)
+static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int postgresPort, int size, FilesOptions options)
 {
     var files = Enumerable.Range(0, options.StreamFiles / 2).Select(_ => Png(size)).ToArray();
-    // The CPU of Media, s3rver and this process (the client), summed over each side's rounds.
-    int[] processes = [pid, StorageProcess(), Environment.ProcessId];
-    var (media, direct) = ((Seconds: 0.0, Cpu: new TimeSpan[3]), (Seconds: 0.0, Cpu: new TimeSpan[3]));
+    // The CPU of Media, s3rver, this process (the client) and Postgres, summed over each side's rounds.
+    var storage = StorageProcess();
+    Func<TimeSpan>[] processes = [() => Cpu(pid), () => Cpu(storage), () => Cpu(Environment.ProcessId), () => BenchSupport.PostgresCpu(postgresPort)];
+    var (media, direct) = ((Seconds: 0.0, Cpu: new TimeSpan[4]), (Seconds: 0.0, Cpu: new TimeSpan[4]));
     var stored = 0;
     var refused = new System.Collections.Concurrent.ConcurrentDictionary<HttpStatusCode, int>();
     for (var round = 0; round < 2; round++)
@@ -268,17 +273,17 @@ static async Task StreamFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
     Console.WriteLine($"  {mb,5:0} MB, {options.Streams} in flight, {n} each: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)"
         + (refused.IsEmpty ? string.Empty : "   not stored: " + string.Join(", ", refused.Select(r => $"{r.Value} x {(int)r.Key}"))));
     string Ms(TimeSpan cpu) => $"{cpu.TotalMilliseconds / n:0.00} ms";
-    Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {Ms(media.Cpu[0])}, s3rver {Ms(media.Cpu[1])}, client {Ms(media.Cpu[2])}; direct: s3rver {Ms(direct.Cpu[1])}, client {Ms(direct.Cpu[2])}");
+    Console.WriteLine($"  {"",5}           CPU per file: through Media: Media {Ms(media.Cpu[0])}, s3rver {Ms(media.Cpu[1])}, client {Ms(media.Cpu[2])}, Postgres {Ms(media.Cpu[3])}; direct: s3rver {Ms(direct.Cpu[1])}, client {Ms(direct.Cpu[2])}, Postgres {Ms(direct.Cpu[3])}");
 }
 
 /// <summary>Runs <paramref name="phase"/> (which answers its wall time) and adds each process's CPU during it to <paramref name="cpu"/>.</summary>
-static async Task<double> MeasuredAsync(int[] processes, TimeSpan[] cpu, Func<Task<double>> phase)
+static async Task<double> MeasuredAsync(Func<TimeSpan>[] processes, TimeSpan[] cpu, Func<Task<double>> phase)
 {
-    var before = processes.Select(Cpu).ToArray();
+    var before = processes.Select(read => read()).ToArray();
     var seconds = await phase();
     for (var i = 0; i < processes.Length; i++)
     {
-        cpu[i] += Cpu(processes[i]) - before[i];
+        cpu[i] += processes[i]() - before[i];
     }
 
     return seconds;

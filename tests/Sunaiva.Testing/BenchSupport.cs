@@ -36,6 +36,70 @@ public static class BenchSupport
         }
     }
 
+    /// <summary>
+    /// CPU time spent by the Postgres server listening on <paramref name="port"/> (its postmaster started with <c>-p port</c>):
+    /// the postmaster, its live backends and the ones it reaped, read from <c>/proc</c>; zero elsewhere than Linux or when
+    /// no such server runs here.
+    /// </summary>
+    public static TimeSpan PostgresCpu(int port)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return TimeSpan.Zero;
+        }
+
+        var stats = new Dictionary<int, string[]>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                if (stat.Contains("(postgres)", StringComparison.Ordinal))
+                {
+                    stats[pid] = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+
+        var postmaster = stats.Keys.FirstOrDefault(pid =>
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').SkipWhile(a => a != "-p").Skip(1).FirstOrDefault() == port.ToString(CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        });
+        if (postmaster == 0)
+        {
+            return TimeSpan.Zero;
+        }
+
+        // Fields after the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14), in USER_HZ (100 a second).
+        long Field(string[] f, int i) => long.Parse(f[i], CultureInfo.InvariantCulture);
+        var m = stats[postmaster];
+        var ticks = Field(m, 11) + Field(m, 12) + Field(m, 13) + Field(m, 14);
+        foreach (var (_, f) in stats.Where(s => s.Key != postmaster && Field(s.Value, 1) == postmaster))
+        {
+            ticks += Field(f, 11) + Field(f, 12);
+        }
+
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
     /// <summary>The repository's root (the folder holding Sunaiva.sln), found upwards from the running program.</summary>
     public static string RepositoryRoot()
     {
