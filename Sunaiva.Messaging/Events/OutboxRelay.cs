@@ -39,24 +39,31 @@ public sealed partial class OutboxRelay(
             try
             {
                 await CheckEpochIfDueAsync(stoppingToken);
+
+                // A writer that signals before its transaction commits (EventOutbox.AddAsync) may commit after this claim:
+                // after such a signal look again soon (10, 20, 40 ... ms), then settle on the idle interval, so its event
+                // waits milliseconds, not a whole poll, to leave.
+                var uncommitted = signal.TakeUncommitted();
+                if (uncommitted)
+                {
+                    _quietPolls = 0;
+                }
+
                 var published = await PublishBatchAsync(stoppingToken);
                 if (published >= options.Value.BatchSize)
                 {
                     // A full batch: more may be waiting.
-                    _quietPolls = 0;
                     continue;
                 }
 
-                if (published > 0)
+                if (published > 0 && !uncommitted)
                 {
-                    // A partial batch drained what had committed by its claim: wait for the next signal (a signal sent
-                    // meanwhile is already waiting), not claims at once and 10 and 20 ms later that find nothing (two or
-                    // three per event at a steady trickle, each a statement in Postgres beside the writers').
+                    // What the last wake-up announced was found: wait for the next signal (one sent meanwhile is already
+                    // waiting) instead of claims 10, 20, 40 ... ms later that find nothing (several per event at a steady
+                    // trickle, each a statement in Postgres beside the writers').
                     _quietPolls = QuickRepolls;
                 }
 
-                // A writer signals before its transaction commits: look again soon after a wake-up (10, 20, 40 ... ms),
-                // then settle on the idle interval, so an event waits milliseconds, not a whole poll, to leave.
                 if (_quietPolls < QuickRepolls)
                 {
                     await signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), stoppingToken);
@@ -64,10 +71,7 @@ public sealed partial class OutboxRelay(
                 }
 
                 await CleanupIfDueAsync(stoppingToken);
-                if (await signal.WaitAsync(IdleWait, stoppingToken))
-                {
-                    _quietPolls = 0;
-                }
+                await signal.WaitAsync(IdleWait, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -178,7 +182,7 @@ public sealed partial class OutboxRelay(
             """,
             new { stream = ResourceNames.EventStream, epoch }, tx, cancellationToken: cancellationToken));
         await tx.CommitAsync(cancellationToken);
-        signal.Notify();
+        signal.NotifyCommitted();
         return republished;
     }
 
