@@ -244,7 +244,7 @@ public static partial class DriveApi
             await tx.CommitAsync(ct);
         }
 
-        signal.Notify();
+        signal.NotifyCommitted();
         return TypedResults.NoContent();
     }
 

@@ -60,43 +60,8 @@ public sealed class EventOutbox(OutboxSignal signal, TimeProvider time)
     public void NotifyAdded() => signal.NotifyCommitted();
 }
 
-/// <summary>Wakes the relay as soon as something was written, so events do not wait for the next poll.</summary>
-public sealed class OutboxSignal
-{
-    private readonly System.Threading.Channels.Channel<bool> _signal = System.Threading.Channels.Channel.CreateBounded<bool>(
-        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
-
-    private int _uncommitted;
-
-    /// <summary>
-    /// Wakes the relay for an event whose transaction has not committed yet (<see cref="EventOutbox.AddAsync"/>): a claim
-    /// that starts before the commit does not see it, so the relay looks again soon after (<see cref="TakeUncommitted"/>).
-    /// </summary>
-    public void Notify()
-    {
-        Volatile.Write(ref _uncommitted, 1);
-        _signal.Writer.TryWrite(true);
-    }
-
-    /// <summary>Wakes the relay for events already committed: the next claim sees them.</summary>
-    public void NotifyCommitted() => _signal.Writer.TryWrite(true);
-
-    /// <summary>Whether <see cref="Notify"/> was called since the last call of this (and forgets it).</summary>
-    public bool TakeUncommitted() => Interlocked.Exchange(ref _uncommitted, 0) == 1;
-
-    /// <summary>Waits for a signal or the timeout; true when signalled.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
-        try
-        {
-            await _signal.Reader.ReadAsync(cts.Token);
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-}
+/// <summary>
+/// Wakes the relay as soon as an event was written: <see cref="WriteSignal.Notify"/> from <see cref="EventOutbox.AddAsync"/>
+/// (before the writer's commit), <see cref="WriteSignal.NotifyCommitted"/> from <see cref="EventOutbox.NotifyAdded"/>.
+/// </summary>
+public sealed class OutboxSignal : WriteSignal;

@@ -97,7 +97,7 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
     public int MaxAttemptsOf(string kind) => options.Value.PolicyFor(kind).MaxAttempts;
 
     /// <summary>Wakes this replica's runner after work was inserted (and committed) by SQL of the caller's own.</summary>
-    public void NotifyAdded() => signal.Notify();
+    public void NotifyAdded() => signal.NotifyCommitted();
 
     public Task<int> EnqueueAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, NewWork item, CancellationToken cancellationToken) =>
         EnqueueAsync(connection, transaction, [item], cancellationToken);
@@ -143,7 +143,7 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
             """,
             new { now = time.GetUtcNow(), prefix = kindPrefix, all = ids is null || ids.Count == 0, ids = ids?.ToArray() ?? [] },
             cancellationToken: cancellationToken));
-        signal.Notify();
+        signal.NotifyCommitted();
         return replayed;
     }
 
@@ -168,29 +168,8 @@ public sealed class WorkQueue(NpgsqlDataSource dataSource, WorkSignal signal, IO
         "id, kind, key, status, attempts, max_attempts AS maxattempts, run_at AS runat, last_error AS lasterror, created_at AS createdat, finished_at AS finishedat";
 }
 
-/// <summary>Wakes the runner when work was enqueued or a slot freed, so nothing waits for the next poll.</summary>
-public sealed class WorkSignal
-{
-    private readonly System.Threading.Channels.Channel<bool> _channel = System.Threading.Channels.Channel.CreateBounded<bool>(
-        new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
-
-    public void Notify() => _channel.Writer.TryWrite(true);
-
-    /// <summary>Waits for a signal or the timeout; true when signalled.</summary>
-    public async Task<bool> WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
-    {
-        // The timeout's source owns its timer: a hand-made timer's callback can still run after the source it cancels was
-        // disposed, and that ObjectDisposedException on a timer thread ends the process.
-        using var timeoutSource = new CancellationTokenSource(timeout, time);
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutSource.Token);
-        try
-        {
-            await _channel.Reader.ReadAsync(cts.Token);
-            return true;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-}
+/// <summary>
+/// Wakes the runner when work was enqueued or a slot freed, so nothing waits for the next poll: <see cref="WriteSignal.Notify"/>
+/// from an enqueue inside the caller's transaction, <see cref="WriteSignal.NotifyCommitted"/> for work already committed.
+/// </summary>
+public sealed class WorkSignal : WriteSignal;

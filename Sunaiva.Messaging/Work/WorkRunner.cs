@@ -92,6 +92,13 @@ public sealed partial class WorkRunner : BackgroundService
                 // until a quarter of the slots are free, so one claim takes several items. An idle runner claims at once.
                 var free = _options.Concurrency - _running.Count;
                 var claimAt = _running.IsEmpty ? 1 : Math.Max(1, _options.Concurrency / 4);
+                // Work enqueued inside a transaction signals before its commit: after such a signal, look again soon.
+                var uncommitted = _signal.TakeUncommitted();
+                if (uncommitted)
+                {
+                    _quietPolls = 0;
+                }
+
                 var claimed = free >= claimAt ? await _store.ClaimAsync(Owner, free, _options.Lease, stoppingToken) : [];
                 foreach (var item in claimed)
                 {
@@ -103,31 +110,30 @@ public sealed partial class WorkRunner : BackgroundService
                         {
                             inFlight.TryRemove(t, out _);
                             _running.TryRemove(item.Id, out _);
-                            _signal.Notify();
+                            _signal.NotifyCommitted();
                         },
                         CancellationToken.None,
                         TaskContinuationOptions.ExecuteSynchronously,
                         TaskScheduler.Default);
                 }
 
-                if (claimed.Count > 0)
+                if (claimed.Count > 0 && !uncommitted)
                 {
-                    _quietPolls = 0;
+                    // What the last wake-up announced was found (committed work, or a slot freed): wait for the next signal,
+                    // not claims 10, 20, 40 ... ms later that find nothing (six transactions after every item at a trickle).
+                    _quietPolls = QuickRepolls;
                 }
 
                 if (claimed.Count == 0 && _quietPolls < QuickRepolls)
                 {
-                    // Enqueuers signal before their transaction commits: look again soon (10, 20, 40 ... 320 ms) after a wake-up.
+                    // After a signal sent before its enqueuer's commit: look again soon (10, 20, 40 ... 320 ms).
                     // These waits only bridge the commit, so they run on the real clock even when the service's clock is
                     // another (a test's fake clock that does not move would otherwise hold committed work until the next signal).
                     await _signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), TimeProvider.System, stoppingToken);
                 }
                 else if (claimed.Count < free)
                 {
-                    if (await _signal.WaitAsync(_options.PollInterval, _time, stoppingToken))
-                    {
-                        _quietPolls = 0;
-                    }
+                    await _signal.WaitAsync(_options.PollInterval, _time, stoppingToken);
                 }
 
                 await PurgeIfDueAsync(stoppingToken);
