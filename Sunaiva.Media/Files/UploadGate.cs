@@ -21,5 +21,9 @@ public sealed class UploadGate(IOptions<FileVaultOptions> options) : IDisposable
 
     public ValueTask<RateLimitLease> EnterAsync(CancellationToken ct) => _limiter.AcquireAsync(1, ct);
 
+    /// <summary>Uploads streaming (permits taken) and waiting in the queue now.</summary>
+    public (long Streaming, long Queued) Occupancy() =>
+        _limiter.GetStatistics() is { } stats ? (options.Value.MaxConcurrentUploads - stats.CurrentAvailablePermits, stats.CurrentQueuedCount) : (0, 0);
+
     public void Dispose() => _limiter.Dispose();
 }

@@ -369,16 +369,31 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
             ["FileVault:UploadQueueLimit"] = "1",
         });
         using var ada = app.ClientFor(_ada);
-        var files = Enumerable.Range(0, 8).Select(_ => TestFiles.Png(padding: PartSize + 100_000)).ToList();
+        using var slow = app.StreamingClientFor(_ada);
+        var gate = app.Services.GetRequiredService<UploadGate>();
 
-        var responses = await Task.WhenAll(files.Select((f, i) => TestFiles.UploadAsync(ada, f, "image/png", $"f{i}.png")));
+        // The gate full: one upload streaming, its body held after its first 64 KiB, and one waiting in the queue.
+        var (streamingForm, streaming) = HeldForm(TestFiles.Png(padding: PartSize + 100_000), 64 * 1024, "image/png", "streaming.png");
+        var (queuedForm, queued) = HeldForm(TestFiles.Png(padding: PartSize + 200_000), 64 * 1024, "image/png", "queued.png");
+        var first = slow.PostAsync("/files", streamingForm);
+        await Eventually.UntilAsync(() => Task.FromResult(gate.Occupancy().Streaming == 1), "the first upload streams");
+        var second = slow.PostAsync("/files", queuedForm);
+        await Eventually.UntilAsync(() => Task.FromResult(gate.Occupancy().Queued == 1), "the second upload waits in the queue");
 
-        Assert.All(responses, r => Assert.Contains(r.StatusCode, new[] { HttpStatusCode.Created, HttpStatusCode.ServiceUnavailable }));
-        Assert.Contains(responses, r => r.StatusCode == HttpStatusCode.ServiceUnavailable);
-        Assert.All(responses.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable), r => Assert.NotNull(r.Headers.RetryAfter));
-        var created = responses.Count(r => r.StatusCode == HttpStatusCode.Created);
-        Assert.Equal(created, await app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
-        Assert.Equal(created, (await ListObjectsAsync(_ada, app)).Count);
+        var refused = await Task.WhenAll(Enumerable.Range(0, 6).Select(i => TestFiles.UploadAsync(ada, TestFiles.Png(padding: 1000 + i), "image/png", $"f{i}.png")));
+        streaming.Release();
+        queued.Release();
+        var admitted = await Task.WhenAll(first, second);
+
+        Assert.All(refused, r =>
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, r.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(UploadGate.RetryAfterSeconds), r.Headers.RetryAfter?.Delta);
+        });
+        Assert.All(admitted, r => Assert.Equal(HttpStatusCode.Created, r.StatusCode));
+        Assert.Equal(2, await app.ScalarAsync<long>("SELECT count(*) FROM files WHERE user_id = @u", ("u", _ada)));
+        Assert.Equal(2, (await ListObjectsAsync(_ada, app)).Count);
+        Assert.Equal((0, 0), gate.Occupancy());
     }
 
     [Fact]
