@@ -48,3 +48,38 @@ public abstract class WriteSignal
         }
     }
 }
+
+/// <summary>
+/// One loop's quick re-polls after a <see cref="WriteSignal.Notify"/> (a writer that had not committed yet): claims again
+/// 10, 20, 40 ... ms later, <c>count</c> times, in case a claim ran before the commit. A claim that found rows, with no such
+/// signal taken before it, ends them: it found what a committed signal announced.
+/// </summary>
+public sealed class CommitRepolls(WriteSignal signal, int count)
+{
+    private readonly int _count = count;
+    private int _next = count;
+    private bool _uncommittedBeforeClaim;
+
+    /// <summary>Call before each claim: a signal sent before its writer's commit starts the re-polls over.</summary>
+    public void BeforeClaim()
+    {
+        _uncommittedBeforeClaim = signal.TakeUncommitted();
+        if (_uncommittedBeforeClaim)
+        {
+            _next = 0;
+        }
+    }
+
+    /// <summary>Call after a claim that found rows.</summary>
+    public void Found()
+    {
+        if (!_uncommittedBeforeClaim)
+        {
+            _next = _count;
+        }
+    }
+
+    /// <summary>The wait before the next quick re-poll, or null once they are spent (then the loop waits for a signal or its poll).</summary>
+    public TimeSpan? NextDelay() => _next < _count ? TimeSpan.FromMilliseconds(10 << _next++) : null;
+}
+

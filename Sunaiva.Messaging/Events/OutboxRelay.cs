@@ -25,11 +25,10 @@ public sealed partial class OutboxRelay(
 {
     public const string EpochKey = "sunaiva.events.epoch";
 
-    private const int QuickRepolls = 5;
     private static readonly TimeSpan IdleWait = TimeSpan.FromMilliseconds(500);
 
     private DateTimeOffset _lastEpochCheck = DateTimeOffset.MinValue;
-    private int _quietPolls = QuickRepolls;
+    private readonly CommitRepolls _repolls = new(signal, 5);
     private DateTimeOffset _lastCleanup = DateTimeOffset.MinValue;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -41,14 +40,9 @@ public sealed partial class OutboxRelay(
                 await CheckEpochIfDueAsync(stoppingToken);
 
                 // A writer that signals before its transaction commits (EventOutbox.AddAsync) may commit after this claim:
-                // after such a signal look again soon (10, 20, 40 ... ms), then settle on the idle interval, so its event
-                // waits milliseconds, not a whole poll, to leave.
-                var uncommitted = signal.TakeUncommitted();
-                if (uncommitted)
-                {
-                    _quietPolls = 0;
-                }
-
+                // after such a signal look again soon, then settle on the idle interval, so its event waits milliseconds,
+                // not a whole poll, to leave. A claim that found what a committed signal announced is not followed by more.
+                _repolls.BeforeClaim();
                 var published = await PublishBatchAsync(stoppingToken);
                 if (published >= options.Value.BatchSize)
                 {
@@ -56,17 +50,14 @@ public sealed partial class OutboxRelay(
                     continue;
                 }
 
-                if (published > 0 && !uncommitted)
+                if (published > 0)
                 {
-                    // What the last wake-up announced was found: wait for the next signal (one sent meanwhile is already
-                    // waiting) instead of claims 10, 20, 40 ... ms later that find nothing (several per event at a steady
-                    // trickle, each a statement in Postgres beside the writers').
-                    _quietPolls = QuickRepolls;
+                    _repolls.Found();
                 }
 
-                if (_quietPolls < QuickRepolls)
+                if (_repolls.NextDelay() is { } delay)
                 {
-                    await signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), stoppingToken);
+                    await signal.WaitAsync(delay, stoppingToken);
                     continue;
                 }
 

@@ -32,9 +32,8 @@ public sealed partial class WorkRunner : BackgroundService
     private readonly ILogger<WorkRunner> _logger;
     private readonly Dictionary<string, IWorkHandler> _handlers;
     private readonly ConcurrentDictionary<long, byte> _running = new();
-    private const int QuickRepolls = 6;
+    private readonly CommitRepolls _repolls;
     private DateTimeOffset _lastPurge = DateTimeOffset.MinValue;
-    private int _quietPolls = QuickRepolls;
 
     public WorkRunner(
         WorkStore store,
@@ -49,6 +48,7 @@ public sealed partial class WorkRunner : BackgroundService
         _store = store;
         _dataSource = dataSource;
         _signal = signal;
+        _repolls = new CommitRepolls(signal, 6); // 10, 20, 40 ... 320 ms
         _options = options.Value;
         _time = time;
         _logger = logger;
@@ -93,12 +93,7 @@ public sealed partial class WorkRunner : BackgroundService
                 var free = _options.Concurrency - _running.Count;
                 var claimAt = _running.IsEmpty ? 1 : Math.Max(1, _options.Concurrency / 4);
                 // Work enqueued inside a transaction signals before its commit: after such a signal, look again soon.
-                var uncommitted = _signal.TakeUncommitted();
-                if (uncommitted)
-                {
-                    _quietPolls = 0;
-                }
-
+                _repolls.BeforeClaim();
                 var claimed = free >= claimAt ? await _store.ClaimAsync(Owner, free, _options.Lease, stoppingToken) : [];
                 foreach (var item in claimed)
                 {
@@ -117,19 +112,17 @@ public sealed partial class WorkRunner : BackgroundService
                         TaskScheduler.Default);
                 }
 
-                if (claimed.Count > 0 && !uncommitted)
+                if (claimed.Count > 0)
                 {
-                    // What the last wake-up announced was found (committed work, or a slot freed): wait for the next signal,
-                    // not claims 10, 20, 40 ... ms later that find nothing (six transactions after every item at a trickle).
-                    _quietPolls = QuickRepolls;
+                    // What a committed signal announced (committed work, or a slot freed) was found: no re-polls after it.
+                    _repolls.Found();
                 }
 
-                if (claimed.Count == 0 && _quietPolls < QuickRepolls)
+                if (claimed.Count == 0 && _repolls.NextDelay() is { } delay)
                 {
-                    // After a signal sent before its enqueuer's commit: look again soon (10, 20, 40 ... 320 ms).
-                    // These waits only bridge the commit, so they run on the real clock even when the service's clock is
+                    // The re-polls only bridge a commit, so they run on the real clock even when the service's clock is
                     // another (a test's fake clock that does not move would otherwise hold committed work until the next signal).
-                    await _signal.WaitAsync(TimeSpan.FromMilliseconds(10 << _quietPolls++), TimeProvider.System, stoppingToken);
+                    await _signal.WaitAsync(delay, TimeProvider.System, stoppingToken);
                 }
                 else if (claimed.Count < free)
                 {
