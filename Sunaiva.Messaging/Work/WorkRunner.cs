@@ -124,8 +124,10 @@ public sealed partial class WorkRunner : BackgroundService
                     // another (a test's fake clock that does not move would otherwise hold committed work until the next signal).
                     await _signal.WaitAsync(delay, TimeProvider.System, stoppingToken);
                 }
-                else if (claimed.Count < free)
+                else if (claimed.Count == 0 || claimed.Count < free)
                 {
+                    // Nothing claimed (also when every slot is busy: a finished item's signal wakes this, so the loop
+                    // never spins), or less than asked for: wait. A claim that filled every free slot claims again at once.
                     await _signal.WaitAsync(_options.PollInterval, _time, stoppingToken);
                 }
 

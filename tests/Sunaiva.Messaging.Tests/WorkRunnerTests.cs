@@ -149,6 +149,36 @@ public sealed class WorkRunnerTests(LocalServers servers) : IAsyncLifetime
         Assert.Equal(0L, await _h.ScalarAsync<long>("SELECT count(*) FROM work_partitions"));
     }
 
+    [Fact]
+    public async Task A_runner_whose_every_slot_is_busy_waits_for_a_slot_to_free_and_then_takes_the_next_item()
+    {
+        // The runner's timed waits on the service clock are seen here: a loop that spins while its slots are busy never
+        // makes one, while it burns a core until an item finishes.
+        var pollInterval = TimeSpan.FromMilliseconds(777);
+        var time = new TimerCountingTime(_time, pollInterval);
+        var h = await MessagingHarness.CreateAsync(servers, _redis, time, new WorkOptions { Concurrency = 2, PollInterval = pollInterval });
+        await using var _ = h;
+        var work = new GatedWork();
+        await h.Queue.EnqueueAsync([new NewWork("gated", "a", "{}"), new NewWork("gated", "b", "{}"), new NewWork("gated", "c", "{}")], default);
+        var runner = h.Runner(work);
+        await runner.StartAsync(default);
+        try
+        {
+            await Eventually.UntilAsync(() => Task.FromResult(work.Entered == 2), "both slots taken");
+            await Eventually.UntilAsync(() => Task.FromResult(time.PollWaits > 0), "the runner waiting on its poll interval while both slots are busy");
+            Assert.Equal(2, work.Entered); // the third item waits for a slot
+
+            work.Release();
+            await Eventually.UntilAsync(async () => await h.ScalarAsync<long>("SELECT count(*) FROM work_items WHERE status = 'done'") == 3, "all three items done");
+            Assert.Equal(3, work.Entered);
+        }
+        finally
+        {
+            work.Release();
+            await runner.StopAsync(default);
+        }
+    }
+
     private async Task<(string Status, int Attempts, DateTime RunAt)> StateAsync(string key)
     {
         await using var connection = await _h.Data.OpenConnectionAsync();
@@ -207,6 +237,51 @@ public sealed class WorkRunnerTests(LocalServers servers) : IAsyncLifetime
                 _overall--;
                 Completed++;
             }
+        }
+    }
+
+    /// <summary>Holds every item at a gate until released.</summary>
+    private sealed class GatedWork : IWorkHandler
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _entered;
+
+        public string Kind => "gated";
+
+        public int Entered => Volatile.Read(ref _entered);
+
+        public void Release() => _gate.TrySetResult();
+
+        public async Task HandleAsync(WorkContext context, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _entered);
+            await _gate.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>The fake clock, counting the timers made for waits of one length.</summary>
+    private sealed class TimerCountingTime(FakeTimeProvider inner, TimeSpan counted) : TimeProvider
+    {
+        private int _count;
+
+        public int PollWaits => Volatile.Read(ref _count);
+
+        public override DateTimeOffset GetUtcNow() => inner.GetUtcNow();
+
+        public override long GetTimestamp() => inner.GetTimestamp();
+
+        public override long TimestampFrequency => inner.TimestampFrequency;
+
+        public override TimeZoneInfo LocalTimeZone => inner.LocalTimeZone;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            if (dueTime == counted)
+            {
+                Interlocked.Increment(ref _count);
+            }
+
+            return inner.CreateTimer(callback, state, dueTime, period);
         }
     }
 }
