@@ -20,11 +20,12 @@ public sealed partial class UsageLedgerWriter(
     LedgerMeter meter,
     IServiceProvider services,
     IOptions<IntegrationOptions> options,
-    ILogger<UsageLedgerWriter> logger,
-    TimeProvider time) : BackgroundService
+    ILogger<UsageLedgerWriter> logger) : BackgroundService
 {
     // Five retries, 200 ms doubling (about 6 s in all), then the batch is dropped and logged: the ledger never holds up metering.
-    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder { TimeProvider = time, Name = "usage-ledger/write" }
+    // On the real clock, as the gathering below: a test's clock that stands still would hold a failed batch, and every
+    // flush waiting for it, for ever.
+    private readonly ResiliencePipeline _retry = new ResiliencePipelineBuilder { TimeProvider = TimeProvider.System, Name = "usage-ledger/write" }
         .AddRetry(new RetryStrategyOptions
         {
             MaxRetryAttempts = 5,

@@ -108,7 +108,8 @@ public sealed partial class EventStreamBridge : BackgroundService
                 LogBridgeFailed(_logger, ex);
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stoppingToken);
+                    // A pause on the real clock, not the service's (a test's stands still and would stop the bridge for good).
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

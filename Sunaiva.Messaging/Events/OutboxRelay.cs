@@ -73,7 +73,8 @@ public sealed partial class OutboxRelay(
                 LogRelayFailed(logger, ex);
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken);
+                    // A pause on the real clock, not the service's (a test's stands still and would stop the relay for good).
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
                 }
                 catch (OperationCanceledException)
                 {

@@ -140,7 +140,8 @@ public sealed partial class WorkRunner : BackgroundService
             catch (Exception ex)
             {
                 LogLoopFailed(_logger, ex);
-                await DelayQuietlyAsync(TimeSpan.FromSeconds(1), stoppingToken);
+                // A pause, not business time: on the real clock, so a test's standing clock cannot stop the loop for good.
+                await DelayQuietlyAsync(TimeSpan.FromSeconds(1), TimeProvider.System, stoppingToken);
             }
         }
 
@@ -293,7 +294,7 @@ public sealed partial class WorkRunner : BackgroundService
         var every = _options.Lease / 3;
         while (!stoppingToken.IsCancellationRequested)
         {
-            await DelayQuietlyAsync(every, stoppingToken);
+            await DelayQuietlyAsync(every, _time, stoppingToken);
             try
             {
                 await _store.RenewAsync(Owner, _running.Keys.ToList(), _options.Lease, stoppingToken);
@@ -317,11 +318,11 @@ public sealed partial class WorkRunner : BackgroundService
         await _store.PurgeAsync(_options.Retention, stoppingToken);
     }
 
-    private async Task DelayQuietlyAsync(TimeSpan delay, CancellationToken stoppingToken)
+    private static async Task DelayQuietlyAsync(TimeSpan delay, TimeProvider time, CancellationToken stoppingToken)
     {
         try
         {
-            await Task.Delay(delay, _time, stoppingToken);
+            await Task.Delay(delay, time, stoppingToken);
         }
         catch (OperationCanceledException)
         {

@@ -8,8 +8,12 @@ namespace Sunaiva.Messaging.Work;
 /// <summary>The SQL of claiming, renewing and finishing work items; every statement is a short transaction.</summary>
 public sealed class WorkStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
-    /// <summary>Retries the recording of an outcome while the database is unreachable (a restart), about a minute in all.</summary>
-    internal ResiliencePipeline RecordPipeline { get; } = new ResiliencePipelineBuilder { TimeProvider = time }
+    /// <summary>
+    /// Retries the recording of an outcome while the database is unreachable (a restart), about a minute in all, on the
+    /// real clock: the service's clock is business time (due times, leases), and a test's stands still, so a retry waiting
+    /// on it would keep its item running, and the service from stopping, for ever.
+    /// </summary>
+    internal ResiliencePipeline RecordPipeline { get; } = new ResiliencePipelineBuilder { TimeProvider = TimeProvider.System }
         .AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder()

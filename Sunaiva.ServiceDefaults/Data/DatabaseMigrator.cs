@@ -28,7 +28,9 @@ public sealed partial class DatabaseMigrator(
 
     internal static readonly TimeSpan ConnectDelay = TimeSpan.FromMilliseconds(500);
 
-    private readonly ResiliencePipeline _connect = ConnectPipeline(time);
+    // On the real clock, not the service's: a test's clock stands still while its service starts, and a retry waiting on it
+    // would hold that start for ever after one refused connection.
+    private readonly ResiliencePipeline _connect = ConnectPipeline(TimeProvider.System);
 
     public int Order => 0;
 
@@ -137,8 +139,8 @@ public sealed partial class DatabaseMigrator(
         _connect.ExecuteAsync(static (source, ct) => source.OpenConnectionAsync(ct), source, cancellationToken);
 
     /// <summary>
-    /// Retries what a server that is still starting answers (refused connections, "starting up"), on the
-    /// injected clock; a wrong password or a missing role fails at once.
+    /// Retries what a server that is still starting answers (refused connections, "starting up"), on
+    /// <paramref name="time"/>'s clock (the real one in the migrator); a wrong password or a missing role fails at once.
     /// </summary>
     internal static ResiliencePipeline ConnectPipeline(TimeProvider time) =>
         new ResiliencePipelineBuilder { TimeProvider = time }

@@ -29,6 +29,97 @@ public sealed class DatabaseMigratorTests(LocalServers servers)
         Assert.Contains("kernel/0001_event_bus.sql", applied);
         Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('public.outbox') IS NOT NULL"));
     }
+
+    [Fact]
+    public async Task A_service_whose_clock_stands_still_starts_once_postgres_answers_after_dropping_its_first_connections()
+    {
+        // A test's clock stands still while its service starts: the connect retries must wait on the real one, or the start
+        // never ends (a CI run was cut at its time limit with a test stuck in its start).
+        await using var flaky = new FlakyPostgres(servers.PostgresPort, dropFirst: 2);
+        var name = LocalServers.NewDatabaseName("mig");
+        var connectionString = new NpgsqlConnectionStringBuilder(servers.PostgresConnectionString(name)) { Port = flaky.Port, Pooling = false }.ConnectionString;
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [$"ConnectionStrings:{name}"] = connectionString }).Build();
+        await using var source = NpgsqlDataSource.Create(connectionString);
+        var standing = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 11, 2, 9, 0, 0, TimeSpan.Zero));
+        var migrator = new DatabaseMigrator(source, configuration, new DatabaseName(name), [], NullLogger<DatabaseMigrator>.Instance, standing);
+
+        await migrator.RunAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.True(flaky.Dropped >= 2, $"the proxy dropped {flaky.Dropped} connections");
+        await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(name));
+        await connection.OpenAsync();
+        Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('public.outbox') IS NOT NULL"));
+    }
+
+    /// <summary>A TCP proxy in front of Postgres that closes its first connections at once (a server still starting), then relays.</summary>
+    private sealed class FlakyPostgres : IAsyncDisposable
+    {
+        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly int _target;
+        private readonly int _dropFirst;
+        private readonly Task _accepting;
+        private int _accepted;
+        private int _dropped;
+
+        public FlakyPostgres(int target, int dropFirst)
+        {
+            _target = target;
+            _dropFirst = dropFirst;
+            _listener.Start();
+            _accepting = AcceptAsync();
+        }
+
+        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public int Dropped => Volatile.Read(ref _dropped);
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    if (++_accepted <= _dropFirst)
+                    {
+                        client.Dispose();
+                        Interlocked.Increment(ref _dropped);
+                        continue;
+                    }
+
+                    _ = RelayAsync(client);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        private async Task RelayAsync(System.Net.Sockets.TcpClient client)
+        {
+            using (client)
+            using (var server = new System.Net.Sockets.TcpClient())
+            {
+                try
+                {
+                    await server.ConnectAsync(System.Net.IPAddress.Loopback, _target, _stop.Token);
+                    await Task.WhenAny(client.GetStream().CopyToAsync(server.GetStream(), _stop.Token), server.GetStream().CopyToAsync(client.GetStream(), _stop.Token));
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException)
+                {
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            _stop.Dispose();
+        }
+    }
 }
 
 public sealed class DatabaseConnectRetryTests
