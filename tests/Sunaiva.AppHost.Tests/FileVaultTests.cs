@@ -1,0 +1,72 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using ModelContextProtocol.Client;
+using ModelContextProtocol.Protocol;
+
+namespace Sunaiva.AppHost.Tests;
+
+/// <summary>The file vault through the AppHost: an upload becomes searchable and readable by AI agents over MCP, for its owner alone.</summary>
+[Collection(SunaivaAppCollection.Name)]
+public sealed class FileVaultTests(SunaivaAppFixture fixture)
+{
+    [Fact]
+    public async Task An_uploaded_note_is_found_by_search_and_read_over_mcp_by_its_owner_and_by_no_one_else()
+    {
+        var owner = "vault-" + Guid.NewGuid().ToString("N")[..8];
+        var word = "zq" + Guid.NewGuid().ToString("N")[..10]; // a word no other test's file holds
+        var text = $"Packing list for the lighthouse trip: {word}, rope, lantern and a thermos of tea.";
+        using var client = fixture.Client(ResourceNames.Media, owner);
+        using var stranger = fixture.Client(ResourceNames.Media, "stranger-" + owner);
+        using var form = new MultipartFormDataContent();
+        var part = new ByteArrayContent(Encoding.UTF8.GetBytes(text));
+        part.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+        form.Add(part, "file", "packing-list.txt");
+        var created = await client.PostAsync("/files", form);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString();
+
+        // Extraction runs as durable work; the file is found by a word of its text once it is indexed.
+        var found = await Eventually.Get(() => client.GetFromJsonAsync<JsonElement>($"/search?q={word}"), r => r.GetProperty("items").GetArrayLength() > 0);
+        var hit = Assert.Single(found.GetProperty("items").EnumerateArray());
+        Assert.Equal(id, hit.GetProperty("id").GetString());
+        Assert.Equal("packing-list.txt", hit.GetProperty("name").GetString());
+        Assert.Contains($"**{word}**", hit.GetProperty("snippet").GetString(), StringComparison.Ordinal);
+
+        await using (var mcp = await McpFor(client))
+        {
+            var search = Structured(await mcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
+            Assert.Equal(id, Assert.Single(search.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
+            var read = Structured(await mcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["offset"] = 0, ["length"] = 12 }));
+            Assert.Equal(text[..12], read.GetProperty("text").GetString());
+        }
+
+        // Someone else finds nothing and reaches nothing, over HTTP or MCP.
+        Assert.Empty((await stranger.GetFromJsonAsync<JsonElement>($"/search?q={word}")).GetProperty("items").EnumerateArray());
+        Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"/files/{id}")).StatusCode);
+        await using (var strangerMcp = await McpFor(stranger))
+        {
+            var theirs = Structured(await strangerMcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
+            Assert.Empty(theirs.GetProperty("items").EnumerateArray());
+            var read = await strangerMcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["offset"] = 0, ["length"] = 12 });
+            Assert.True(read.IsError);
+            Assert.DoesNotContain(word, Text(read), StringComparison.Ordinal);
+        }
+    }
+
+    private static async Task<McpClient> McpFor(HttpClient client) =>
+        await McpClient.CreateAsync(new HttpClientTransport(
+            new HttpClientTransportOptions { Endpoint = new Uri(client.BaseAddress!, "/mcp"), TransportMode = HttpTransportMode.StreamableHttp },
+            client, null, false));
+
+    private static JsonElement Structured(CallToolResult result)
+    {
+        Assert.False(result.IsError == true, Text(result));
+        var root = result.StructuredContent is { } structured ? JsonDocument.Parse(structured.ToString()).RootElement : JsonDocument.Parse(Text(result)).RootElement;
+        return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("result", out var inner) ? inner : root;
+    }
+
+    private static string Text(CallToolResult result) => string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
+}
