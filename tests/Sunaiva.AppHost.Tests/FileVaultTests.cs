@@ -3,8 +3,6 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
-using ModelContextProtocol.Client;
-using ModelContextProtocol.Protocol;
 
 namespace Sunaiva.AppHost.Tests;
 
@@ -35,38 +33,24 @@ public sealed class FileVaultTests(SunaivaAppFixture fixture)
         Assert.Equal("packing-list.txt", hit.GetProperty("name").GetString());
         Assert.Contains($"**{word}**", hit.GetProperty("snippet").GetString(), StringComparison.Ordinal);
 
-        await using (var mcp = await McpFor(client))
+        await using (var mcp = await McpTesting.ConnectAsync(client))
         {
-            var search = Structured(await mcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
+            var search = McpTesting.Structured(await mcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
             Assert.Equal(id, Assert.Single(search.GetProperty("items").EnumerateArray()).GetProperty("id").GetString());
-            var read = Structured(await mcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["offset"] = 0, ["length"] = 12 }));
+            var read = McpTesting.Structured(await mcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["offset"] = 0, ["length"] = 12 }));
             Assert.Equal(text[..12], read.GetProperty("text").GetString());
         }
 
         // Someone else finds nothing and reaches nothing, over HTTP or MCP.
         Assert.Empty((await stranger.GetFromJsonAsync<JsonElement>($"/search?q={word}")).GetProperty("items").EnumerateArray());
         Assert.Equal(HttpStatusCode.NotFound, (await stranger.GetAsync($"/files/{id}")).StatusCode);
-        await using (var strangerMcp = await McpFor(stranger))
+        await using (var strangerMcp = await McpTesting.ConnectAsync(stranger))
         {
-            var theirs = Structured(await strangerMcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
+            var theirs = McpTesting.Structured(await strangerMcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = word }));
             Assert.Empty(theirs.GetProperty("items").EnumerateArray());
             var read = await strangerMcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["offset"] = 0, ["length"] = 12 });
             Assert.True(read.IsError);
-            Assert.DoesNotContain(word, Text(read), StringComparison.Ordinal);
+            Assert.DoesNotContain(word, McpTesting.Text(read), StringComparison.Ordinal);
         }
     }
-
-    private static async Task<McpClient> McpFor(HttpClient client) =>
-        await McpClient.CreateAsync(new HttpClientTransport(
-            new HttpClientTransportOptions { Endpoint = new Uri(client.BaseAddress!, "/mcp"), TransportMode = HttpTransportMode.StreamableHttp },
-            client, null, false));
-
-    private static JsonElement Structured(CallToolResult result)
-    {
-        Assert.False(result.IsError == true, Text(result));
-        var root = result.StructuredContent is { } structured ? JsonDocument.Parse(structured.ToString()).RootElement : JsonDocument.Parse(Text(result)).RootElement;
-        return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("result", out var inner) ? inner : root;
-    }
-
-    private static string Text(CallToolResult result) => string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
 }

@@ -3,8 +3,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using ModelContextProtocol.Client;
-using ModelContextProtocol.Protocol;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Media.Tests;
@@ -19,7 +17,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         var text = "The lighthouse keeper's log: " + string.Concat(Enumerable.Range(0, 200).Select(i => $"entry {i}. "));
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text(text), "text/plain", "keeper-log.txt");
         await IndexedAsync(id);
-        await using var mcp = await McpFor(ada);
+        await using var mcp = await McpTesting.ConnectAsync(ada);
 
         var tools = await mcp.ListToolsAsync();
         var search = await mcp.CallToolAsync("search_files", new Dictionary<string, object?> { ["query"] = "lighthouse" });
@@ -28,10 +26,10 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         var tooLong = await mcp.CallToolAsync("read_file", new Dictionary<string, object?> { ["fileId"] = id, ["length"] = 1_000_000 });
 
         Assert.Equal(["list_recent_files", "read_file", "search_files"], tools.Select(t => t.Name).Order().ToArray());
-        Assert.Equal(id, Structured(search).GetProperty("items")[0].GetProperty("id").GetString());
-        Assert.Equal(text.Substring(4, 10), Structured(read).GetProperty("text").GetString());
-        Assert.Equal(14, Structured(read).GetProperty("nextOffset").GetInt32());
-        Assert.Equal(id, Structured(recent)[0].GetProperty("id").GetString());
+        Assert.Equal(id, McpTesting.Structured(search).GetProperty("items")[0].GetProperty("id").GetString());
+        Assert.Equal(text.Substring(4, 10), McpTesting.Structured(read).GetProperty("text").GetString());
+        Assert.Equal(14, McpTesting.Structured(read).GetProperty("nextOffset").GetInt32());
+        Assert.Equal(id, McpTesting.Structured(recent)[0].GetProperty("id").GetString());
         Assert.True(tooLong.IsError);
         var calls = await Eventually.Get(
             () => App.ScalarAsync<long>("SELECT count(*) FROM usage_ledger WHERE capability = 'mcp' AND user_id = @u", ("u", Ada)),
@@ -47,7 +45,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("ada's private diary about the orchard"), "text/plain", "diary.txt");
         await IndexedAsync(id);
         var upload = await (await ada.PostAsJsonAsync("/files/uploads", new { name = "big.png", sizeBytes = 10 })).Content.ReadFromJsonAsync<JsonElement>();
-        await using var bobMcp = await McpFor(bob);
+        await using var bobMcp = await McpTesting.ConnectAsync(bob);
 
         var responses = new[]
         {
@@ -68,9 +66,9 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         Assert.Empty(list.EnumerateArray());
         Assert.Empty(search.GetProperty("items").EnumerateArray());
         Assert.True(read.IsError);
-        Assert.Contains("not found", Text(read), StringComparison.OrdinalIgnoreCase);
-        Assert.Empty(Structured(mcpSearch).GetProperty("items").EnumerateArray());
-        Assert.Empty(Structured(recent).EnumerateArray());
+        Assert.Contains("not found", McpTesting.Text(read), StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(McpTesting.Structured(mcpSearch).GetProperty("items").EnumerateArray());
+        Assert.Empty(McpTesting.Structured(recent).EnumerateArray());
         Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/files/{id}")).StatusCode);
     }
 
@@ -90,7 +88,7 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         using var ada = App.ClientFor(Ada);
         var id = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("audit me please"), "text/plain", "audit.txt");
         await IndexedAsync(id);
-        await using var mcp = await McpFor(ada);
+        await using var mcp = await McpTesting.ConnectAsync(ada);
 
         await ada.GetByteArrayAsync($"/files/{id}/content");
         using var ranged = new HttpRequestMessage(HttpMethod.Get, $"/files/{id}/content");
@@ -120,21 +118,6 @@ public sealed class PrivacyAndMcpTests(MediaServers servers) : MediaTestBase(ser
         Assert.Equal("secret_name-plugh_.txt", file.GetProperty("name").GetString());
         Assert.DoesNotContain(logs.Messages, m => m.Contains("xyzzy", StringComparison.Ordinal) || m.Contains("plugh", StringComparison.Ordinal) || m.Contains(token, StringComparison.Ordinal));
     }
-
-    private static async Task<McpClient> McpFor(HttpClient client) =>
-        await McpClient.CreateAsync(new HttpClientTransport(
-            new HttpClientTransportOptions { Endpoint = new Uri(client.BaseAddress!, "/mcp"), TransportMode = HttpTransportMode.StreamableHttp },
-            client, null, false));
-
-    private static JsonElement Structured(CallToolResult result)
-    {
-        Assert.False(result.IsError == true, Text(result));
-        return result.StructuredContent is { } structured
-            ? JsonDocument.Parse(structured.ToString()).RootElement is var root && root.ValueKind == JsonValueKind.Object && root.TryGetProperty("result", out var inner) ? inner : JsonDocument.Parse(structured.ToString()).RootElement
-            : JsonDocument.Parse(Text(result)).RootElement;
-    }
-
-    private static string Text(CallToolResult result) => string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
 
     private sealed class CapturingLoggerProvider : ILoggerProvider
     {

@@ -1,7 +1,4 @@
 using System.Net;
-using System.Text.Json;
-using ModelContextProtocol.Client;
-using ModelContextProtocol.Protocol;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Voice.Tests;
@@ -20,13 +17,12 @@ public sealed class VoiceMcpTests(LocalServers servers) : IAsyncLifetime
     public async Task List_voices_gives_a_regions_six_voices_and_speak_returns_a_url_of_spoken_audio()
     {
         using var ada = _app.ClientFor("ada");
-        await using var mcp = await McpClient.CreateAsync(new HttpClientTransport(
-            new HttpClientTransportOptions { Endpoint = new Uri(ada.BaseAddress!, "/mcp"), TransportMode = HttpTransportMode.StreamableHttp }, ada, null, false));
+        await using var mcp = await McpTesting.ConnectAsync(ada);
 
         var tools = (await mcp.ListToolsAsync()).Select(t => t.Name).ToHashSet();
-        var voices = Structured(await mcp.CallToolAsync("list_voices", new Dictionary<string, object?> { ["region"] = "en-GB" }));
+        var voices = McpTesting.Structured(await mcp.CallToolAsync("list_voices", new Dictionary<string, object?> { ["region"] = "en-GB" }));
         var unknownRegion = await mcp.CallToolAsync("list_voices", new Dictionary<string, object?> { ["region"] = "xx-XX" });
-        var spoken = Structured(await mcp.CallToolAsync("speak", new Dictionary<string, object?> { ["text"] = "Hello from Sunaiva.", ["voiceId"] = "en-GB-male-1" }));
+        var spoken = McpTesting.Structured(await mcp.CallToolAsync("speak", new Dictionary<string, object?> { ["text"] = "Hello from Sunaiva.", ["voiceId"] = "en-GB-male-1" }));
         var unknownVoice = await mcp.CallToolAsync("speak", new Dictionary<string, object?> { ["text"] = "Hello.", ["voiceId"] = "nobody" });
 
         Assert.Superset(new HashSet<string> { "list_voices", "speak" }, tools);
@@ -50,13 +46,5 @@ public sealed class VoiceMcpTests(LocalServers servers) : IAsyncLifetime
         using var anonymous = _app.CreateClient();
         var response = await anonymous.PostAsync("/mcp", new StringContent("""{"jsonrpc":"2.0","id":1,"method":"tools/list"}""", System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
-    }
-
-    private static JsonElement Structured(CallToolResult result)
-    {
-        var text = string.Concat(result.Content.OfType<TextContentBlock>().Select(t => t.Text));
-        Assert.False(result.IsError == true, text);
-        var root = result.StructuredContent is { } structured ? JsonDocument.Parse(structured.ToString()).RootElement : JsonDocument.Parse(text).RootElement;
-        return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("result", out var inner) ? inner : root;
     }
 }
