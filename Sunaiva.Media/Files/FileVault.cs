@@ -148,6 +148,9 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
     internal static bool IsStorageFailure(Exception ex) =>
         ex is AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException;
 
+    /// <summary>Where every file's object lives: <c>users/{hashed user}/{file id}</c>.</summary>
+    internal const string KeyPrefix = "users/";
+
     internal static string ObjectKey(string userId, string fileId) =>
-        $"users/{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(userId)))[..32]}/{fileId}";
+        $"{KeyPrefix}{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(userId)))[..32]}/{fileId}";
 }

@@ -36,6 +36,20 @@ public sealed class FileVaultOptions
     [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
     public TimeSpan OrphanedUploadAge { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// How often storage is listed for objects no file and no upload owns (UploadSweeper.ScanStorageAsync): a crash
+    /// between a small file's put and its row leaves one.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:01:00", "7.00:00:00")]
+    public TimeSpan OrphanScanInterval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// How old (by storage's own modification time) an object no file and no upload owns must be before the scan deletes
+    /// it: far longer than any put takes to get its row (milliseconds), so an upload in progress is never taken.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan UnownedObjectAge { get; set; } = TimeSpan.FromHours(1);
+
     /// <summary>How long a resumable upload's part URLs (and the upload) stay valid.</summary>
     [Range(typeof(TimeSpan), "00:05:00", "7.00:00:00")]
     public TimeSpan ResumableUploadLifetime { get; set; } = TimeSpan.FromHours(24);

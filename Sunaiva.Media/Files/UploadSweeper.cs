@@ -1,5 +1,7 @@
 using Amazon.S3;
+using Amazon.S3.Model;
 using Dapper;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace Sunaiva.Media.Files;
@@ -8,19 +10,29 @@ namespace Sunaiva.Media.Files;
 /// Aborts multipart uploads left in <c>file_uploads</c> past their expiry: streaming uploads orphaned by a crash of
 /// the service, and resumable uploads never completed; a put's object (kind <c>put</c>) is only deleted. The object is
 /// deleted too in case it was completed but its file row never committed (a crash between the two); an object that
-/// belongs to a file row is never touched.
+/// belongs to a file row is never touched. Every <see cref="FileVaultOptions.OrphanScanInterval"/> it also lists storage
+/// for objects nothing owns (<see cref="ScanStorageAsync"/>).
 /// </summary>
-public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3 s3, TimeProvider time, ILogger<UploadSweeper> logger) : BackgroundService
+public sealed partial class UploadSweeper(
+    NpgsqlDataSource dataSource, IAmazonS3 s3, IOptions<FileVaultOptions> options, TimeProvider time, ILogger<UploadSweeper> logger) : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // The storage scan keeps the real clock, as storage's modification times do (the service's clock is business time,
+        // which a test moves at will).
+        var nextScan = DateTimeOffset.MinValue;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
                 await SweepAsync(stoppingToken);
+                if (TimeProvider.System.GetUtcNow() >= nextScan)
+                {
+                    await ScanStorageAsync(stoppingToken);
+                    nextScan = TimeProvider.System.GetUtcNow() + options.Value.OrphanScanInterval;
+                }
             }
             catch (Exception ex) when (ex is NpgsqlException or TimeoutException or AmazonS3Exception or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException)
             {
@@ -84,10 +96,80 @@ public sealed partial class UploadSweeper(NpgsqlDataSource dataSource, IAmazonS3
         return removed;
     }
 
+    /// <summary>
+    /// Deletes the objects under the files' prefix that neither a file row (by the file id that ends their key) nor an
+    /// upload row owns, once <see cref="FileVaultOptions.UnownedObjectAge"/> old by storage's modification time and the
+    /// real clock: a file under a part is one put
+    /// with no upload row (so that an upload stays one statement), and a crash between that put and the file's row leaves
+    /// its object behind; so does the part of a put broken off by a crash that a store keeps (s3rver). Listed a page
+    /// (1,000 keys) at a time, each page checked in one query; no transaction is open while storage is called. Returns how
+    /// many objects were deleted.
+    /// </summary>
+    public async Task<int> ScanStorageAsync(CancellationToken ct)
+    {
+        var cutoff = TimeProvider.System.GetUtcNow() - options.Value.UnownedObjectAge;
+        var removed = 0;
+        string? next = null;
+        do
+        {
+            var page = await s3.ListObjectsV2Async(
+                new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = FileVault.KeyPrefix, ContinuationToken = next, MaxKeys = 1000 }, ct);
+            next = page.IsTruncated == true ? page.NextContinuationToken : null;
+            var old = (page.S3Objects ?? [])
+                .Where(o => o.LastModified is { } at && new DateTimeOffset(at.ToUniversalTime()) <= cutoff)
+                .Select(o => o.Key)
+                .ToArray();
+            if (old.Length == 0)
+            {
+                continue;
+            }
+
+            List<string> unowned;
+            await using (var connection = await dataSource.OpenConnectionAsync(ct))
+            {
+                unowned = (await connection.QueryAsync<string>(new CommandDefinition(
+                    """
+                    SELECT k FROM unnest(@keys::text[]) AS k
+                    WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.id = split_part(k, '/', 3))
+                      AND NOT EXISTS (SELECT 1 FROM file_uploads u WHERE u.object_key = k)
+                    """,
+                    new { keys = old }, cancellationToken: ct))).ToList();
+            }
+
+            foreach (var key in unowned)
+            {
+                try
+                {
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, key, ct);
+                    removed++;
+                }
+                catch (Exception ex) when (FileVault.IsStorageFailure(ex))
+                {
+                    // This object alone; the next scan finds it again.
+                    LogOrphanObjectFailed(logger, ex.GetType().Name);
+                }
+            }
+        }
+        while (next is not null);
+
+        if (removed > 0)
+        {
+            LogOrphanObjectsRemoved(logger, removed);
+        }
+
+        return removed;
+    }
+
     private sealed record Orphan(string Id, string StorageUploadId, string ObjectKey, string Kind, bool HasFile);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Orphaned upload {UploadId} could not be removed ({ExceptionType}); retrying next round")]
     private static partial void LogOrphanFailed(ILogger logger, string uploadId, string exceptionType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} objects no file or upload owned (left by a crash between a put and its row)")]
+    private static partial void LogOrphanObjectsRemoved(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "An object no file owns could not be removed ({ExceptionType}); the next scan retries it")]
+    private static partial void LogOrphanObjectFailed(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Sweeping orphaned uploads failed ({ExceptionType}); retrying next round")]
     private static partial void LogSweepFailed(ILogger logger, string exceptionType);

@@ -427,6 +427,56 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_object_no_row_owns_is_deleted_by_the_storage_scan_once_old_while_stored_files_and_uploads_in_progress_stay()
+    {
+        // Objects count as old after 3 s here (an hour by default), by storage's modification time and the real clock.
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:UnownedObjectAge"] = "00:00:03" });
+        await app.StartAsync();
+        // A stored file (one put and its row), an object a crash left between its put and its row (no row at all), and a
+        // resumable upload's object whose upload row is still open.
+        using var ada = app.ClientFor(_ada);
+        using var form = new MultipartFormDataContent();
+        var part = new ByteArrayContent(TestFiles.Png(padding: 2000));
+        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
+        form.Add(part, "file", "kept.png");
+        using var response = await ada.PostAsync("/files", form);
+        var stored = FileVault.ObjectKey(_ada, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+        var s3 = app.Services.GetRequiredService<IAmazonS3>();
+        var crashed = FileVault.ObjectKey(_ada, "file_crashed_before_its_row");
+        var resumable = FileVault.ObjectKey(_ada, "file_resumable_in_progress");
+        foreach (var key in new[] { crashed, resumable })
+        {
+            await s3.PutObjectAsync(new PutObjectRequest { BucketName = Extensions.FilesBucket, Key = key, InputStream = new MemoryStream(TestFiles.Png(padding: 100)), UseChunkEncoding = false });
+        }
+
+        await using (var connection = new Npgsql.NpgsqlConnection(app.ConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var insert = new Npgsql.NpgsqlCommand(
+                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_resumable_in_progress', @u, 'up-1', @k, 'resumable', @until, @at)", connection);
+            insert.Parameters.AddWithValue("u", _ada);
+            insert.Parameters.AddWithValue("k", resumable);
+            insert.Parameters.AddWithValue("until", app.Time.GetUtcNow().AddDays(1));
+            insert.Parameters.AddWithValue("at", app.Time.GetUtcNow());
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        // The bucket is shared with the collection's other tests: this app's scan may remove their leftovers too, so only
+        // this user's objects are looked at.
+        var sweeper = app.Services.GetRequiredService<UploadSweeper>();
+        await sweeper.ScanStorageAsync(default);
+        var afterYoung = await ListObjectsAsync(_ada, app);
+        await Task.Delay(TimeSpan.FromSeconds(4.5)); // every object here is now past the age
+        await sweeper.ScanStorageAsync(default);
+        var afterOld = await ListObjectsAsync(_ada, app);
+
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal(new[] { crashed, resumable, stored }.Order(), afterYoung.Order());
+        Assert.Equal(new[] { resumable, stored }.Order(), afterOld.Order());
+        Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/files/{stored.Split('/')[^1]}/content")).StatusCode);
+    }
+
+    [Fact]
     public async Task Multipart_upload_orphaned_by_a_crash_is_aborted_and_removed_by_the_sweeper()
     {
         var s3 = _app.Services.GetRequiredService<IAmazonS3>();
