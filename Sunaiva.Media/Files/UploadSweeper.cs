@@ -116,7 +116,7 @@ public sealed partial class UploadSweeper(
                 new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = FileVault.KeyPrefix, ContinuationToken = next, MaxKeys = 1000 }, ct);
             next = page.IsTruncated == true ? page.NextContinuationToken : null;
             var old = (page.S3Objects ?? [])
-                .Where(o => o.LastModified is { } at && new DateTimeOffset(at.ToUniversalTime()) <= cutoff)
+                .Where(o => o.LastModified is { } at && AsUtc(at) <= cutoff)
                 .Select(o => o.Key)
                 .ToArray();
             if (old.Length == 0)
@@ -159,6 +159,10 @@ public sealed partial class UploadSweeper(
 
         return removed;
     }
+
+    // Storage's times are UTC on the wire ("...Z"); a time handed back without its kind is taken as that, never as local.
+    private static DateTimeOffset AsUtc(DateTime at) =>
+        new(at.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(at, DateTimeKind.Utc) : at.ToUniversalTime());
 
     private sealed record Orphan(string Id, string StorageUploadId, string ObjectKey, string Kind, bool HasFile);
 
