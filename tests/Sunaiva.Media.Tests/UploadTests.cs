@@ -435,11 +435,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         // A stored file (one put and its row), an object a crash left between its put and its row (no row at all), and a
         // resumable upload's object whose upload row is still open.
         using var ada = app.ClientFor(_ada);
-        using var form = new MultipartFormDataContent();
-        var part = new ByteArrayContent(TestFiles.Png(padding: 2000));
-        part.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("image/png");
-        form.Add(part, "file", "kept.png");
-        using var response = await ada.PostAsync("/files", form);
+        using var response = await TestFiles.UploadAsync(ada, TestFiles.Png(padding: 2000), "image/png", "kept.png");
         var stored = FileVault.ObjectKey(_ada, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
         var s3 = app.Services.GetRequiredService<IAmazonS3>();
         var crashed = FileVault.ObjectKey(_ada, "file_crashed_before_its_row");
