@@ -97,50 +97,96 @@ public sealed partial class UploadSweeper(
     }
 
     /// <summary>
-    /// Deletes the objects under the files' prefix that neither a file row (by the file id that ends their key) nor an
-    /// upload row owns, once <see cref="FileVaultOptions.UnownedObjectAge"/> old by storage's modification time and the
-    /// real clock: a file under a part is one put
-    /// with no upload row (so that an upload stays one statement), and a crash between that put and the file's row leaves
-    /// its object behind; so does the part of a put broken off by a crash that a store keeps (s3rver). Listed a page
-    /// (1,000 keys) at a time, each page checked in one query; no transaction is open while storage is called. Returns how
-    /// many objects were deleted.
+    /// Deletes the objects under the files' prefix that neither a file row (by the file id that ends their key,
+    /// tombstones included) nor an upload row owns, once <see cref="FileVaultOptions.UnownedObjectAge"/> old by storage's
+    /// modification time and the real clock. A file under a part is one put with no upload row (so that an upload stays
+    /// one statement), and a crash between that put and the file's row leaves its object behind; so does the part of a put
+    /// broken off by a crash that a store keeps (s3rver). Only the objects of a user this database owns at least one
+    /// object of are touched: a database that is not this bucket's (a wrong connection string, a restored backup, tests
+    /// sharing a store) knows none of its users, and deletes nothing. Listed a page (1,000 keys) at a time and checked a
+    /// batch of users' objects per query; no transaction is open while storage is called. Returns how many objects were
+    /// deleted. <paramref name="pageSize"/> is storage's page and the batch of keys checked per query.
     /// </summary>
-    public async Task<int> ScanStorageAsync(CancellationToken ct)
+    public async Task<int> ScanStorageAsync(CancellationToken ct, int pageSize = 1000)
     {
         var cutoff = TimeProvider.System.GetUtcNow() - options.Value.UnownedObjectAge;
         var removed = 0;
+        // Keys come in order, so one user's objects are consecutive: whole users are gathered into a batch.
+        var batch = new List<List<S3Object>>();
+        var batchKeys = 0;
+        List<S3Object>? user = null;
         string? next = null;
         do
         {
-            var page = await s3.ListObjectsV2Async(
-                new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = FileVault.KeyPrefix, ContinuationToken = next, MaxKeys = 1000 }, ct);
-            next = page.IsTruncated == true ? page.NextContinuationToken : null;
-            var old = (page.S3Objects ?? [])
-                .Where(o => o.LastModified is { } at && AsUtc(at) <= cutoff)
-                .Select(o => o.Key)
-                .ToArray();
-            if (old.Length == 0)
+            // The first version of the listing, paged by the last key: s3rver's second version fails on every truncated page
+            // (its continuation token uses a cipher that current OpenSSL refuses: an internal error).
+            var page = await s3.ListObjectsAsync(
+                new ListObjectsRequest { BucketName = Extensions.FilesBucket, Prefix = FileVault.KeyPrefix, Marker = next, MaxKeys = pageSize }, ct);
+            next = page.IsTruncated == true && page.S3Objects is [.., var last] ? last.Key : null;
+            foreach (var item in page.S3Objects ?? [])
             {
-                continue;
-            }
+                if (user is null || !UserPart(user[0].Key).SequenceEqual(UserPart(item.Key)))
+                {
+                    if (batchKeys >= pageSize)
+                    {
+                        removed += await SweepUsersAsync(batch, cutoff, ct);
+                        batch.Clear();
+                        batchKeys = 0;
+                    }
 
-            List<string> unowned;
-            await using (var connection = await dataSource.OpenConnectionAsync(ct))
-            {
-                unowned = (await connection.QueryAsync<string>(new CommandDefinition(
-                    """
-                    SELECT k FROM unnest(@keys::text[]) AS k
-                    WHERE NOT EXISTS (SELECT 1 FROM files f WHERE f.id = split_part(k, '/', 3))
-                      AND NOT EXISTS (SELECT 1 FROM file_uploads u WHERE u.object_key = k)
-                    """,
-                    new { keys = old }, cancellationToken: ct))).ToList();
-            }
+                    user = [];
+                    batch.Add(user);
+                }
 
-            foreach (var key in unowned)
+                user.Add(item);
+                batchKeys++;
+            }
+        }
+        while (next is not null);
+
+        removed += await SweepUsersAsync(batch, cutoff, ct);
+        if (removed > 0)
+        {
+            LogOrphanObjectsRemoved(logger, removed);
+        }
+
+        return removed;
+    }
+
+    /// <summary><c>users/{hashed user}/</c> of a key.</summary>
+    private static ReadOnlySpan<char> UserPart(string key)
+    {
+        var end = key.IndexOf('/', FileVault.KeyPrefix.Length);
+        return end < 0 ? key : key.AsSpan(0, end + 1);
+    }
+
+    private async Task<int> SweepUsersAsync(List<List<S3Object>> users, DateTimeOffset cutoff, CancellationToken ct)
+    {
+        if (users.Count == 0)
+        {
+            return 0;
+        }
+
+        HashSet<string> owned;
+        await using (var connection = await dataSource.OpenConnectionAsync(ct))
+        {
+            owned = (await connection.QueryAsync<string>(new CommandDefinition(
+                """
+                SELECT k FROM unnest(@keys::text[]) AS k
+                WHERE EXISTS (SELECT 1 FROM files f WHERE f.id = split_part(k, '/', 3))
+                   OR EXISTS (SELECT 1 FROM file_uploads u WHERE u.object_key = k)
+                """,
+                new { keys = users.SelectMany(u => u).Select(o => o.Key).ToArray() }, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+        }
+
+        var removed = 0;
+        foreach (var objects in users.Where(u => u.Any(o => owned.Contains(o.Key))))
+        {
+            foreach (var item in objects.Where(o => !owned.Contains(o.Key) && o.LastModified is { } at && AsUtc(at) <= cutoff))
             {
                 try
                 {
-                    await s3.DeleteObjectAsync(Extensions.FilesBucket, key, ct);
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, item.Key, ct);
                     removed++;
                 }
                 catch (Exception ex) when (FileVault.IsStorageFailure(ex))
@@ -149,12 +195,6 @@ public sealed partial class UploadSweeper(
                     LogOrphanObjectFailed(logger, ex.GetType().Name);
                 }
             }
-        }
-        while (next is not null);
-
-        if (removed > 0)
-        {
-            LogOrphanObjectsRemoved(logger, removed);
         }
 
         return removed;

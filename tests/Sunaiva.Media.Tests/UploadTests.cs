@@ -427,20 +427,23 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_object_no_row_owns_is_deleted_by_the_storage_scan_once_old_while_stored_files_and_uploads_in_progress_stay()
+    public async Task An_object_no_row_owns_is_deleted_by_the_storage_scan_once_old_while_stored_files_uploads_in_progress_and_unknown_users_objects_stay()
     {
         // Objects count as old after 3 s here (an hour by default), by storage's modification time and the real clock.
         await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?> { ["FileVault:UnownedObjectAge"] = "00:00:03" });
         await app.StartAsync();
-        // A stored file (one put and its row), an object a crash left between its put and its row (no row at all), and a
-        // resumable upload's object whose upload row is still open.
+        // A stored file (one put and its row), an object a crash left between its put and its row (no row at all), a
+        // resumable upload's object whose upload row is still open, and an object of a user this database knows nothing of
+        // (another database's: the store is shared by this collection's tests, as a misconfigured service would share it).
         using var ada = app.ClientFor(_ada);
         using var response = await TestFiles.UploadAsync(ada, TestFiles.Png(padding: 2000), "image/png", "kept.png");
         var stored = FileVault.ObjectKey(_ada, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
         var s3 = app.Services.GetRequiredService<IAmazonS3>();
         var crashed = FileVault.ObjectKey(_ada, "file_crashed_before_its_row");
         var resumable = FileVault.ObjectKey(_ada, "file_resumable_in_progress");
-        foreach (var key in new[] { crashed, resumable })
+        var stranger = "stranger-" + Guid.NewGuid().ToString("N")[..8];
+        var unknown = FileVault.ObjectKey(stranger, "file_of_another_database");
+        foreach (var key in new[] { crashed, resumable, unknown })
         {
             await s3.PutObjectAsync(new PutObjectRequest { BucketName = Extensions.FilesBucket, Key = key, InputStream = new MemoryStream(TestFiles.Png(padding: 100)), UseChunkEncoding = false });
         }
@@ -457,18 +460,19 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
             await insert.ExecuteNonQueryAsync();
         }
 
-        // The bucket is shared with the collection's other tests: this app's scan may remove their leftovers too, so only
-        // this user's objects are looked at.
         var sweeper = app.Services.GetRequiredService<UploadSweeper>();
         await sweeper.ScanStorageAsync(default);
         var afterYoung = await ListObjectsAsync(_ada, app);
         await Task.Delay(TimeSpan.FromSeconds(4.5)); // every object here is now past the age
-        await sweeper.ScanStorageAsync(default);
+        // Pages of two keys: users' objects gathered across pages and batches.
+        await sweeper.ScanStorageAsync(default, pageSize: 2);
         var afterOld = await ListObjectsAsync(_ada, app);
+        var strangersAfterOld = await ListObjectsAsync(stranger, app);
 
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal(new[] { crashed, resumable, stored }.Order(), afterYoung.Order());
         Assert.Equal(new[] { resumable, stored }.Order(), afterOld.Order());
+        Assert.Equal([unknown], strangersAfterOld);
         Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/files/{stored.Split('/')[^1]}/content")).StatusCode);
     }
 
