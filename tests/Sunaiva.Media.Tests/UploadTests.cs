@@ -402,16 +402,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var s3 = _app.Services.GetRequiredService<IAmazonS3>();
         var key = FileVault.ObjectKey(_ada, "file_put_orphan");
         await s3.PutObjectAsync(new PutObjectRequest { BucketName = Extensions.FilesBucket, Key = key, InputStream = new MemoryStream(TestFiles.Png(padding: 100)) });
-        await using (var connection = new Npgsql.NpgsqlConnection(_app.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var insert = new Npgsql.NpgsqlCommand(
-                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_put_orphan', @u, '', @k, 'put', @at, @at)", connection);
-            insert.Parameters.AddWithValue("u", _ada);
-            insert.Parameters.AddWithValue("k", key);
-            insert.Parameters.AddWithValue("at", _app.Time.GetUtcNow().AddHours(1));
-            await insert.ExecuteNonQueryAsync();
-        }
+        await InsertUploadRowAsync(_app, "file_put_orphan", "", key, "put", _app.Time.GetUtcNow().AddHours(1));
 
         var sweeper = _app.Services.GetRequiredService<UploadSweeper>();
         var early = await sweeper.SweepAsync(default);
@@ -448,17 +439,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
             await s3.PutObjectAsync(new PutObjectRequest { BucketName = Extensions.FilesBucket, Key = key, InputStream = new MemoryStream(TestFiles.Png(padding: 100)), UseChunkEncoding = false });
         }
 
-        await using (var connection = new Npgsql.NpgsqlConnection(app.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var insert = new Npgsql.NpgsqlCommand(
-                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_resumable_in_progress', @u, 'up-1', @k, 'resumable', @until, @at)", connection);
-            insert.Parameters.AddWithValue("u", _ada);
-            insert.Parameters.AddWithValue("k", resumable);
-            insert.Parameters.AddWithValue("until", app.Time.GetUtcNow().AddDays(1));
-            insert.Parameters.AddWithValue("at", app.Time.GetUtcNow());
-            await insert.ExecuteNonQueryAsync();
-        }
+        await InsertUploadRowAsync(app, "file_resumable_in_progress", "up-1", resumable, "resumable", app.Time.GetUtcNow().AddDays(1));
 
         var sweeper = app.Services.GetRequiredService<UploadSweeper>();
         await sweeper.ScanStorageAsync(default);
@@ -483,17 +464,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         var key = FileVault.ObjectKey(_ada, "file_orphan");
         var multipart = await MultipartObject.StartAsync(s3, Extensions.FilesBucket, key, "image/png", default);
         await multipart.UploadPartAsync(1, TestFiles.Png(padding: 100), 133, default);
-        await using (var connection = new Npgsql.NpgsqlConnection(_app.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await using var insert = new Npgsql.NpgsqlCommand(
-                "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES ('file_orphan', @u, @up, @k, 'stream', @at, @at)", connection);
-            insert.Parameters.AddWithValue("u", _ada);
-            insert.Parameters.AddWithValue("up", multipart.UploadId);
-            insert.Parameters.AddWithValue("k", key);
-            insert.Parameters.AddWithValue("at", _app.Time.GetUtcNow().AddHours(1));
-            await insert.ExecuteNonQueryAsync();
-        }
+        await InsertUploadRowAsync(_app, "file_orphan", multipart.UploadId, key, "stream", _app.Time.GetUtcNow().AddHours(1));
 
         var sweeper = _app.Services.GetRequiredService<UploadSweeper>();
         var early = await sweeper.SweepAsync(default);
@@ -577,6 +548,23 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         }
 
         return parts;
+    }
+
+    /// <summary>An upload row of <c>_ada</c>'s as the service writes one before storage holds anything (what a crash leaves).</summary>
+    private async Task InsertUploadRowAsync(MediaApp app, string id, string storageUploadId, string key, string kind, DateTimeOffset expiresAt)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(app.ConnectionString);
+        await connection.OpenAsync();
+        await using var insert = new Npgsql.NpgsqlCommand(
+            "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES (@id, @u, @up, @k, @kind, @until, @at)", connection);
+        insert.Parameters.AddWithValue("id", id);
+        insert.Parameters.AddWithValue("u", _ada);
+        insert.Parameters.AddWithValue("up", storageUploadId);
+        insert.Parameters.AddWithValue("k", key);
+        insert.Parameters.AddWithValue("kind", kind);
+        insert.Parameters.AddWithValue("until", expiresAt);
+        insert.Parameters.AddWithValue("at", app.Time.GetUtcNow());
+        await insert.ExecuteNonQueryAsync();
     }
 
     private async Task<List<string>> ListObjectsAsync(string userId, MediaApp? app = null)
