@@ -153,4 +153,14 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
 
     internal static string ObjectKey(string userId, string fileId) =>
         $"{KeyPrefix}{Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(userId)))[..32]}/{fileId}";
+
+    /// <summary>The <c>users/{hashed user}/</c> part of an object key (the whole key when it has no such part).</summary>
+    internal static ReadOnlySpan<char> OwnerPart(string key)
+    {
+        var end = key.IndexOf('/', KeyPrefix.Length);
+        return end < 0 ? key : key.AsSpan(0, end + 1);
+    }
+
+    /// <summary>The file id an object key ends with.</summary>
+    internal static string FileIdOf(string key) => key[(key.LastIndexOf('/') + 1)..];
 }

@@ -125,7 +125,7 @@ public sealed partial class UploadSweeper(
             next = page.IsTruncated == true && page.S3Objects is [.., var last] ? last.Key : null;
             foreach (var item in page.S3Objects ?? [])
             {
-                if (user is null || !UserPart(user[0].Key).SequenceEqual(UserPart(item.Key)))
+                if (user is null || !FileVault.OwnerPart(user[0].Key).SequenceEqual(FileVault.OwnerPart(item.Key)))
                 {
                     if (batchKeys >= pageSize)
                     {
@@ -153,13 +153,6 @@ public sealed partial class UploadSweeper(
         return removed;
     }
 
-    /// <summary><c>users/{hashed user}/</c> of a key.</summary>
-    private static ReadOnlySpan<char> UserPart(string key)
-    {
-        var end = key.IndexOf('/', FileVault.KeyPrefix.Length);
-        return end < 0 ? key : key.AsSpan(0, end + 1);
-    }
-
     private async Task<int> SweepUsersAsync(List<List<S3Object>> users, DateTimeOffset cutoff, CancellationToken ct)
     {
         if (users.Count == 0)
@@ -167,16 +160,17 @@ public sealed partial class UploadSweeper(
             return 0;
         }
 
+        var keys = users.SelectMany(u => u).Select(o => o.Key).ToArray();
         HashSet<string> owned;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         {
             owned = (await connection.QueryAsync<string>(new CommandDefinition(
                 """
-                SELECT k FROM unnest(@keys::text[]) AS k
-                WHERE EXISTS (SELECT 1 FROM files f WHERE f.id = split_part(k, '/', 3))
-                   OR EXISTS (SELECT 1 FROM file_uploads u WHERE u.object_key = k)
+                SELECT t.key FROM unnest(@keys::text[], @ids::text[]) AS t(key, id)
+                WHERE EXISTS (SELECT 1 FROM files f WHERE f.id = t.id)
+                   OR EXISTS (SELECT 1 FROM file_uploads u WHERE u.object_key = t.key)
                 """,
-                new { keys = users.SelectMany(u => u).Select(o => o.Key).ToArray() }, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
+                new { keys, ids = keys.Select(FileVault.FileIdOf).ToArray() }, cancellationToken: ct))).ToHashSet(StringComparer.Ordinal);
         }
 
         var removed = 0;
