@@ -3,6 +3,7 @@ using Amazon.S3.Model;
 using Dapper;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Sunaiva.ServiceDefaults.Storage;
 
 namespace Sunaiva.Media.Files;
 
@@ -115,15 +116,9 @@ public sealed partial class UploadSweeper(
         var batch = new List<List<S3Object>>();
         var batchKeys = 0;
         List<S3Object>? user = null;
-        string? next = null;
-        do
+        await foreach (var page in s3.ListPagesAsync(Extensions.FilesBucket, FileVault.KeyPrefix, pageSize, ct))
         {
-            // The first version of the listing, paged by the last key: s3rver's second version fails on every truncated page
-            // (its continuation token uses a cipher that current OpenSSL refuses: an internal error).
-            var page = await s3.ListObjectsAsync(
-                new ListObjectsRequest { BucketName = Extensions.FilesBucket, Prefix = FileVault.KeyPrefix, Marker = next, MaxKeys = pageSize }, ct);
-            next = page.IsTruncated == true && page.S3Objects is [.., var last] ? last.Key : null;
-            foreach (var item in page.S3Objects ?? [])
+            foreach (var item in page)
             {
                 if (user is null || !FileVault.OwnerPart(user[0].Key).SequenceEqual(FileVault.OwnerPart(item.Key)))
                 {
@@ -142,7 +137,6 @@ public sealed partial class UploadSweeper(
                 batchKeys++;
             }
         }
-        while (next is not null);
 
         removed += await SweepUsersAsync(batch, cutoff, ct);
         if (removed > 0)

@@ -31,22 +31,18 @@ public sealed class VideoObjects(IAmazonS3 s3, StorageConnection storage, IOptio
     }
 
     /// <summary>Deletes every object under a prefix (a user's videos); returns how many.</summary>
-    public async Task<int> DeletePrefixAsync(string prefix, CancellationToken ct)
+    public async Task<int> DeletePrefixAsync(string prefix, CancellationToken ct, int pageSize = 1000)
     {
         var deleted = 0;
-        string? token = null;
-        do
+        await foreach (var page in s3.ListPagesAsync(Extensions.VideosBucket, prefix, pageSize, ct))
         {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.VideosBucket, Prefix = prefix, ContinuationToken = token }, ct);
-            foreach (var item in page.S3Objects ?? [])
+            foreach (var item in page)
             {
                 await s3.DeleteObjectAsync(Extensions.VideosBucket, item.Key, ct);
                 deleted++;
             }
-
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
-        while (token is not null);
+
         return deleted;
     }
 

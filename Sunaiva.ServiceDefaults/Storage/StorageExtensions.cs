@@ -85,6 +85,26 @@ public static class StorageExtensions
                 HttpClientFactory = httpClients,
             });
 
+    /// <summary>
+    /// The objects under <paramref name="prefix"/>, a page of <paramref name="pageSize"/> keys at a time, in key order. S3's
+    /// first listing version paged by the last key: s3rver fails every truncated page of the second (its continuation token
+    /// uses a cipher that current OpenSSL refuses: an internal error). A caller may delete a page's objects before asking for
+    /// the next: the next page starts after the last key listed, not at a position in the listing.
+    /// </summary>
+    public static async IAsyncEnumerable<List<S3Object>> ListPagesAsync(
+        this IAmazonS3 s3, string bucket, string prefix, int pageSize = 1000, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        string? next = null;
+        do
+        {
+            var page = await s3.ListObjectsAsync(new ListObjectsRequest { BucketName = bucket, Prefix = prefix, Marker = next, MaxKeys = pageSize }, ct);
+            var objects = page.S3Objects ?? [];
+            next = page.IsTruncated == true && objects is [.., var last] ? last.Key : null;
+            yield return objects;
+        }
+        while (next is not null);
+    }
+
     /// <summary>s3rver rejects chunked uploads, so every put goes through here.</summary>
     public static PutObjectRequest NewPut(string bucket, string key) => new()
     {

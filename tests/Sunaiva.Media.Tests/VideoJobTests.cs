@@ -2,12 +2,14 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Amazon.S3;
+using Amazon.S3.Model;
 using Microsoft.Extensions.DependencyInjection;
 using SkiaSharp;
 using Sunaiva.Contracts;
 using Sunaiva.Media.Videos;
 using Sunaiva.Messaging.Events;
 using Sunaiva.Messaging.Work;
+using Sunaiva.ServiceDefaults.Storage;
 using Sunaiva.Testing;
 
 namespace Sunaiva.Media.Tests;
@@ -123,6 +125,26 @@ public sealed class VideoJobTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
         Assert.Equal(0, after);
         Assert.Empty(await client.GetFromJsonAsync<JsonElement[]>("/videos") ?? []);
+    }
+
+    [Fact]
+    public async Task Deleting_a_users_videos_removes_every_object_over_several_listing_pages_and_no_other_users()
+    {
+        var s3 = _app.Services.GetRequiredService<IAmazonS3>();
+        var other = "other-" + Guid.NewGuid().ToString("N")[..8];
+        foreach (var key in Enumerable.Range(0, 5).Select(i => $"{VideoStore.UserPrefix(_user)}videos/vid_{i}/r1/video.mp4").Append($"{VideoStore.UserPrefix(other)}videos/vid_0/r1/video.mp4"))
+        {
+            var put = StorageExtensions.NewPut(Extensions.VideosBucket, key);
+            put.ContentBody = "mp4";
+            await s3.PutObjectAsync(put);
+        }
+
+        // Pages of two keys: s3rver refuses the continuation token of the second listing version on a truncated page.
+        var deleted = await _app.Services.GetRequiredService<VideoObjects>().DeletePrefixAsync(VideoStore.UserPrefix(_user), CancellationToken.None, pageSize: 2);
+
+        Assert.Equal(5, deleted);
+        Assert.Empty((await s3.ListObjectsAsync(new ListObjectsRequest { BucketName = Extensions.VideosBucket, Prefix = VideoStore.UserPrefix(_user) })).S3Objects ?? []);
+        Assert.Single((await s3.ListObjectsAsync(new ListObjectsRequest { BucketName = Extensions.VideosBucket, Prefix = VideoStore.UserPrefix(other) })).S3Objects ?? []);
     }
 
     private async Task PublishSignupAsync(string eventId, UserSignedUp data)
