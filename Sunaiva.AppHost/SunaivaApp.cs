@@ -175,9 +175,22 @@ public static class SunaivaApp
     /// Google OAuth client for Drive (both optional: empty means /drive answers 503). Set <c>Parameters:drive-client-id</c> and
     /// <c>Parameters:drive-client-secret</c>; register <c>{media}/drive/callback</c> as the client's redirect URI (docs/drive.md).
     /// </summary>
-    private static IResourceBuilder<ProjectResource> WithGoogleDrive(this IResourceBuilder<ProjectResource> media) =>
+    private static IResourceBuilder<ProjectResource> WithGoogleDrive(this IResourceBuilder<ProjectResource> media)
+    {
         media.WithEnvironment("Drive__ClientId", media.ApplicationBuilder.AddOptionalSecret(ResourceNames.DriveClientIdParameter))
             .WithEnvironment("Drive__ClientSecret", media.ApplicationBuilder.AddOptionalSecret(ResourceNames.DriveClientSecretParameter));
+
+        // A local Google stand-in (a test fake) is named by the AppHost's Drive:* endpoint settings; Google's otherwise.
+        foreach (var setting in new[] { "AuthorizationEndpoint", "TokenEndpoint", "RevokeEndpoint", "ApiBaseUrl" })
+        {
+            if (media.ApplicationBuilder.Configuration[$"Drive:{setting}"] is { Length: > 0 } value)
+            {
+                media.WithEnvironment($"Drive__{setting}", value);
+            }
+        }
+
+        return media;
+    }
 
     /// <summary>A secret parameter read from <c>Parameters:NAME</c> when set, and empty (not asked for) otherwise.</summary>
     private static IResourceBuilder<ParameterResource> AddOptionalSecret(this IDistributedApplicationBuilder builder, string name) =>

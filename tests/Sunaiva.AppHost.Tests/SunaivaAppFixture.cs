@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Sunaiva.Testing;
+using Sunaiva.Testing.FakeGoogle;
 
 namespace Sunaiva.AppHost.Tests;
 
@@ -19,11 +20,15 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
     /// <summary>Stands in for api.stripe.com; billing is pointed at it through the AppHost's Stripe:ApiBase.</summary>
     public Sunaiva.Billing.Tests.FakeStripe Stripe { get; private set; } = null!;
 
+    /// <summary>Stands in for Google's OAuth and Drive v3 endpoints; Media is pointed at it through the AppHost's Drive:* settings.</summary>
+    public FakeGoogleServer Google { get; private set; } = null!;
+
     public DistributedApplication App => _app ?? throw new InvalidOperationException("not started");
 
     public async Task InitializeAsync()
     {
         Stripe = await Sunaiva.Billing.Tests.FakeStripe.StartAsync();
+        Google = await FakeGoogleServer.StartAsync();
         var builder = await DistributedApplicationTestingBuilder.CreateAsync<Projects.Sunaiva_AppHost>(
             [
                 "--Infrastructure:Mode=local",
@@ -33,6 +38,12 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
                 $"--Parameters:{ResourceNames.StripeSecretKeyParameter}=sk_test_apphost_fake",
                 $"--Parameters:{ResourceNames.StripeWebhookSecretParameter}={StripeWebhookSecret}",
                 $"--Stripe:ApiBase={Stripe.BaseUrl}",
+                $"--Parameters:{ResourceNames.DriveClientIdParameter}={FakeGoogleServer.ClientId}",
+                $"--Parameters:{ResourceNames.DriveClientSecretParameter}={FakeGoogleServer.ClientSecret}",
+                $"--Drive:AuthorizationEndpoint={Google.AuthorizationEndpoint}",
+                $"--Drive:TokenEndpoint={Google.TokenEndpoint}",
+                $"--Drive:RevokeEndpoint={Google.RevokeEndpoint}",
+                $"--Drive:ApiBaseUrl={Google.ApiBaseUrl}",
             ],
             (options, _) => options.DisableDashboard = true);
         builder.Services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
@@ -90,6 +101,11 @@ public sealed class SunaivaAppFixture : IAsyncLifetime
         if (Stripe is not null)
         {
             await Stripe.DisposeAsync();
+        }
+
+        if (Google is not null)
+        {
+            await Google.DisposeAsync();
         }
     }
 }
