@@ -2,7 +2,7 @@ namespace Sunaiva.Testing;
 
 /// <summary>
 /// Draft renders for tests that are about what happens around the renderer, not its output (Media's OnboardingVideoTests
-/// judges that at the default settings): 4 frames a second, ffmpeg's ultrafast preset, and unless <c>voice</c>, narration by
+/// judges that at the default settings): 2 frames a second, ffmpeg's ultrafast preset, and unless <c>voice</c>, narration by
 /// espeak-ng rather than the Voice service (which the test would otherwise have to run).
 /// </summary>
 public static class DraftVideos
@@ -16,7 +16,7 @@ public static class DraftVideos
 
     public static void AddTo(IDictionary<string, string?> values, bool voice = false)
     {
-        values["Videos:FramesPerSecond"] = "4";
+        values["Videos:FramesPerSecond"] = "2";
         values["Videos:Preset"] = "ultrafast";
         if (!voice)
         {
