@@ -81,6 +81,13 @@ public static class TestFiles
         return await client.SendAsync(request);
     }
 
+    /// <summary>The keys of a user's objects in the files bucket.</summary>
+    public static async Task<List<string>> StoredObjectsAsync(Amazon.S3.IAmazonS3 s3, string userId)
+    {
+        var listing = await s3.ListObjectsAsync(new Amazon.S3.Model.ListObjectsRequest { BucketName = Extensions.FilesBucket, Prefix = Files.FileVault.ObjectKey(userId, string.Empty) });
+        return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+    }
+
     public static async Task<string> UploadedIdAsync(HttpClient client, byte[] bytes, string? contentType, string name)
     {
         var response = await UploadAsync(client, bytes, contentType, name);

@@ -1,4 +1,3 @@
-using Amazon.S3.Model;
 using Npgsql;
 using Sunaiva.Media.Files;
 using Sunaiva.ServiceDefaults.Storage;
@@ -80,24 +79,13 @@ public sealed class UploadCrashTests(MediaServers servers) : IAsyncLifetime
 
     private async Task<HashSet<string>> FileKeysAsync()
     {
-        await using var connection = new NpgsqlConnection(servers.Servers.PostgresConnectionString(_database));
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT object_key FROM files WHERE user_id = @u AND deleted_at IS NULL", connection);
-        command.Parameters.AddWithValue("u", _user);
-        var keys = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            keys.Add(reader.GetString(0));
-        }
-
-        return keys;
+        await using var data = NpgsqlDataSource.Create(servers.Servers.PostgresConnectionString(_database));
+        return (await data.QueryListAsync<string>("SELECT object_key FROM files WHERE user_id = @u AND deleted_at IS NULL", new { u = _user })).ToHashSet(StringComparer.Ordinal);
     }
 
     private async Task<HashSet<string>> ObjectKeysAsync()
     {
         using var s3 = StorageExtensions.CreateClient(StorageConnection.Parse(servers.Servers.StorageConnectionString!));
-        var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = FileVault.ObjectKey(_user, string.Empty) });
-        return (listing.S3Objects ?? []).Select(o => o.Key).ToHashSet(StringComparer.Ordinal);
+        return (await TestFiles.StoredObjectsAsync(s3, _user)).ToHashSet(StringComparer.Ordinal);
     }
 }

@@ -551,29 +551,13 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     /// <summary>An upload row of <c>_ada</c>'s as the service writes one before storage holds anything (what a crash leaves).</summary>
-    private async Task InsertUploadRowAsync(MediaApp app, string id, string storageUploadId, string key, string kind, DateTimeOffset expiresAt)
-    {
-        await using var connection = new Npgsql.NpgsqlConnection(app.ConnectionString);
-        await connection.OpenAsync();
-        await using var insert = new Npgsql.NpgsqlCommand(
-            "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES (@id, @u, @up, @k, @kind, @until, @at)", connection);
-        insert.Parameters.AddWithValue("id", id);
-        insert.Parameters.AddWithValue("u", _ada);
-        insert.Parameters.AddWithValue("up", storageUploadId);
-        insert.Parameters.AddWithValue("k", key);
-        insert.Parameters.AddWithValue("kind", kind);
-        insert.Parameters.AddWithValue("until", expiresAt);
-        insert.Parameters.AddWithValue("at", app.Time.GetUtcNow());
-        await insert.ExecuteNonQueryAsync();
-    }
+    private async Task InsertUploadRowAsync(MediaApp app, string id, string storageUploadId, string key, string kind, DateTimeOffset expiresAt) =>
+        await app.ScalarAsync<object>(
+            "INSERT INTO file_uploads (id, user_id, storage_upload_id, object_key, kind, expires_at, created_at) VALUES (@id, @u, @up, @k, @kind, @until, @at)",
+            ("id", id), ("u", _ada), ("up", storageUploadId), ("k", key), ("kind", kind), ("until", expiresAt), ("at", app.Time.GetUtcNow()));
 
-    private async Task<List<string>> ListObjectsAsync(string userId, MediaApp? app = null)
-    {
-        var s3 = (app ?? _app).Services.GetRequiredService<IAmazonS3>();
-        var prefix = FileVault.ObjectKey(userId, string.Empty);
-        var listing = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Extensions.FilesBucket, Prefix = prefix });
-        return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
-    }
+    private Task<List<string>> ListObjectsAsync(string userId, MediaApp? app = null) =>
+        TestFiles.StoredObjectsAsync((app ?? _app).Services.GetRequiredService<IAmazonS3>(), userId);
 
     /// <summary>
     /// Runs the sweeper past every upload row's expiry and waits until the user has none: a put that storage broke off is
