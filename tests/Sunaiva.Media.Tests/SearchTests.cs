@@ -27,6 +27,45 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(expected, query);
     }
 
+    [Theory]
+    [InlineData("ab", "'ab':*")]
+    [InlineData("x.y", "'x.y':*")]
+    [InlineData("a-b", "'a-b' <-> 'a' <-> 'b'")] // several words stay whole words
+    [InlineData("\"a b\" -c", "'a' <-> 'b' & !'c'")]
+    public async Task A_text_too_short_for_the_names_trigrams_is_parsed_once_and_one_word_of_it_is_a_prefix(string text, string expected)
+    {
+        Assert.True(Sunaiva.Media.Search.FileSearch.MatchesByPrefix(text));
+
+        var query = await _app.ScalarAsync<string>($"SELECT ({Sunaiva.Media.Search.FileSearch.PrefixQuerySql})::text", ("q", text));
+
+        Assert.Equal(expected, query);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("x.abc")]
+    [InlineData("ab cde")]
+    public void A_text_with_three_letters_in_a_row_is_matched_by_words_and_by_part_of_a_name(string text) =>
+        Assert.False(Sunaiva.Media.Search.FileSearch.MatchesByPrefix(text));
+
+    [Fact]
+    public async Task A_text_of_one_or_two_letters_finds_the_names_and_words_that_begin_with_it_names_first()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var named = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("numbers only 1 2 3"), "text/plain", "abacus-notes.txt");
+        var worded = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("an abstract of the talk"), "text/plain", "minutes.txt");
+        var inside = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("nothing of the kind"), "text/plain", "kebab.txt");
+        foreach (var id in new[] { named, worded, inside })
+        {
+            await IndexedAsync(id);
+        }
+
+        var ids = (await SearchAsync(ada, "ab")).GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
+
+        // By the beginnings of words (a name's words rank first); not inside a word, which no index could find fast.
+        Assert.Equal(new[] { named, worded }, ids);
+    }
+
     [Fact]
     public async Task Searches_run_on_connections_that_plan_each_query_for_its_own_text_and_filters()
     {
