@@ -67,7 +67,8 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     /// of its entries, and a name's words are in the vector (weight A), so <c>abacus.txt</c> is found by <c>ab</c> and ranked
     /// above a text that says <c>abstract</c>. Several short words (<c>x y</c>, <c>a-b</c>) stay whole words: each prefix
     /// would have the index gather every file with a word beginning so, before they are intersected (<c>a-b</c> as
-    /// prefixes 200 ms, as words 1 ms). Immutable functions of the text alone (no subquery), so Postgres folds it to a constant when it plans.
+    /// prefixes 200 ms, as words 1 ms). Immutable functions of the text alone (no subquery), so Postgres folds it to a
+    /// constant when it plans the statement for the text.
     /// </summary>
     internal const string PrefixQuerySql =
         "(CASE WHEN numnode(websearch_to_tsquery('simple', @q)) = 1 THEN (websearch_to_tsquery('simple', @q)::text || ':*')::tsquery ELSE websearch_to_tsquery('simple', @q) END)";
@@ -96,9 +97,8 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
 
     // The tsquery is computed once (an InitPlan: a scalar subquery); as a plan parameter it is an index condition, so
     // each branch has its GIN index. Three branches, each ranking only its own rows:
-    //  - named (one word of three letters or more, @partial; see MatchesByPrefix): the name contains the text (trigram
-    //    index, ILIKE: partial names): ts_rank plus
-    //    the name's word similarity, at most MaxRankedMatches of them. Several words are found in names by their words
+    //  - named (one word with three letters or digits in a row, @partial; see MatchesByPrefix): the name contains the
+    //    text (trigram index, ILIKE: partial names): ts_rank plus the name's word similarity, at most MaxRankedMatches of them. Several words are found in names by their words
     //    (a name's words are in its vector with weight A, ranked above a body's C): ILIKE on a phrase reads the postings of
     //    every trigram of the phrase across all users' names (6-10 ms for two ten-letter words, whatever it finds);
     //  - worded: the words match (FTS index) and the name does not contain the text: ts_rank alone (a body match is not
@@ -117,7 +117,7 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     /// <see cref="Sql"/> for a text matched by the beginnings of words (<see cref="MatchesByPrefix"/>). The word branch
     /// tests the prefix query written out in the statement (folded to a constant when Postgres plans it for the text), not
     /// the CTE's value, which the planner cannot see: so it estimates how many of the user's files the prefix matches and
-    /// takes the newest first. A prefix most words share (<c>mi</c>: 100,285 of the bench user's 100,000 files) walks the
+    /// takes the newest first. A prefix most words share (<c>mi</c>: nearly all of the bench user's 100,000 files) walks the
     /// user's files newest first until the bound is met (14 ms) instead of collecting every match from the text index
     /// (228 ms); a rare one (<c>xx</c>) is looked up in the text index (1-2 ms).
     /// </summary>
