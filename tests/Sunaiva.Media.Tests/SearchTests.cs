@@ -49,6 +49,34 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
         Assert.False(Sunaiva.Media.Search.FileSearch.MatchesByPrefix(text));
 
     [Fact]
+    public async Task A_query_of_exclusions_alone_finds_no_file_by_its_words_and_a_word_with_an_exclusion_still_does()
+    {
+        using var ada = _app.ClientFor(_ada);
+        var drafted = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget draft for next year"), "text/plain", "plan.txt");
+        var final = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget as approved"), "text/plain", "approved.txt");
+        var other = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("minutes of the meeting"), "text/plain", "minutes.txt");
+        foreach (var id in new[] { drafted, final, other })
+        {
+            await IndexedAsync(id);
+        }
+
+        var excluded = await SearchAsync(ada, "-draft");
+        var narrowed = await SearchAsync(ada, "budget -draft");
+
+        // Everything but a word would be every file the text index holds (seconds on a large vault), not a search.
+        Assert.Empty(excluded.GetProperty("items").EnumerateArray());
+        Assert.Equal([final], narrowed.GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()));
+    }
+
+    [Theory]
+    [InlineData("--", 0)]
+    [InlineData("\U0001F600", 0)]
+    [InlineData("ab", 21)]
+    [InlineData("ab cd", 1)]
+    public void A_text_without_a_letter_or_digit_is_not_compared_with_names_for_typos(string text, int fuzzyBelow) =>
+        Assert.Equal(fuzzyBelow, Sunaiva.Media.Search.FileSearch.FuzzyBelow(new Sunaiva.Media.Search.SearchQuery(text, Limit: 20)));
+
+    [Fact]
     public async Task A_text_of_one_or_two_letters_finds_the_names_and_words_that_begin_with_it_names_first()
     {
         using var ada = _app.ClientFor(_ada);
