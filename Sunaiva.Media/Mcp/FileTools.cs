@@ -23,7 +23,7 @@ public sealed class FileTools(McpCaller caller, FileSearch search, FileVault vau
 
     [McpServerTool(Name = "search_files", ReadOnly = true), Description("Search the names and texts of the user's files. Returns ranked hits with snippets (matches between **).")]
     public async Task<SearchPage> SearchFilesAsync(
-        [Description("Words, \"a phrase\", -excluded, or part of a file name (three letters or more; one or two letters match the beginnings of words)")] string query,
+        [Description("Words, \"a phrase\", -excluded (beside a word), or part of a file name (three letters or more; one or two letters match the beginnings of words)")] string query,
         [Description("Only files of this content type, e.g. application/pdf")] string? type = null,
         [Description("Hits per page, 1-50")] int limit = 10,
         [Description("nextOffset of the previous page")] int offset = 0,

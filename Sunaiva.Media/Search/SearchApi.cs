@@ -12,7 +12,7 @@ public static class SearchApi
         var group = app.MapGroup("/search").RequireAuthorization().WithTags("Files");
         group.MapGet("/", SearchAsync).ProducesProblems(StatusCodes.Status400BadRequest)
             .WithSummary("Search the names and texts of the caller's files (ranked, with highlighted snippets)")
-            .WithDescription("q: words, \"a phrase\", -excluded, or part of a name (typos tolerated); one or two letters match the beginnings of words. Filters: type (content type), source (upload|drive), from/to (created, ISO 8601). Page with limit (1-50) and offset (the nextOffset of the previous page).");
+            .WithDescription("q: words, \"a phrase\", -excluded (beside a word), or part of a name (typos tolerated); one or two letters match the beginnings of words. Filters: type (content type), source (upload|drive), from/to (created, ISO 8601). Page with limit (1-50) and offset (the nextOffset of the previous page).");
         return group;
     }
 
