@@ -52,20 +52,17 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task A_query_of_exclusions_alone_finds_no_file_by_its_words_and_a_word_with_an_exclusion_still_does()
     {
         using var ada = _app.ClientFor(_ada);
-        var drafted = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget draft for next year"), "text/plain", "plan.txt");
-        var final = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget as approved"), "text/plain", "approved.txt");
-        var other = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("minutes of the meeting"), "text/plain", "minutes.txt");
-        foreach (var id in new[] { drafted, final, other })
-        {
-            await IndexedAsync(id);
-        }
+        var ids = await IndexedTextsAsync(ada,
+            ("plan.txt", "text/plain", "the budget draft for next year"),
+            ("approved.txt", "text/plain", "the budget as approved"),
+            ("minutes.txt", "text/plain", "minutes of the meeting"));
 
-        var excluded = await SearchAsync(ada, "-draft");
-        var narrowed = await SearchAsync(ada, "budget -draft");
+        var excluded = await SearchIdsAsync(ada, "-draft");
+        var narrowed = await SearchIdsAsync(ada, "budget -draft");
 
         // Everything but a word would be every file the text index holds (seconds on a large vault), not a search.
-        Assert.Empty(excluded.GetProperty("items").EnumerateArray());
-        Assert.Equal([final], narrowed.GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()));
+        Assert.Empty(excluded);
+        Assert.Equal([ids[1]], narrowed);
     }
 
     [Theory]
@@ -80,18 +77,15 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     public async Task A_text_of_one_or_two_letters_finds_the_names_and_words_that_begin_with_it_names_first()
     {
         using var ada = _app.ClientFor(_ada);
-        var named = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("numbers only 1 2 3"), "text/plain", "abacus-notes.txt");
-        var worded = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("an abstract of the talk"), "text/plain", "minutes.txt");
-        var inside = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("nothing of the kind"), "text/plain", "kebab.txt");
-        foreach (var id in new[] { named, worded, inside })
-        {
-            await IndexedAsync(id);
-        }
+        var ids = await IndexedTextsAsync(ada,
+            ("abacus-notes.txt", "text/plain", "numbers only 1 2 3"), // named
+            ("minutes.txt", "text/plain", "an abstract of the talk"), // worded
+            ("kebab.txt", "text/plain", "nothing of the kind")); // inside a name's word
 
-        var ids = (await SearchAsync(ada, "ab")).GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
+        var found = await SearchIdsAsync(ada, "ab");
 
         // By the beginnings of words (a name's words rank first); not inside a word, which no index could find fast.
-        Assert.Equal(new[] { named, worded }, ids);
+        Assert.Equal([ids[0], ids[1]], found);
     }
 
     [Fact]
@@ -256,15 +250,13 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
     {
         using var ada = _app.ClientFor(_ada);
         // Found by its name (contains the text), by its words (its name a near miss), and by its name's resemblance only.
-        var named = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("numbers 1 2 3"), "text/csv", "budget-2026.csv");
-        var worded = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("the budget was discussed"), "text/plain", "budgeet-minutes.txt");
-        var resembling = await TestFiles.UploadedIdAsync(ada, TestFiles.Text("nothing of the kind"), "text/plain", "budgeet-plan.txt");
-        foreach (var id in new[] { named, worded, resembling })
-        {
-            await IndexedAsync(id);
-        }
+        var files = await IndexedTextsAsync(ada,
+            ("budget-2026.csv", "text/csv", "numbers 1 2 3"),
+            ("budgeet-minutes.txt", "text/plain", "the budget was discussed"),
+            ("budgeet-plan.txt", "text/plain", "nothing of the kind"));
+        var (named, worded, resembling) = (files[0], files[1], files[2]);
 
-        var ids = (await SearchAsync(ada, "budget")).GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
+        var ids = await SearchIdsAsync(ada, "budget");
 
         // The page is not full, so the typo branch ran; the two exact matches are trigram-similar too, and still come once.
         Assert.Equal(3, ids.Count);
@@ -461,6 +453,26 @@ public sealed class SearchTests(MediaServers servers) : IAsyncLifetime
 
         Assert.Equal(status, await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)));
     }
+
+    /// <summary>Uploads each text file and waits until it is indexed; their ids in the same order.</summary>
+    private async Task<string[]> IndexedTextsAsync(HttpClient client, params (string Name, string Type, string Text)[] files)
+    {
+        var ids = new string[files.Length];
+        for (var i = 0; i < files.Length; i++)
+        {
+            ids[i] = await TestFiles.UploadedIdAsync(client, TestFiles.Text(files[i].Text), files[i].Type, files[i].Name);
+        }
+
+        foreach (var id in ids)
+        {
+            await IndexedAsync(id);
+        }
+
+        return ids;
+    }
+
+    private static async Task<List<string?>> SearchIdsAsync(HttpClient client, string q) =>
+        (await SearchAsync(client, q)).GetProperty("items").EnumerateArray().Select(h => h.GetProperty("id").GetString()).ToList();
 
     private static async Task<JsonElement> SearchAsync(HttpClient client, string q, string extra = "")
     {
