@@ -211,7 +211,8 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
             return cached.Page;
         }
 
-        using var results = await connection.QueryMultipleAsync(new CommandDefinition(MatchesByPrefix(query.Text) ? VersionAndPrefixSearchSql : VersionAndSearchSql, Parameters(userId, query), cancellationToken: ct));
+        var byPrefix = MatchesByPrefix(query.Text);
+        using var results = await connection.QueryMultipleAsync(new CommandDefinition(byPrefix ? VersionAndPrefixSearchSql : VersionAndSearchSql, Parameters(userId, query, byPrefix), cancellationToken: ct));
         var version = await results.ReadSingleAsync<long>();
         var rows = (await results.ReadAsync<SearchHit>()).Select(h => h.Snippet is null ? h : h with { Snippet = OneLine(h.Snippet) }).ToList();
         var more = rows.Count > query.Limit;
@@ -267,10 +268,11 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
         return true;
     }
 
-    internal static object Parameters(string userId, SearchQuery query) => new
+    /// <summary>The statement's parameters; <paramref name="byPrefix"/> is <see cref="MatchesByPrefix"/> of the text.</summary>
+    internal static object Parameters(string userId, SearchQuery query, bool byPrefix) => new
     {
         fuzzyBelow = FuzzyBelow(query),
-        partial = IsOneWord(query.Text) && !MatchesByPrefix(query.Text),
+        partial = IsOneWord(query.Text) && !byPrefix,
         userId,
         q = query.Text,
         like = "%" + query.Text.Replace("\\", "\\\\").Replace("%", "\\%").Replace("_", "\\_") + "%",
