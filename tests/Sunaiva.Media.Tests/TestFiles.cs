@@ -8,6 +8,7 @@ using DocumentFormat.OpenXml.Wordprocessing;
 using UglyToad.PdfPig.Content;
 using UglyToad.PdfPig.Core;
 using UglyToad.PdfPig.Fonts.Standard14Fonts;
+using Sunaiva.ServiceDefaults.Storage;
 using UglyToad.PdfPig.Writer;
 
 namespace Sunaiva.Media.Tests;
@@ -81,11 +82,16 @@ public static class TestFiles
         return await client.SendAsync(request);
     }
 
-    /// <summary>The keys of a user's objects in the files bucket.</summary>
+    /// <summary>The keys of a user's objects in the files bucket, every listing page (the service's own paging).</summary>
     public static async Task<List<string>> StoredObjectsAsync(Amazon.S3.IAmazonS3 s3, string userId)
     {
-        var listing = await s3.ListObjectsAsync(new Amazon.S3.Model.ListObjectsRequest { BucketName = Extensions.FilesBucket, Prefix = Files.FileVault.ObjectKey(userId, string.Empty) });
-        return listing.S3Objects?.Select(o => o.Key).ToList() ?? [];
+        var keys = new List<string>();
+        await foreach (var page in s3.ListPagesAsync(Extensions.FilesBucket, Files.FileVault.ObjectKey(userId, string.Empty)))
+        {
+            keys.AddRange(page.Select(o => o.Key));
+        }
+
+        return keys;
     }
 
     public static async Task<string> UploadedIdAsync(HttpClient client, byte[] bytes, string? contentType, string name)
