@@ -18,7 +18,10 @@ using Sunaiva.Testing;
 // Usage: dotnet run -c Release --project bench/Sunaiva.Bench.Billing [-- --seconds 8 --rate 500 --lag-seconds 20
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
 //        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15
-//        --billing-env NAME=VALUE --rounds 4]
+//        --billing-env NAME=VALUE --rounds 4 --event small|captured]
+// --event captured: every delivery (to Billing and to the bare endpoint alike) is the size and shape of a captured one: a
+// customer.subscription.* event around Stripe's subscription fixture (tests/Sunaiva.Testing/Fixtures/stripe), indented as
+// Stripe delivers it (about 7 KB); the default is a small event of about 350 bytes.
 // The ack figure alternates the bare endpoint and Billing in --rounds slices of --seconds / --rounds each (after one warm-up each).
 // --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
 // request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
@@ -86,10 +89,24 @@ try
     // Events belong to many Stripe customers (one per subscription), as real traffic does: the durable work model runs
     // one customer's events one at a time, so a bench of one customer would measure a single partition.
     var sequence = 0;
+    var captured = (BenchSupport.StringArg(args, "event") ?? "small") switch
+    {
+        "small" => null,
+        "captured" => new CapturedEvents(Path.Combine(root, "tests", "Sunaiva.Testing", "Fixtures", "stripe", "fixtures3.json")),
+        var other => throw new ArgumentException($"--event {other}: small or captured"),
+    };
+    if (captured is not null)
+    {
+        Console.WriteLine($"  events: captured size, {Encoding.UTF8.GetByteCount(captured.Json("evt_bench_000000001", "bench.ack", "obj_1", "cus_ack_1", 1_800_000_000)):N0} bytes each (Stripe's subscription fixture, indented as delivered)");
+        Console.WriteLine();
+    }
+
     HttpRequestMessage SignedRequest(string url, string type, string objectId, string customer, string prefix = "evt_bench_")
     {
         var id = $"{prefix}{Interlocked.Increment(ref sequence):D9}";
-        var payload = EventJson(id, type, objectId, customer, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var payload = captured is null
+            ? EventJson(id, type, objectId, customer, DateTimeOffset.UtcNow.ToUnixTimeSeconds())
+            : captured.Json(id, type, objectId, customer, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(payload, Encoding.UTF8, "application/json") };
         request.Headers.TryAddWithoutValidation("Stripe-Signature", Sign(payload, webhookSecret, DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
         request.Options.Set(LoadTest.EventId, id);
@@ -790,4 +807,42 @@ internal sealed class CpuMeter(Process service, int postgresPort)
 
         return (service.TotalProcessorTime, BenchSupport.PostgresCpu(postgresPort));
     }
+}
+
+/// <summary>
+/// Events the size and shape Stripe delivers: the fixture's subscription inside an event envelope, indented as Stripe sends
+/// it. Serialized once with markers that each request replaces, so the load generator's cost per request stays small.
+/// </summary>
+internal sealed class CapturedEvents
+{
+    private const string Id = "@@ID@@", Type = "@@TYPE@@", ObjectId = "@@OBJECT@@", Customer = "@@CUSTOMER@@", Created = "1111111111";
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new() { WriteIndented = true };
+    private readonly string _template;
+
+    public CapturedEvents(string fixturesPath)
+    {
+        var data = JsonNode.Parse(File.ReadAllText(fixturesPath))!["resources"]!["subscription"]!.DeepClone().AsObject();
+        data["id"] = ObjectId;
+        data["customer"] = Customer;
+        data["status"] = "active";
+        var envelope = new JsonObject
+        {
+            ["id"] = Id,
+            ["object"] = "event",
+            ["api_version"] = "2026-10-28.endive",
+            ["created"] = long.Parse(Created, CultureInfo.InvariantCulture),
+            ["data"] = new JsonObject { ["object"] = data, ["previous_attributes"] = new JsonObject { ["status"] = "incomplete" } },
+            ["livemode"] = false,
+            ["pending_webhooks"] = 1,
+            ["request"] = new JsonObject { ["id"] = null, ["idempotency_key"] = null },
+            ["type"] = Type,
+        };
+        _template = envelope.ToJsonString(Indented);
+    }
+
+    public string Json(string id, string type, string objectId, string customer, long created) =>
+        new StringBuilder(_template)
+            .Replace(Id, id).Replace(Type, type).Replace(ObjectId, objectId).Replace(Customer, customer)
+            .Replace(Created, created.ToString(CultureInfo.InvariantCulture))
+            .ToString();
 }

@@ -109,6 +109,21 @@ public sealed class WebhookInboxTests(LocalServers servers) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task A_delivery_the_size_providers_send_is_kept_in_its_row_compressed_with_lz4_and_read_back_whole()
+    {
+        // About 7 KB of indented JSON, as Stripe delivers a subscription event: over the 2 KB at which Postgres compresses.
+        var items = string.Join(",\n", Enumerable.Range(0, 110).Select(i => $"      {{ \"id\": \"si_{i:D4}\", \"price\": \"price_{i * 7919 % 1000:D3}\", \"quantity\": {i % 5} }}"));
+        var payload = "{\n  \"id\": \"evt_large\",\n  \"data\": {\n    \"items\": [\n" + items + "\n    ]\n  }\n}";
+        Assert.InRange(payload.Length, 6_000, 9_000);
+
+        Assert.True((await _inbox.StoreAsync("stripe", Delivery("evt_large", payload), "webhook", default)).Stored);
+
+        Assert.Equal(payload, (await _inbox.ReadAsync("stripe", "evt_large", default))!.Payload);
+        Assert.Equal("lz4", await _h.ScalarAsync<string>("SELECT pg_column_compression(payload) FROM webhook_inbox WHERE provider = 'stripe' AND id = 'evt_large'"));
+        Assert.Equal('m', await _h.ScalarAsync<char>("SELECT attstorage FROM pg_attribute WHERE attrelid = 'webhook_inbox'::regclass AND attname = 'payload'"));
+    }
+
     private static WebhookDelivery Delivery(string id, string payload, string? partition = null) =>
         new(id, "video.ready", "obj_1", null, null, DateTimeOffset.UnixEpoch, partition, payload);
 
