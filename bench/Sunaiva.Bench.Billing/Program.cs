@@ -19,9 +19,9 @@ using Sunaiva.Testing;
 //        --search-seconds 10 --max-rate 4000 --influencers 10000 --entries 1000000 --processors N
 //        --skip-acks --skip-search --skip-payouts --billing-dll PATH --connection-options "Npgsql=settings" --warmup 15
 //        --billing-env NAME=VALUE --rounds 4 --event small|captured]
-// --event captured: every delivery (to Billing and to the bare endpoint alike) is the size and shape of a captured one: a
-// customer.subscription.* event around Stripe's subscription fixture (tests/Sunaiva.Testing/Fixtures/stripe), indented as
-// Stripe delivers it (about 7 KB); the default is a small event of about 350 bytes.
+// --event captured: every delivery (to Billing and to the bare endpoint alike) is the size and shape of one Stripe sends: an
+// event envelope around Stripe's subscription fixture (tests/Sunaiva.Testing/Fixtures/stripe), indented as Stripe delivers
+// it (about 7 KB; the types stay the bench's own); the default is a small event of about 350 bytes.
 // The ack figure alternates the bare endpoint and Billing in --rounds slices of --seconds / --rounds each (after one warm-up each).
 // --probe: acks layer by layer (service pipeline, + body and signature, + storage), each with Billing's and Postgres's CPU per
 // request and, where it writes, requests per Postgres commit; --probe-ack: the storage layer only; --serve: start and wait (for profilers).
