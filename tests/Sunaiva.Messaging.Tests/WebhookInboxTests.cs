@@ -122,6 +122,10 @@ public sealed class WebhookInboxTests(LocalServers servers) : IAsyncLifetime
         Assert.Equal(payload, (await _inbox.ReadAsync("stripe", "evt_large", default))!.Payload);
         Assert.Equal("lz4", await _h.ScalarAsync<string>("SELECT pg_column_compression(payload) FROM webhook_inbox WHERE provider = 'stripe' AND id = 'evt_large'"));
         Assert.Equal('m', await _h.ScalarAsync<char>("SELECT attstorage FROM pg_attribute WHERE attrelid = 'webhook_inbox'::regclass AND attname = 'payload'"));
+        // In its row, and so are the row's other values: the table's TOAST relation (this test's own database) holds nothing.
+        // With the payload alone kept in the row, Postgres moved the 64 characters of its SHA-256 there instead.
+        var toast = await _h.ScalarAsync<string>("SELECT reltoastrelid::regclass::text FROM pg_class WHERE oid = 'webhook_inbox'::regclass");
+        Assert.Equal(0L, await _h.ScalarAsync<long>($"SELECT count(*) FROM {toast}"));
     }
 
     private static WebhookDelivery Delivery(string id, string payload, string? partition = null) =>
