@@ -123,8 +123,11 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
     /// </summary>
     internal static readonly string PrefixSql = BuildSql(prefix: true);
 
-    private static string BuildSql(bool prefix) =>
-        $"""
+    private static string BuildSql(bool prefix)
+    {
+        // What the word branch tests files with: the prefix query written out (see PrefixSql), else the CTE's query.
+        var wordQuery = prefix ? PrefixQuerySql : "(SELECT query FROM q)";
+        return $"""
         WITH q AS MATERIALIZED (SELECT ({(prefix ? PrefixQuerySql : QuerySql)}) AS query),
         exact AS MATERIALIZED (
             SELECT n.id, n.name, n.content_type, n.source, n.size_bytes, n.created_at, n.language,
@@ -141,8 +144,8 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
             FROM (
                 SELECT f.id, f.name, f.content_type, f.source, f.size_bytes, f.created_at, f.language, f.search_vector
                 FROM files f
-                WHERE {Searchable(prefix ? PrefixQuerySql : "(SELECT query FROM q)")}
-                  AND f.user_id = @userId AND f.deleted_at IS NULL AND f.search_vector @@ {(prefix ? PrefixQuerySql : "(SELECT query FROM q)")}
+                WHERE {Searchable(wordQuery)}
+                  AND f.user_id = @userId AND f.deleted_at IS NULL AND f.search_vector @@ {wordQuery}
                   AND (NOT @partial OR f.name NOT ILIKE @like)
                   {Filters}
                 {(prefix ? "ORDER BY f.created_at DESC" : "")}
@@ -175,6 +178,7 @@ public sealed partial class FileSearch([FromKeyedServices(FileSearch.DataSourceK
         FROM hits h LEFT JOIN file_texts t ON t.file_id = h.id AND t.user_id = @userId
         ORDER BY h.rank DESC, h.created_at DESC, h.id
         """;
+    }
 
     /// <summary>
     /// The query has a word a file must contain: not exclusions alone (<c>-draft</c>, <c>-a or b</c>), whose index-usable part
