@@ -88,27 +88,7 @@ public sealed class BillingApp : WebApplicationFactory<Program>
     public NpgsqlDataSource Data => Services.GetRequiredService<NpgsqlDataSource>();
 
     /// <summary>Creates the database and applies the kernel's and billing's scripts, as the migrator does at start.</summary>
-    public static async Task MigrateAsync(LocalServers servers, string database)
-    {
-        await servers.CreateDatabaseAsync(database);
-        await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(database));
-        await connection.OpenAsync();
-        await connection.ExecuteAsync("CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL)");
-        foreach (var (assembly, prefix, resourcePrefix) in new[]
-        {
-            (typeof(Sunaiva.ServiceDefaults.Data.DatabaseMigrator).Assembly, "kernel/", "kernel/"),
-            (typeof(Sunaiva.Messaging.Events.EventOutbox).Assembly, "messaging/", "messaging/"),
-            (typeof(Program).Assembly, "service/", "migrations/"),
-        })
-        {
-            foreach (var name in assembly.GetManifestResourceNames().Where(n => n.StartsWith(resourcePrefix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-            {
-                using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!);
-                await connection.ExecuteAsync(await reader.ReadToEndAsync());
-                await connection.ExecuteAsync("INSERT INTO schema_migrations (id, applied_at) VALUES (@id, now())", new { id = prefix + name[resourcePrefix.Length..] });
-            }
-        }
-    }
+    public static Task MigrateAsync(LocalServers servers, string database) => servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

@@ -80,9 +80,7 @@ public sealed class EngagementApp : WebApplicationFactory<Program>
     public static async Task<string> CreateDatabaseAsync(EmailServers servers)
     {
         var database = LocalServers.NewDatabaseName("engagement");
-        await using var admin = new NpgsqlConnection(servers.Servers.PostgresConnectionString("postgres"));
-        await admin.OpenAsync();
-        await admin.ExecuteAsync($"CREATE DATABASE \"{database}\"");
+        await servers.Servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);
         return database;
     }
 

@@ -1,7 +1,13 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
+using Sunaiva.Messaging.Work;
+using Sunaiva.ServiceDefaults.Data;
 using Xunit;
 
 namespace Sunaiva.Testing;
@@ -14,6 +20,7 @@ public sealed class LocalServers : IAsyncLifetime
 {
     private const int MaxRestarts = 3;
     private readonly List<Process> _processes = [];
+    private readonly ConcurrentDictionary<Assembly, Lazy<Task<string>>> _templates = new();
     private volatile bool _disposing;
     private readonly string _root = Path.Combine(Path.GetTempPath(), "sunaiva-tests", Guid.NewGuid().ToString("N"));
 
@@ -61,13 +68,56 @@ public sealed class LocalServers : IAsyncLifetime
     /// off, so its checkpoint costs nothing): about 130 ms less than a plain <c>CREATE DATABASE</c>, which since Postgres 15
     /// writes every page of the template to the WAL, and a test starts a service on a database of its own.
     /// </summary>
-    public async Task CreateDatabaseAsync(string database)
+    public async Task CreateDatabaseAsync(string database) => await CreateDatabaseAsync(database, template: null);
+
+    /// <summary>
+    /// Creates a database with every migration of <paramref name="service"/> (the kernel's, messaging's and its own) already
+    /// applied: a copy of a template database that the service's own <see cref="DatabaseMigrator"/> migrated once for these
+    /// servers. A service starting on it finds nothing to apply; on this VM applying Media's scripts costs Postgres about
+    /// 0.2 s of CPU, and a suite starts a service on a database of its own about 500 times.
+    /// </summary>
+    public async Task CreateMigratedDatabaseAsync(string database, Assembly service)
+    {
+        var template = _templates.GetOrAdd(service, s => new Lazy<Task<string>>(() => MigrateTemplateAsync(s)));
+        string name;
+        try
+        {
+            name = await template.Value;
+        }
+        catch
+        {
+            // Postgres down (an outage test): the next database tries again.
+            _templates.TryRemove(KeyValuePair.Create(service, template));
+            throw;
+        }
+
+        await CreateDatabaseAsync(database, name);
+    }
+
+    private async Task<string> MigrateTemplateAsync(Assembly service)
+    {
+        var name = "template_" + service.GetName().Name!.Replace('.', '_').ToLowerInvariant();
+        await CreateDatabaseAsync(name, template: null);
+        // Not pooled: a database is copied only while no one is connected to it.
+        var connectionString = PostgresConnectionString(name) + ";Pooling=false";
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [$"ConnectionStrings:{name}"] = connectionString }).Build();
+        await using var source = NpgsqlDataSource.Create(connectionString);
+        var migrator = new DatabaseMigrator(
+            source, configuration, new DatabaseName(name, service), [new MigrationSource(typeof(WorkRunner).Assembly, "messaging/")], NullLogger<DatabaseMigrator>.Instance, TimeProvider.System);
+        await migrator.RunAsync(CancellationToken.None);
+        return name;
+    }
+
+    private async Task CreateDatabaseAsync(string database, string? template)
     {
         await using var connection = new NpgsqlConnection(PostgresConnectionString("postgres") + ";Timeout=2");
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"CREATE DATABASE \"{database.Replace("\"", "\"\"", StringComparison.Ordinal)}\" STRATEGY FILE_COPY", connection);
+        var from = template is null ? string.Empty : $" TEMPLATE {Quoted(template)}";
+        await using var command = new NpgsqlCommand($"CREATE DATABASE {Quoted(database)}{from} STRATEGY FILE_COPY", connection);
         await command.ExecuteNonQueryAsync();
     }
+
+    private static string Quoted(string identifier) => $"\"{identifier.Replace("\"", "\"\"", StringComparison.Ordinal)}\"";
 
     public async Task InitializeAsync()
     {

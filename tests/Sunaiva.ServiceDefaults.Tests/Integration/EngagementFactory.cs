@@ -53,6 +53,7 @@ public sealed class EngagementFactory(LocalServers servers, bool kestrel = false
     /// <summary>Starts the server; the host's startup tasks (migrations, buckets) have run by the time it listens.</summary>
     public async Task StartAsync()
     {
+        await servers.CreateMigratedDatabaseAsync(Database, typeof(Program).Assembly);
         if (kestrel)
         {
             UseKestrel(0);
@@ -65,8 +66,6 @@ public sealed class EngagementFactory(LocalServers servers, bool kestrel = false
         {
             _ = Server;
         }
-
-        await Task.CompletedTask;
     }
 
     public HttpClient OpsClient() => ClientWith(DevTokens.For("ops-1", ops: true));
