@@ -305,6 +305,10 @@ public sealed partial class FileIngestion(
     {
         StoredFile? file;
         string? replaced = null;
+        var replacedMaybe = false;
+        // Set just before the statement (or the commit) that makes the file durable is sent: from then on a failure without
+        // Postgres's own refusal may have come after the commit (the connection lost with the answer on its way).
+        var mayHaveCommitted = false;
         try
         {
             await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -339,6 +343,7 @@ public sealed partial class FileIngestion(
                 status = known?.Status ?? AwaitingExtraction, metadata = known?.Metadata is { } metadata ? JsonSerializer.Serialize(metadata) : null,
                 indexedAt = known is null ? (DateTimeOffset?)null : at,
             });
+            mayHaveCommitted = tx is null;
             file = await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
                 $"""
                 WITH file AS (
@@ -360,14 +365,34 @@ public sealed partial class FileIngestion(
                 parameters, tx, cancellationToken: ct));
             if (tx is not null)
             {
+                mayHaveCommitted = true;
                 await tx.CommitAsync(ct);
             }
         }
-        catch
+        catch (Exception ex)
         {
-            await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
-            await ForgetUploadAsync(uploadRow);
-            throw;
+            // The object is deleted only when its row is known not to be there: deleting it after a commit whose answer was
+            // lost would leave a file without content. A row read back on a new connection is the upload stored.
+            var (answered, committed) = mayHaveCommitted && ex is not PostgresException ? await ReadBackAsync(request.UserId, id) : (true, null);
+            if (committed is null)
+            {
+                if (answered)
+                {
+                    await s3.DeleteObjectAsync(Extensions.FilesBucket, key, CancellationToken.None);
+                    await ForgetUploadAsync(uploadRow);
+                }
+                else
+                {
+                    // Postgres cannot say: the object (and any upload row) stays for UploadSweeper, which deletes what no file owns.
+                    LogOutcomeUnknown(logger, id);
+                }
+
+                throw;
+            }
+
+            file = committed;
+            // A remote file's earlier version may have been tombstoned in that commit: FileCleanup looks (it finds nothing else).
+            replacedMaybe = request.SourceId is not null;
         }
 
         if (file is not null)
@@ -377,7 +402,7 @@ public sealed partial class FileIngestion(
                 SignalBackgroundWork(file);
             }
 
-            if (replaced is not null)
+            if (replaced is not null || replacedMaybe)
             {
                 cleanupSignal.Notify();
             }
@@ -395,6 +420,28 @@ public sealed partial class FileIngestion(
                 ? new IngestResult(IngestStatus.KeyReused, winner)
                 : new IngestResult(request.IdempotencyKey is not null ? IngestStatus.Replayed : IngestStatus.Duplicate, winner);
     }
+
+    /// <summary>
+    /// The file row <paramref name="id"/> as a new connection reads it after the statement that writes it failed without
+    /// Postgres's refusal: <c>(true, row)</c> when it committed, <c>(true, null)</c> when it did not, <c>(false, null)</c>
+    /// when Postgres cannot be asked (within a few seconds: the request is already failing).
+    /// </summary>
+    private async Task<(bool Answered, StoredFile? Row)> ReadBackAsync(string userId, string id)
+    {
+        try
+        {
+            using var deadline = new CancellationTokenSource(ReadBackTimeout);
+            await using var connection = await dataSource.OpenConnectionAsync(deadline.Token);
+            return (true, await connection.QuerySingleOrDefaultAsync<StoredFile>(new CommandDefinition(
+                $"SELECT {FileVault.Columns} FROM files WHERE id = @id AND user_id = @userId", new { id, userId }, cancellationToken: deadline.Token)));
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or TimeoutException)
+        {
+            return (false, null);
+        }
+    }
+
+    private static readonly TimeSpan ReadBackTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>
     /// Wakes what follows a recorded file: the work runner when its extraction was queued (text status <c>pending</c>),
@@ -783,6 +830,9 @@ public sealed partial class FileIngestion(
             await _sending.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Whether file {FileId} was recorded is unknown (Postgres did not answer); its object is left to the upload sweeper")]
+    private static partial void LogOutcomeUnknown(ILogger logger, string fileId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload abandoned ({ExceptionType}); its multipart upload is aborted")]
     private static partial void LogUploadAbandoned(ILogger logger, string exceptionType);

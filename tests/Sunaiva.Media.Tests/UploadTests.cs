@@ -330,6 +330,36 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(64 * 1024)] // one put, no upload row
+    [InlineData((2 * PartSize) + 12345)] // a put of several parts' worth, with its upload row
+    public async Task An_upload_whose_row_committed_but_whose_answer_was_lost_keeps_its_object_and_is_stored(int padding)
+    {
+        // Media's connections go through a relay that loses Postgres's answer to the file row's statement (after Postgres ran
+        // and committed it) and closes that connection: the upload's outcome is unknown to Media until it reads the row back.
+        var database = LocalServers.NewDatabaseName("media_lost");
+        await servers.Servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);
+        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, "INSERT INTO files (id");
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(servers.Servers.PostgresConnectionString(database)) { Port = proxy.Port };
+        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?>
+        {
+            ["FileVault:PartSizeBytes"] = PartSize.ToString(),
+            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = connection.ConnectionString,
+        });
+        await app.StartAsync();
+        using var ada = app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: padding);
+
+        using var response = await TestFiles.UploadAsync(ada, png, "image/png", "answer-lost.png");
+
+        Assert.True(proxy.Lost, "the relay lost the answer to the file row's statement");
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var id = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{id}/content"));
+        Assert.Equal([FileVault.ObjectKey(_ada, id)], await ListObjectsAsync(_ada, app));
+        Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Theory]
     [InlineData(PartSize + 10)] // several parts: looked up before the multipart upload completes
     [InlineData(64 * 1024)] // one put: found by the row's unique index when it is recorded, and the put deleted
     public async Task The_same_bytes_uploaded_again_return_the_existing_file_and_store_nothing_new(int padding)

@@ -1,0 +1,115 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Sunaiva.Testing;
+
+/// <summary>
+/// A TCP relay in front of a server (Postgres) that loses the answer to one request: the first time a client sends bytes
+/// holding <see cref="Marker"/>, they still reach the server, which runs (and, for a statement outside a transaction,
+/// commits) them, but nothing more comes back and the connection is closed a moment later. What a client sees when the
+/// network or the server goes away just after a commit: its outcome unknown. Every other connection, and every later
+/// request, is relayed as is.
+/// </summary>
+public sealed class AnswerLosingProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly CancellationTokenSource _stop = new();
+    private readonly int _target;
+    private readonly byte[] _marker;
+    private readonly Task _accepting;
+    private int _lost;
+
+    public AnswerLosingProxy(int target, string marker)
+    {
+        _target = target;
+        Marker = marker;
+        _marker = Encoding.UTF8.GetBytes(marker);
+        _listener.Start();
+        _accepting = AcceptAsync();
+    }
+
+    public string Marker { get; }
+
+    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>Whether the answer to the marked request was lost.</summary>
+    public bool Lost => Volatile.Read(ref _lost) == 1;
+
+    private async Task AcceptAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                _ = RelayAsync(await _listener.AcceptTcpClientAsync(_stop.Token));
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task RelayAsync(TcpClient client)
+    {
+        using (client)
+        using (var server = new TcpClient())
+        {
+            try
+            {
+                await server.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
+                var losing = new Losing();
+                await Task.WhenAny(ToServerAsync(client.GetStream(), server.GetStream(), losing), ToClientAsync(server.GetStream(), client.GetStream(), losing));
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
+            {
+            }
+        }
+    }
+
+    private async Task ToServerAsync(NetworkStream from, NetworkStream to, Losing losing)
+    {
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+        {
+            // Decided before the bytes go on, so that no part of their answer is relayed.
+            var lose = buffer.AsSpan(0, read).IndexOf(_marker) >= 0 && Interlocked.CompareExchange(ref _lost, 1, 0) == 0;
+            losing.Value |= lose;
+            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            if (lose)
+            {
+                // Long enough for the server to run and commit what it was sent; then the connection goes (both sides close).
+                await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token);
+                return;
+            }
+        }
+    }
+
+    private async Task ToClientAsync(NetworkStream from, NetworkStream to, Losing losing)
+    {
+        var buffer = new byte[64 * 1024];
+        int read;
+        while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+        {
+            if (!losing.Value)
+            {
+                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        await _accepting;
+        _stop.Dispose();
+    }
+
+    /// <summary>Whether a connection's answers are lost from now on (set by its client side, read by its server side).</summary>
+    private sealed class Losing
+    {
+        public volatile bool Value;
+    }
+}
