@@ -20,7 +20,7 @@ public sealed record TextSlice(string Text, int Total, bool Truncated);
 public sealed record FileContent(Stream Stream, long Length, long TotalLength, long? From);
 
 /// <summary>Files of one user: bytes in object storage under the user's hashed prefix, metadata in Postgres. Every query names the user.</summary>
-public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, TimeProvider time)
+public sealed partial class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCleanupSignal cleanupSignal, TimeProvider time, ILogger<FileVault> logger)
 {
     internal const string Columns =
         "id, name, content_type AS contenttype, size_bytes AS sizebytes, sha256, source, source_id AS sourceid, text_status AS textstatus, created_at AS createdat";
@@ -46,8 +46,11 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
             $"SELECT {Columns} FROM files WHERE user_id = @userId AND id = @id AND deleted_at IS NULL", new { userId, id }, cancellationToken: ct));
     }
 
-    /// <summary>Opens the content, or the bytes <paramref name="from"/>..<paramref name="to"/> (inclusive) of it.</summary>
-    public async Task<FileContent> OpenAsync(string userId, StoredFile file, long? from, long? to, CancellationToken ct)
+    /// <summary>
+    /// Opens the content, or the bytes <paramref name="from"/>..<paramref name="to"/> (inclusive) of it; null when storage has
+    /// no object for the file (lost or removed behind the vault's back: the row stays, and the caller answers 404, not 500).
+    /// </summary>
+    public async Task<FileContent?> OpenAsync(string userId, StoredFile file, long? from, long? to, CancellationToken ct)
     {
         var request = new GetObjectRequest { BucketName = Extensions.FilesBucket, Key = ObjectKey(userId, file.Id) };
         if (from is { } start)
@@ -55,7 +58,17 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
             request.ByteRange = new ByteRange(start, to ?? file.SizeBytes - 1);
         }
 
-        var response = await s3.GetObjectAsync(request, ct);
+        GetObjectResponse response;
+        try
+        {
+            response = await s3.GetObjectAsync(request, ct);
+        }
+        catch (AmazonS3Exception ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            LogContentMissing(logger, file.Id);
+            return null;
+        }
+
         var length = from is { } f ? (to ?? file.SizeBytes - 1) - f + 1 : file.SizeBytes;
         return new FileContent(response.ResponseStream, length, file.SizeBytes, from);
     }
@@ -163,4 +176,7 @@ public sealed class FileVault(NpgsqlDataSource dataSource, IAmazonS3 s3, FileCle
 
     /// <summary>The file id an object key ends with.</summary>
     internal static string FileIdOf(string key) => key[(key.LastIndexOf('/') + 1)..];
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "File {FileId} has a row but storage holds no object for it")]
+    private static partial void LogContentMissing(ILogger logger, string fileId);
 }

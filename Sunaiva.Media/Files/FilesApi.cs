@@ -226,7 +226,11 @@ public static class FilesApi
             }
         }
 
-        var content = await vault.OpenAsync(userId, file, from, to, ct);
+        if (await vault.OpenAsync(userId, file, from, to, ct) is not { } content)
+        {
+            return TypedResults.Problem(statusCode: 404, title: "File content not found", detail: "Storage holds no content for this file; delete it and upload it again.");
+        }
+
         await vault.RecordAccessAsync(userId, id, from is null ? "download" : "download.range", from is null ? null : $"bytes={from}-{to}", ct);
         return new FileContentResult(file, content);
     }

@@ -336,16 +336,8 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     {
         // Media's connections go through a relay that loses Postgres's answer to the file row's statement (after Postgres ran
         // and committed it) and closes that connection: the upload's outcome is unknown to Media until it reads the row back.
-        var database = LocalServers.NewDatabaseName("media_lost");
-        await servers.Servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);
-        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, "INSERT INTO files (id");
-        var connection = new Npgsql.NpgsqlConnectionStringBuilder(servers.Servers.PostgresConnectionString(database)) { Port = proxy.Port };
-        await using var app = new MediaApp(servers.Servers, new Dictionary<string, string?>
-        {
-            ["FileVault:PartSizeBytes"] = PartSize.ToString(),
-            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = connection.ConnectionString,
-        });
-        await app.StartAsync();
+        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, FileRowStatement);
+        await using var app = await StartThroughAsync(proxy);
         using var ada = app.StreamingClientFor(_ada);
         var png = TestFiles.Png(padding: padding);
 
@@ -357,6 +349,62 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{id}/content"));
         Assert.Equal([FileVault.ObjectKey(_ada, id)], await ListObjectsAsync(_ada, app));
         Assert.Equal(0L, await app.ScalarAsync<long>("SELECT count(*) FROM file_uploads WHERE user_id = @u", ("u", _ada)));
+    }
+
+    [Fact]
+    public async Task An_upload_whose_outcome_Postgres_cannot_tell_answers_503_keeps_its_object_and_a_retry_finds_the_stored_file()
+    {
+        // The answer to the file row's statement is lost and Postgres is then unreachable for a while, so Media cannot read
+        // the row back: it answers 503 and leaves the object (its row committed) to UploadSweeper, which keeps what a row owns.
+        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, FileRowStatement, downAfterLoss: TimeSpan.FromSeconds(3));
+        await using var app = await StartThroughAsync(proxy);
+        using var ada = app.StreamingClientFor(_ada);
+        var png = TestFiles.Png(padding: 64 * 1024);
+
+        using var lost = await TestFiles.UploadAsync(ada, png, "image/png", "unknown-outcome.png");
+
+        Assert.True(proxy.Lost, "the relay lost the answer to the file row's statement");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, lost.StatusCode);
+        Assert.NotNull(lost.Headers.RetryAfter);
+        using var again = await Eventually.Get(() => TestFiles.UploadAsync(ada, png, "image/png", "unknown-outcome.png"), r => r.StatusCode != HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode); // the same bytes: the file the lost answer had stored
+        var id = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        Assert.Equal(png, await ada.GetByteArrayAsync($"/files/{id}/content"));
+        Assert.Equal([FileVault.ObjectKey(_ada, id)], await ListObjectsAsync(_ada, app));
+    }
+
+    [Fact]
+    public async Task Content_that_storage_lost_behind_the_vaults_back_answers_404_problem_details_not_500()
+    {
+        using var ada = _app.ClientFor(_ada);
+        using var uploaded = await TestFiles.UploadAsync(ada, TestFiles.Text("kept in the row, gone from storage"), "text/plain", "lost.txt");
+        var id = (await uploaded.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        await _app.Services.GetRequiredService<IAmazonS3>().DeleteObjectAsync(Extensions.FilesBucket, FileVault.ObjectKey(_ada, id));
+
+        using var response = await ada.GetAsync($"/files/{id}/content");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("File content not found", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("title").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/files/{id}")).StatusCode);
+    }
+
+    /// <summary>What only the statement that records a file sends (<see cref="AnswerLosingProxy"/> loses its answer).</summary>
+    private const string FileRowStatement = "INSERT INTO files (id";
+
+    /// <summary>Media on a migrated database of its own whose Postgres connections go through <paramref name="proxy"/>.</summary>
+    private async Task<MediaApp> StartThroughAsync(AnswerLosingProxy proxy)
+    {
+        var database = LocalServers.NewDatabaseName("media_lost");
+        await servers.Servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);
+        var connection = new Npgsql.NpgsqlConnectionStringBuilder(servers.Servers.PostgresConnectionString(database)) { Port = proxy.Port };
+        var app = new MediaApp(servers.Servers, new Dictionary<string, string?>
+        {
+            ["FileVault:PartSizeBytes"] = PartSize.ToString(),
+            [$"ConnectionStrings:{ResourceNames.MediaDb}"] = connection.ConnectionString,
+        });
+        await app.StartAsync();
+        return app;
     }
 
     [Theory]

@@ -9,7 +9,8 @@ namespace Sunaiva.Testing;
 /// holding <see cref="Marker"/>, they still reach the server, which runs (and, for a statement outside a transaction,
 /// commits) them, but nothing more comes back and the connection is closed a moment later. What a client sees when the
 /// network or the server goes away just after a commit: its outcome unknown. Every other connection, and every later
-/// request, is relayed as is.
+/// request, is relayed as is; with <c>downAfterLoss</c>, the server is then unreachable for that long (every connection
+/// closed, new ones refused), so the client cannot ask it what happened either.
 /// </summary>
 public sealed class AnswerLosingProxy : IAsyncDisposable
 {
@@ -18,11 +19,15 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
     private readonly int _target;
     private readonly byte[] _marker;
     private readonly Task _accepting;
+    private readonly TimeSpan _downAfterLoss;
+    private CancellationTokenSource _connections = new();
+    private long _downUntil;
     private int _lost;
 
-    public AnswerLosingProxy(int target, string marker)
+    public AnswerLosingProxy(int target, string marker, TimeSpan downAfterLoss = default)
     {
         _target = target;
+        _downAfterLoss = downAfterLoss;
         Marker = marker;
         _marker = Encoding.UTF8.GetBytes(marker);
         _listener.Start();
@@ -42,7 +47,14 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
         {
             while (true)
             {
-                _ = RelayAsync(await _listener.AcceptTcpClientAsync(_stop.Token));
+                var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                if (Environment.TickCount64 < Interlocked.Read(ref _downUntil))
+                {
+                    client.Dispose();
+                    continue;
+                }
+
+                _ = RelayAsync(client);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -57,9 +69,10 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
         {
             try
             {
-                await server.ConnectAsync(IPAddress.Loopback, _target, _stop.Token);
+                using var relay = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token, Volatile.Read(ref _connections).Token);
+                await server.ConnectAsync(IPAddress.Loopback, _target, relay.Token);
                 var losing = new Losing();
-                await Task.WhenAny(ToServerAsync(client.GetStream(), server.GetStream(), losing), ToClientAsync(server.GetStream(), client.GetStream(), losing));
+                await Task.WhenAny(ToServerAsync(client.GetStream(), server.GetStream(), losing, relay.Token), ToClientAsync(server.GetStream(), client.GetStream(), losing, relay.Token));
             }
             catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
             {
@@ -67,34 +80,40 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
         }
     }
 
-    private async Task ToServerAsync(NetworkStream from, NetworkStream to, Losing losing)
+    private async Task ToServerAsync(NetworkStream from, NetworkStream to, Losing losing, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         int read;
-        while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+        while ((read = await from.ReadAsync(buffer, ct)) > 0)
         {
             // Decided before the bytes go on, so that no part of their answer is relayed.
             var lose = buffer.AsSpan(0, read).IndexOf(_marker) >= 0 && Interlocked.CompareExchange(ref _lost, 1, 0) == 0;
             losing.Value |= lose;
-            await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            await to.WriteAsync(buffer.AsMemory(0, read), ct);
             if (lose)
             {
                 // Long enough for the server to run and commit what it was sent; then the connection goes (both sides close).
-                await Task.Delay(TimeSpan.FromSeconds(1), _stop.Token);
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);
+                if (_downAfterLoss > TimeSpan.Zero)
+                {
+                    Interlocked.Exchange(ref _downUntil, Environment.TickCount64 + (long)_downAfterLoss.TotalMilliseconds);
+                    await Interlocked.Exchange(ref _connections, new CancellationTokenSource()).CancelAsync();
+                }
+
                 return;
             }
         }
     }
 
-    private async Task ToClientAsync(NetworkStream from, NetworkStream to, Losing losing)
+    private async Task ToClientAsync(NetworkStream from, NetworkStream to, Losing losing, CancellationToken ct)
     {
         var buffer = new byte[64 * 1024];
         int read;
-        while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+        while ((read = await from.ReadAsync(buffer, ct)) > 0)
         {
             if (!losing.Value)
             {
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                await to.WriteAsync(buffer.AsMemory(0, read), ct);
             }
         }
     }
@@ -105,6 +124,7 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
         _listener.Stop();
         await _accepting;
         _stop.Dispose();
+        _connections.Dispose();
     }
 
     /// <summary>Whether a connection's answers are lost from now on (set by its client side, read by its server side).</summary>
