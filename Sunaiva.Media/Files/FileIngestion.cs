@@ -305,7 +305,7 @@ public sealed partial class FileIngestion(
     {
         StoredFile? file;
         string? replaced = null;
-        var replacedMaybe = false;
+        var mayHaveReplaced = false;
         // Set just before the statement (or the commit) that makes the file durable is sent: from then on a failure without
         // Postgres's own refusal may have come after the commit (the connection lost with the answer on its way).
         var mayHaveCommitted = false;
@@ -392,7 +392,7 @@ public sealed partial class FileIngestion(
 
             file = committed;
             // A remote file's earlier version may have been tombstoned in that commit: FileCleanup looks (it finds nothing else).
-            replacedMaybe = request.SourceId is not null;
+            mayHaveReplaced = request.SourceId is not null;
         }
 
         if (file is not null)
@@ -402,7 +402,7 @@ public sealed partial class FileIngestion(
                 SignalBackgroundWork(file);
             }
 
-            if (replaced is not null || replacedMaybe)
+            if (replaced is not null || mayHaveReplaced)
             {
                 cleanupSignal.Notify();
             }
