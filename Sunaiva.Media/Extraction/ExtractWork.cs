@@ -62,7 +62,21 @@ public sealed partial class ExtractWork(
         }
 
         var o = options.Value;
-        await using var local = await DownloadAsync(row, cancellationToken);
+        Stream local;
+        try
+        {
+            local = await DownloadAsync(row, cancellationToken);
+        }
+        catch (Amazon.S3.AmazonS3Exception ex) when (ex.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            // Storage holds no object for the file (removed behind the vault's back): no retry can bring it. Its name stays
+            // searchable, and its text status says why nothing else is.
+            LogExtractionFailed(logger, id, "content missing from storage");
+            await RecordAsync(context, id, row, Extracted.Failed("the content is missing from storage"), transcriptionRetry, retryTranscription: false, cancellationToken);
+            return;
+        }
+
+        await using var _ = local;
 
         Extracted extracted;
         var transcribe = FileTypes.IsAudio(row.ContentType) && transcription.IsConfigured;
@@ -119,6 +133,13 @@ public sealed partial class ExtractWork(
             extracted = Extracted.Failed("the content could not be read");
         }
 
+        await RecordAsync(context, id, row, extracted, transcriptionRetry, retryTranscription, cancellationToken);
+    }
+
+    /// <summary>The file's text and search vector, its <c>file.indexed</c> event and, when asked, its transcription retry: one commit.</summary>
+    private async Task RecordAsync(WorkContext context, string id, Row row, Extracted extracted, bool transcriptionRetry, bool retryTranscription, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
         var language = extracted.Status == "indexed" ? LanguageGuess.For(extracted.Body) : "simple";
         await context.CommitAsync(async (c, tx, ct) =>
         {

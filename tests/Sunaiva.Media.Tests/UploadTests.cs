@@ -389,6 +389,30 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, (await ada.GetAsync($"/files/{id}")).StatusCode);
     }
 
+    [Fact]
+    public async Task Extraction_of_a_file_whose_content_storage_lost_fails_it_at_once_instead_of_retrying()
+    {
+        using var ada = _app.ClientFor(_ada);
+        using var uploaded = await TestFiles.UploadAsync(ada, TestFiles.Text("a note storage will lose"), "text/plain", "lost-later.txt");
+        var id = (await uploaded.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        await Eventually.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)) == "indexed", "the file is indexed");
+
+        // The object goes behind the vault's back, and the file's extraction runs again (as after a crash before its commit).
+        await _app.Services.GetRequiredService<IAmazonS3>().DeleteObjectAsync(Extensions.FilesBucket, FileVault.ObjectKey(_ada, id));
+        await _app.ScalarAsync<int>(
+            """
+            WITH f AS (UPDATE files SET text_status = 'pending' WHERE id = @id RETURNING id)
+            UPDATE work_items SET status = 'pending', attempts = 0, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE key = 'file.extract:' || @id RETURNING 1
+            """, ("id", id));
+
+        _app.Services.GetRequiredService<Sunaiva.Messaging.Work.WorkQueue>().NotifyAdded();
+
+        await Eventually.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)) != "pending", "the extraction ran again");
+        Assert.Equal("failed", await _app.ScalarAsync<string>("SELECT text_status FROM files WHERE id = @id", ("id", id)));
+        Assert.Equal(1, await _app.ScalarAsync<int>("SELECT attempts FROM work_items WHERE key = 'file.extract:' || @id", ("id", id)));
+        Assert.Equal("done", await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE key = 'file.extract:' || @id", ("id", id)));
+    }
+
     /// <summary>What only the statement that records a file sends (<see cref="AnswerLosingProxy"/> loses its answer).</summary>
     private const string FileRowStatement = "INSERT INTO files (id";
 
