@@ -113,8 +113,13 @@ public sealed class HeyGenClient(HttpClient http, IOptions<HeyGenOptions> option
     private static object TextVariable(string name, string content) => new { name, type = "text", properties = new { content } };
 }
 
-/// <summary>The <c>video-render</c> chain's first adapter when configured: starts a HeyGen job; completion comes by webhook or polling.</summary>
-public sealed class HeyGenVideoAdapter(HeyGenClient client) : IVideoRenderAdapter
+/// <summary>
+/// The <c>video-render</c> chain's first adapter when configured: starts a HeyGen job; completion comes by webhook or polling.
+/// The submission is recorded before the call (<see cref="VideoStore.MarkProviderSubmittedAsync"/>) and cleared only when
+/// HeyGen answers that it made nothing: a call whose answer never came may have started a job, which HeyGen's webhook
+/// names by our video id (<c>callback_id</c>), so the video is never sent twice (HeyGen takes no idempotency key).
+/// </summary>
+public sealed class HeyGenVideoAdapter(HeyGenClient client, VideoStore store) : IVideoRenderAdapter
 {
     public string Provider => "heygen";
 
@@ -122,6 +127,7 @@ public sealed class HeyGenVideoAdapter(HeyGenClient client) : IVideoRenderAdapte
 
     public async Task<RenderStart> StartAsync(RenderJob job, ProviderCallContext call, CancellationToken cancellationToken)
     {
+        await store.MarkProviderSubmittedAsync(job.Video.Id, cancellationToken);
         try
         {
             var id = await client.GenerateAsync(job, cancellationToken);
@@ -131,7 +137,14 @@ public sealed class HeyGenVideoAdapter(HeyGenClient client) : IVideoRenderAdapte
         catch (PermanentFailureException ex)
         {
             // HeyGen refusing our template or key is HeyGen's problem, not the video's: the local renderer still serves.
+            await store.ClearProviderSubmittedAsync(job.Video.Id);
             throw new HttpRequestException($"HeyGen refused the render ({ex.Message})", ex);
+        }
+        catch (HttpRequestException ex) when (ex.StatusCode is not null)
+        {
+            // HeyGen answered with an error status: it made no video.
+            await store.ClearProviderSubmittedAsync(job.Video.Id);
+            throw;
         }
     }
 }

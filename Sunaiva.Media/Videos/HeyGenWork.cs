@@ -98,7 +98,8 @@ public sealed class HeyGenWebhookProcessor(VideoStore store, HeyGenOutcome outco
             return;
         }
 
-        var video = await store.GetByProviderJobAsync(envelope.ObjectId, cancellationToken);
+        var video = await store.GetByProviderJobAsync(envelope.ObjectId, cancellationToken)
+            ?? (CallbackIdOf(envelope.Payload) is { } callback ? await store.AdoptProviderJobAsync(callback, envelope.ObjectId, cancellationToken) : null);
         if (video is null)
         {
             await work.IgnoreAsync("no video for this HeyGen job", cancellationToken);
@@ -111,6 +112,10 @@ public sealed class HeyGenWebhookProcessor(VideoStore store, HeyGenOutcome outco
             throw new RetryLaterException(TimeSpan.FromSeconds(5), "heygen status not final yet");
         }
     }
+
+    /// <summary>Our video id, which HeyGen's event repeats as <c>callback_id</c> (the delivery was verified before it was stored).</summary>
+    private static string? CallbackIdOf(string payload) =>
+        System.Text.Json.JsonSerializer.Deserialize<HeyGenEvent>(payload)?.EventData?.CallbackId is { Length: > 0 } id ? id : null;
 }
 
 /// <summary><c>video.heygen.poll</c>: the backup to the webhook; polls until the job ends or is given up (the local video stays).</summary>

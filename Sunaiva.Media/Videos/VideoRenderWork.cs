@@ -30,6 +30,22 @@ public sealed class VideoRenderWork(
             return;
         }
 
+        var now = time.GetUtcNow();
+        var deadline = new DateTimeOffset(video.CreatedAt, TimeSpan.Zero) + options.Value.ProviderDeadline;
+        if (video.ProviderSubmittedAt is not null)
+        {
+            // An earlier attempt sent the video to HeyGen and its job id was never recorded (the commit after HeyGen's answer
+            // failed, or no answer came): HeyGen may be making it, so it is not sent again. Its webhook adopts the job by our
+            // video id (HeyGenWebhookProcessor); the local render serves at the deadline as for any provider job.
+            await context.CommitAsync(async (connection, tx, token) =>
+            {
+                await store.SetProviderStatusAsync(connection, tx, video.Id, "unknown", token);
+                await queue.EnqueueAsync(connection, tx,
+                    [new NewWork(VideoLocalWork.WorkKind, $"video:{video.Id}:local:deadline", video.Id, $"video:{video.Id}", deadline > now ? deadline : now)], token);
+            }, cancellationToken);
+            return;
+        }
+
         using var _ = MeteringContext.ForUser(video.UserId);
         var job = await jobs.JobAsync(video, cancellationToken);
         try
@@ -45,8 +61,7 @@ public sealed class VideoRenderWork(
             }
 
             var jobId = result.Value.ProviderJobId!;
-            var now = time.GetUtcNow();
-            var deadline = new DateTimeOffset(video.CreatedAt, TimeSpan.Zero) + options.Value.ProviderDeadline;
+            now = time.GetUtcNow();
             await context.CommitAsync(async (connection, tx, token) =>
             {
                 await store.SetProviderJobAsync(connection, tx, video.Id, result.Provider, jobId, token);

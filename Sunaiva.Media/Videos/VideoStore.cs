@@ -9,7 +9,8 @@ namespace Sunaiva.Media.Videos;
 public sealed record VideoRow(
     string Id, string UserId, string Kind, string Style, string Status, int Progress, string? Provider, string? Narration,
     bool Degraded, bool BetterVersion, string? ProviderJobId, string? ProviderStatus, string ObjectPrefix, int Revision,
-    double? DurationSeconds, long? Bytes, double? CpuSeconds, string? Error, DateTime CreatedAt, DateTime UpdatedAt, DateTime? ReadyAt)
+    double? DurationSeconds, long? Bytes, double? CpuSeconds, string? Error, DateTime CreatedAt, DateTime UpdatedAt, DateTime? ReadyAt,
+    DateTime? ProviderSubmittedAt = null)
 {
     public bool IsFinal => Status is VideoStatus.Ready or VideoStatus.Failed;
 
@@ -39,7 +40,8 @@ public sealed class VideoStore(NpgsqlDataSource dataSource, WorkQueue work, Time
         """
         id, user_id AS userid, kind, style, status, progress, provider, narration, degraded, better_version AS betterversion,
         provider_job_id AS providerjobid, provider_status AS providerstatus, object_prefix AS objectprefix, revision,
-        duration_seconds AS durationseconds, bytes, cpu_seconds AS cpuseconds, error, created_at AS createdat, updated_at AS updatedat, ready_at AS readyat
+        duration_seconds AS durationseconds, bytes, cpu_seconds AS cpuseconds, error, created_at AS createdat, updated_at AS updatedat, ready_at AS readyat,
+        provider_submitted_at AS providersubmittedat
         """;
 
     /// <summary>Objects of a user live under this prefix of the videos bucket.</summary>
@@ -152,6 +154,37 @@ public sealed class VideoStore(NpgsqlDataSource dataSource, WorkQueue work, Time
         await connection.ExecuteAsync(new CommandDefinition(
             "UPDATE videos SET provider_job_id = @jobId, provider_status = 'pending', status = 'rendering', progress = GREATEST(progress, 10), updated_at = @now WHERE id = @id",
             new { id, jobId, now = time.GetUtcNow() }, tx, cancellationToken: ct));
+
+    /// <summary>
+    /// Records, before the call, that the video is being sent to the provider (a short statement of its own, no transaction
+    /// open across the call): an attempt that finds it without a job id does not send it again.
+    /// </summary>
+    public async Task MarkProviderSubmittedAsync(string id, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE videos SET provider_submitted_at = @now WHERE id = @id", new { id, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
+
+    /// <summary>The provider answered that it made nothing (an error status): the video may be sent again.</summary>
+    public async Task ClearProviderSubmittedAsync(string id)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "UPDATE videos SET provider_submitted_at = NULL WHERE id = @id AND provider_job_id IS NULL", new { id }));
+    }
+
+    /// <summary>
+    /// A provider job whose id was never recorded (its submission was, see <see cref="MarkProviderSubmittedAsync"/>), named by
+    /// the provider's webhook with our video id: recorded now, once. Null when the video has a job of its own or was not sent.
+    /// </summary>
+    public async Task<VideoRow?> AdoptProviderJobAsync(string id, string jobId, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        return await connection.QuerySingleOrDefaultAsync<VideoRow>(new CommandDefinition(
+            $"UPDATE videos SET provider_status = 'pending', provider_job_id = @jobId, updated_at = @now WHERE id = @id AND provider_job_id IS NULL AND provider_submitted_at IS NOT NULL RETURNING {Columns}",
+            new { id, jobId, now = time.GetUtcNow() }, cancellationToken: ct));
+    }
 
     public async Task SetProviderStatusAsync(NpgsqlConnection connection, NpgsqlTransaction? tx, string id, string status, CancellationToken ct) =>
         await connection.ExecuteAsync(new CommandDefinition(

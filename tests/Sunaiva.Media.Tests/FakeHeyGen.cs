@@ -19,6 +19,18 @@ public sealed class FakeHeyGen : HttpMessageHandler
 
     public List<string> TemplateBodies { get; } = [];
 
+    /// <summary>Every job made: the <c>callback_id</c> it was asked with (our video id) and the <c>video_id</c> it answered.</summary>
+    public List<(string CallbackId, string Job)> Jobs { get; } = [];
+
+    /// <summary>The jobs made for one of our videos.</summary>
+    public List<string> JobsFor(string callbackId)
+    {
+        lock (TemplateBodies)
+        {
+            return Jobs.Where(j => j.CallbackId == callbackId).Select(j => j.Job).ToList();
+        }
+    }
+
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var path = request.RequestUri!.AbsolutePath;
@@ -29,9 +41,17 @@ public sealed class FakeHeyGen : HttpMessageHandler
                 return new HttpResponseMessage(HttpStatusCode.Unauthorized);
             }
 
-            TemplateBodies.Add(await request.Content!.ReadAsStringAsync(cancellationToken));
-            Generated++;
-            return Json(new { error = (object?)null, data = new { video_id = $"hg_{Generated}_{Guid.NewGuid():N}" } });
+            var body = await request.Content!.ReadAsStringAsync(cancellationToken);
+            string job;
+            lock (TemplateBodies)
+            {
+                TemplateBodies.Add(body);
+                Generated++;
+                job = $"hg_{Generated}_{Guid.NewGuid():N}";
+                Jobs.Add((JsonDocument.Parse(body).RootElement.GetProperty("callback_id").GetString()!, job));
+            }
+
+            return Json(new { error = (object?)null, data = new { video_id = job } });
         }
 
         if (request.Method == HttpMethod.Get && path == "/v1/video_status.get")

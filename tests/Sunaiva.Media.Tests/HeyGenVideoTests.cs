@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
@@ -88,6 +89,32 @@ public sealed class HeyGenVideoTests : IAsyncLifetime
         Assert.Equal(FakeHeyGen.VideoBytes, await raw.GetByteArrayAsync(replaced.GetProperty("videoUrl").GetString()));
         Assert.Equal(2L, await _app.ScalarAsync<long>("SELECT count(*) FROM outbox WHERE type = 'video.ready' AND payload->>'videoId' = @id", ("id", id)));
         Assert.Equal("true", await _app.ScalarAsync<string>("SELECT payload->>'replaced' FROM outbox WHERE id = @e", ("e", $"video.ready:{id}:r2")));
+    }
+
+    [Fact]
+    public async Task A_HeyGen_job_whose_id_was_never_recorded_is_not_sent_again_and_is_adopted_from_its_webhook()
+    {
+        using var client = _app.ClientFor(_user);
+        var (id, job) = await StartOneAsync(client);
+        // The state a render leaves when HeyGen accepted it and the commit recording its job id never happened (Postgres gone
+        // for longer than the runner retries that commit, about a minute): the job id, its status and the work that commit
+        // queued are not there, and the render item waits for its next attempt.
+        await _app.ScalarAsync<int>(
+            """
+            WITH v AS (UPDATE videos SET provider_job_id = NULL, provider_status = NULL, status = 'queued' WHERE id = @id RETURNING id),
+                 gone AS (DELETE FROM work_items WHERE key IN ('video:' || @id || ':heygen-poll', 'video:' || @id || ':local:deadline'))
+            UPDATE work_items SET status = 'pending', attempts = 1, finished_at = NULL, lease_owner = NULL, lease_until = NULL WHERE key = 'video:' || @id || ':render' RETURNING 1
+            """, ("id", id));
+        _app.Services.GetRequiredService<Sunaiva.Messaging.Work.WorkQueue>().NotifyAdded();
+
+        await Eventually.UntilAsync(async () => await _app.ScalarAsync<string>("SELECT provider_status FROM videos WHERE id = @id", ("id", id)) == "unknown", "the render ran again");
+        Assert.Equal([job], _heygen.JobsFor(id));   // not sent to HeyGen a second time
+        Assert.Equal(HttpStatusCode.OK, (await DeliverAsync("avatar_video.success", job, id)).StatusCode);
+        var video = await ReadyAsync(client, id);
+
+        Assert.Equal("heygen", video.GetProperty("provider").GetString());
+        Assert.Equal(job, await _app.ScalarAsync<string>("SELECT provider_job_id FROM videos WHERE id = @id", ("id", id)));
+        Assert.Equal([job], _heygen.JobsFor(id));
     }
 
     private async Task<(string Id, string Job)> StartOneAsync(HttpClient client)
