@@ -30,8 +30,6 @@ public sealed class VideoRenderWork(
             return;
         }
 
-        var now = time.GetUtcNow();
-        var deadline = new DateTimeOffset(video.CreatedAt, TimeSpan.Zero) + options.Value.ProviderDeadline;
         if (video.ProviderSubmittedAt is not null)
         {
             // An earlier attempt sent the video to HeyGen and its job id was never recorded (the commit after HeyGen's answer
@@ -40,8 +38,7 @@ public sealed class VideoRenderWork(
             await context.CommitAsync(async (connection, tx, token) =>
             {
                 await store.SetProviderStatusAsync(connection, tx, video.Id, "unknown", token);
-                await queue.EnqueueAsync(connection, tx,
-                    [new NewWork(VideoLocalWork.WorkKind, $"video:{video.Id}:local:deadline", video.Id, $"video:{video.Id}", deadline > now ? deadline : now)], token);
+                await queue.EnqueueAsync(connection, tx, [LocalAtDeadline(video)], token);
             }, cancellationToken);
             return;
         }
@@ -61,14 +58,13 @@ public sealed class VideoRenderWork(
             }
 
             var jobId = result.Value.ProviderJobId!;
-            now = time.GetUtcNow();
             await context.CommitAsync(async (connection, tx, token) =>
             {
                 await store.SetProviderJobAsync(connection, tx, video.Id, result.Provider, jobId, token);
                 await queue.EnqueueAsync(connection, tx,
                 [
-                    new NewWork(VideoLocalWork.WorkKind, $"video:{video.Id}:local:deadline", video.Id, $"video:{video.Id}", deadline > now ? deadline : now),
-                    new NewWork(HeyGenPollWork.WorkKind, $"video:{video.Id}:heygen-poll", video.Id, $"video:{video.Id}", now + options.Value.ProviderPollInterval),
+                    LocalAtDeadline(video),
+                    new NewWork(HeyGenPollWork.WorkKind, $"video:{video.Id}:heygen-poll", video.Id, $"video:{video.Id}", time.GetUtcNow() + options.Value.ProviderPollInterval),
                 ], token);
             }, cancellationToken);
             await jobs.ProgressAsync(video, VideoStatus.Rendering, 0.1, cancellationToken);
@@ -77,6 +73,14 @@ public sealed class VideoRenderWork(
         {
             await completion.FailAsync(context, video, ex is ProviderChainException ? "no renderer could make the video" : "the render failed", cancellationToken);
         }
+    }
+
+    /// <summary>The local render at the provider deadline (<c>created + Videos:ProviderDeadline</c>), or now when that is past.</summary>
+    private NewWork LocalAtDeadline(VideoRow video)
+    {
+        var now = time.GetUtcNow();
+        var deadline = new DateTimeOffset(video.CreatedAt, TimeSpan.Zero) + options.Value.ProviderDeadline;
+        return new NewWork(VideoLocalWork.WorkKind, $"video:{video.Id}:local:deadline", video.Id, $"video:{video.Id}", deadline > now ? deadline : now);
     }
 }
 

@@ -20,14 +20,14 @@ public sealed class FakeHeyGen : HttpMessageHandler
     public List<string> TemplateBodies { get; } = [];
 
     /// <summary>Every job made: the <c>callback_id</c> it was asked with (our video id) and the <c>video_id</c> it answered.</summary>
-    public List<(string CallbackId, string Job)> Jobs { get; } = [];
+    private readonly List<(string CallbackId, string Job)> _jobs = [];
 
     /// <summary>The jobs made for one of our videos.</summary>
     public List<string> JobsFor(string callbackId)
     {
         lock (TemplateBodies)
         {
-            return Jobs.Where(j => j.CallbackId == callbackId).Select(j => j.Job).ToList();
+            return _jobs.Where(j => j.CallbackId == callbackId).Select(j => j.Job).ToList();
         }
     }
 
@@ -48,7 +48,7 @@ public sealed class FakeHeyGen : HttpMessageHandler
                 TemplateBodies.Add(body);
                 Generated++;
                 job = $"hg_{Generated}_{Guid.NewGuid():N}";
-                Jobs.Add((JsonDocument.Parse(body).RootElement.GetProperty("callback_id").GetString()!, job));
+                _jobs.Add((JsonDocument.Parse(body).RootElement.GetProperty("callback_id").GetString()!, job));
             }
 
             return Json(new { error = (object?)null, data = new { video_id = job } });

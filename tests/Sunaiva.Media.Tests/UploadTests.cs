@@ -336,7 +336,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     {
         // Media's connections go through a relay that loses Postgres's answer to the file row's statement (after Postgres ran
         // and committed it) and closes that connection: the upload's outcome is unknown to Media until it reads the row back.
-        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, FileRowStatement);
+        await using var proxy = new PostgresRelay(servers.Servers.PostgresPort, loseAnswerTo: FileRowStatement);
         await using var app = await StartThroughAsync(proxy);
         using var ada = app.StreamingClientFor(_ada);
         var png = TestFiles.Png(padding: padding);
@@ -356,7 +356,7 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
     {
         // The answer to the file row's statement is lost and Postgres is then unreachable for a while, so Media cannot read
         // the row back: it answers 503 and leaves the object (its row committed) to UploadSweeper, which keeps what a row owns.
-        await using var proxy = new AnswerLosingProxy(servers.Servers.PostgresPort, FileRowStatement, downAfterLoss: TimeSpan.FromSeconds(3));
+        await using var proxy = new PostgresRelay(servers.Servers.PostgresPort, loseAnswerTo: FileRowStatement, downAfterLoss: TimeSpan.FromSeconds(3));
         await using var app = await StartThroughAsync(proxy);
         using var ada = app.StreamingClientFor(_ada);
         var png = TestFiles.Png(padding: 64 * 1024);
@@ -413,11 +413,11 @@ public sealed class UploadTests(MediaServers servers) : IAsyncLifetime
         Assert.Equal("done", await _app.ScalarAsync<string>("SELECT status FROM work_items WHERE key = 'file.extract:' || @id", ("id", id)));
     }
 
-    /// <summary>What only the statement that records a file sends (<see cref="AnswerLosingProxy"/> loses its answer).</summary>
+    /// <summary>What only the statement that records a file sends (<see cref="PostgresRelay"/> loses its answer).</summary>
     private const string FileRowStatement = "INSERT INTO files (id";
 
     /// <summary>Media on a migrated database of its own whose Postgres connections go through <paramref name="proxy"/>.</summary>
-    private async Task<MediaApp> StartThroughAsync(AnswerLosingProxy proxy)
+    private async Task<MediaApp> StartThroughAsync(PostgresRelay proxy)
     {
         var database = LocalServers.NewDatabaseName("media_lost");
         await servers.Servers.CreateMigratedDatabaseAsync(database, typeof(Program).Assembly);

@@ -35,7 +35,7 @@ public sealed class DatabaseMigratorTests(LocalServers servers)
     {
         // A test's clock stands still while its service starts: the connect retries must wait on the real one, or the start
         // never ends (a CI run was cut at its time limit with a test stuck in its start).
-        await using var flaky = new FlakyPostgres(servers.PostgresPort, dropFirst: 2);
+        await using var flaky = new PostgresRelay(servers.PostgresPort, dropFirst: 2);
         var name = LocalServers.NewDatabaseName("mig");
         var connectionString = new NpgsqlConnectionStringBuilder(servers.PostgresConnectionString(name)) { Port = flaky.Port, Pooling = false }.ConnectionString;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [$"ConnectionStrings:{name}"] = connectionString }).Build();
@@ -49,76 +49,6 @@ public sealed class DatabaseMigratorTests(LocalServers servers)
         await using var connection = new NpgsqlConnection(servers.PostgresConnectionString(name));
         await connection.OpenAsync();
         Assert.True(await connection.ExecuteScalarAsync<bool>("SELECT to_regclass('public.outbox') IS NOT NULL"));
-    }
-
-    /// <summary>A TCP proxy in front of Postgres that closes its first connections at once (a server still starting), then relays.</summary>
-    private sealed class FlakyPostgres : IAsyncDisposable
-    {
-        private readonly System.Net.Sockets.TcpListener _listener = new(System.Net.IPAddress.Loopback, 0);
-        private readonly CancellationTokenSource _stop = new();
-        private readonly int _target;
-        private readonly int _dropFirst;
-        private readonly Task _accepting;
-        private int _accepted;
-        private int _dropped;
-
-        public FlakyPostgres(int target, int dropFirst)
-        {
-            _target = target;
-            _dropFirst = dropFirst;
-            _listener.Start();
-            _accepting = AcceptAsync();
-        }
-
-        public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
-
-        public int Dropped => Volatile.Read(ref _dropped);
-
-        private async Task AcceptAsync()
-        {
-            try
-            {
-                while (true)
-                {
-                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                    if (++_accepted <= _dropFirst)
-                    {
-                        client.Dispose();
-                        Interlocked.Increment(ref _dropped);
-                        continue;
-                    }
-
-                    _ = RelayAsync(client);
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-
-        private async Task RelayAsync(System.Net.Sockets.TcpClient client)
-        {
-            using (client)
-            using (var server = new System.Net.Sockets.TcpClient())
-            {
-                try
-                {
-                    await server.ConnectAsync(System.Net.IPAddress.Loopback, _target, _stop.Token);
-                    await Task.WhenAny(client.GetStream().CopyToAsync(server.GetStream(), _stop.Token), server.GetStream().CopyToAsync(client.GetStream(), _stop.Token));
-                }
-                catch (Exception ex) when (ex is OperationCanceledException or IOException or System.Net.Sockets.SocketException)
-                {
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            await _accepting;
-            _stop.Dispose();
-        }
     }
 }
 

@@ -5,38 +5,43 @@ using System.Text;
 namespace Sunaiva.Testing;
 
 /// <summary>
-/// A TCP relay in front of a server (Postgres) that loses the answer to one request: the first time a client sends bytes
-/// holding <see cref="Marker"/>, they still reach the server, which runs (and, for a statement outside a transaction,
-/// commits) them, but nothing more comes back and the connection is closed a moment later. What a client sees when the
-/// network or the server goes away just after a commit: its outcome unknown. Every other connection, and every later
-/// request, is relayed as is; with <c>downAfterLoss</c>, the server is then unreachable for that long (every connection
-/// closed, new ones refused), so the client cannot ask it what happened either.
+/// A TCP relay in front of Postgres with the faults tests give it: its first <c>dropFirst</c> connections are closed at
+/// once (a server still starting), and the answer to one request is lost: the first time a client sends bytes holding
+/// <c>loseAnswerTo</c>, they still reach Postgres, which runs (and, for a statement outside a transaction, commits) them,
+/// but nothing more comes back and the connection is closed a moment later. What a client sees when the network or the
+/// server goes away just after a commit: its outcome unknown. With <c>downAfterLoss</c> Postgres is then unreachable for
+/// that long (every connection closed, new ones refused), so the client cannot ask it what happened either. Everything else
+/// is relayed as is.
 /// </summary>
-public sealed class AnswerLosingProxy : IAsyncDisposable
+public sealed class PostgresRelay : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stop = new();
     private readonly int _target;
-    private readonly byte[] _marker;
+    private readonly int _dropFirst;
+    private readonly byte[]? _marker;
     private readonly Task _accepting;
     private readonly TimeSpan _downAfterLoss;
     private CancellationTokenSource _connections = new();
     private long _downUntil;
+    private int _accepted;
+    private int _dropped;
     private int _lost;
 
-    public AnswerLosingProxy(int target, string marker, TimeSpan downAfterLoss = default)
+    public PostgresRelay(int target, int dropFirst = 0, string? loseAnswerTo = null, TimeSpan downAfterLoss = default)
     {
         _target = target;
+        _dropFirst = dropFirst;
+        _marker = loseAnswerTo is null ? null : Encoding.UTF8.GetBytes(loseAnswerTo);
         _downAfterLoss = downAfterLoss;
-        Marker = marker;
-        _marker = Encoding.UTF8.GetBytes(marker);
         _listener.Start();
         _accepting = AcceptAsync();
     }
 
-    public string Marker { get; }
-
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+    /// <summary>How many connections were closed at once (the first ones, and those made while Postgres was down).</summary>
+    public int Dropped => Volatile.Read(ref _dropped);
 
     /// <summary>Whether the answer to the marked request was lost.</summary>
     public bool Lost => Volatile.Read(ref _lost) == 1;
@@ -48,9 +53,10 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
             while (true)
             {
                 var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-                if (Environment.TickCount64 < Interlocked.Read(ref _downUntil))
+                if (++_accepted <= _dropFirst || Environment.TickCount64 < Interlocked.Read(ref _downUntil))
                 {
                     client.Dispose();
+                    Interlocked.Increment(ref _dropped);
                     continue;
                 }
 
@@ -87,7 +93,7 @@ public sealed class AnswerLosingProxy : IAsyncDisposable
         while ((read = await from.ReadAsync(buffer, ct)) > 0)
         {
             // Decided before the bytes go on, so that no part of their answer is relayed.
-            var lose = buffer.AsSpan(0, read).IndexOf(_marker) >= 0 && Interlocked.CompareExchange(ref _lost, 1, 0) == 0;
+            var lose = _marker is not null && buffer.AsSpan(0, read).IndexOf(_marker) >= 0 && Interlocked.CompareExchange(ref _lost, 1, 0) == 0;
             losing.Value |= lose;
             await to.WriteAsync(buffer.AsMemory(0, read), ct);
             if (lose)
