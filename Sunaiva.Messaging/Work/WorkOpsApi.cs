@@ -76,9 +76,10 @@ internal sealed class WorkStatusSource(WorkQueue queue, StackExchange.Redis.ICon
 
             stream = new EventStreamStatus(length, pending);
         }
-        catch (StackExchange.Redis.RedisException)
+        catch (Exception ex) when (ex is StackExchange.Redis.RedisException || ex is OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            // Redis is down: dependencies say so; the work in Postgres is still reported.
+            // Redis is down (or hangs: StackExchange.Redis cancels the commands pending on a connection it resets): dependencies
+            // say so; the work in Postgres is still reported.
         }
 
         return new WorkStatus(

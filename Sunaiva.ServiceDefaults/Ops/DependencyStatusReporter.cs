@@ -66,9 +66,10 @@ public sealed class DependencyStatusReporter(
             {
                 return await source.ReadAsync(cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                // The database is down: the dependencies above already say so.
+                // The database is down or did not answer: the dependencies above already say so. Only the caller's own
+                // cancellation ends the report.
                 return null;
             }
         }

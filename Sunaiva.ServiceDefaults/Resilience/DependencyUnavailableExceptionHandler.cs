@@ -21,21 +21,34 @@ internal sealed partial class DependencyUnavailableExceptionHandler(IProblemDeta
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (httpContext.Response.HasStarted || Classify(exception) is not { } dependency)
+        if (httpContext.Response.HasStarted)
         {
             return false;
         }
 
-        LogUnavailable(logger, dependency, exception.GetType().Name);
+        var dependency = Classify(exception);
+        var timedOut = dependency is null && IsTimeout(exception, httpContext.RequestAborted);
+        if (dependency is null && !timedOut)
+        {
+            return false;
+        }
+
+        LogUnavailable(logger, dependency ?? "a dependency (timed out)", exception.GetType().Name);
         httpContext.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var details = new ProblemDetails
         {
             Status = StatusCodes.Status503ServiceUnavailable,
             Title = "Dependency unavailable",
-            Detail = $"{dependency} is not reachable right now; retry after {RetryAfterSeconds} seconds.",
-            Extensions = { ["dependency"] = dependency },
+            Detail = dependency is null
+                ? $"A dependency did not answer in time; retry after {RetryAfterSeconds} seconds."
+                : $"{dependency} is not reachable right now; retry after {RetryAfterSeconds} seconds.",
         };
+        if (dependency is not null)
+        {
+            details.Extensions["dependency"] = dependency;
+        }
+
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = details, Exception = exception });
     }
 
@@ -65,6 +78,25 @@ internal sealed partial class DependencyUnavailableExceptionHandler(IProblemDeta
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A wait that gave up while the caller was still there: a cancellation the request did not ask for (a client library
+    /// cancels its pending commands when its connection resets, as StackExchange.Redis does while Redis hangs; a timeout of
+    /// the service's own), or a resilience pipeline's timeout. An outage of something the request waited on, not a bug in
+    /// it. (A cancellation because the client left never reaches here: the middleware answers it as a client disconnect.)
+    /// </summary>
+    internal static bool IsTimeout(Exception exception, CancellationToken requestAborted)
+    {
+        for (var current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is Polly.Timeout.TimeoutRejectedException || current is OperationCanceledException && !requestAborted.IsCancellationRequested)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     // 57P0x: the server is shutting down or starting; 53xxx: out of resources; 08xxx: connection lost.
