@@ -91,7 +91,12 @@ public sealed class MeteringHttpHandler(IIntegrationMeter meter, string capabili
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            var outcome = ex is TaskCanceledException or TimeoutException ? CallOutcome.Timeout : CallOutcome.Error;
+            var outcome = ex switch
+            {
+                TaskCanceledException or TimeoutException or Polly.Timeout.TimeoutRejectedException => CallOutcome.Timeout,
+                Polly.CircuitBreaker.BrokenCircuitException => CallOutcome.CircuitOpen,
+                _ => CallOutcome.Error,
+            };
             meter.Record(new MeteredCall(capability, provider, operation, "api-calls", 1, time.GetElapsedTime(started), outcome, MeteringContext.UserId, ex.GetType().Name));
             throw;
         }

@@ -27,6 +27,9 @@ public static class SunaivaServiceDefaults
     public const string HealthPath = "/health";
     public const string AlivePath = "/alive";
 
+    /// <summary>How long one health check may run before it counts as unhealthy (unless it sets its own timeout).</summary>
+    public static readonly TimeSpan HealthCheckTimeout = TimeSpan.FromSeconds(5);
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder)
         where TBuilder : IHostApplicationBuilder
     {
@@ -36,6 +39,16 @@ public static class SunaivaServiceDefaults
 
         builder.ConfigureOpenTelemetry(identity);
         builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), ["live"]);
+        // A dependency that hangs (a stopped process, a lost network path) makes its check wait as long as the client's
+        // own timeouts and retries (object storage: 30 s three times): every check without a timeout of its own, ours and
+        // the Aspire integrations', is given up after HealthCheckTimeout and reported unhealthy, so /health and /ops/status answer.
+        builder.Services.PostConfigure<HealthCheckServiceOptions>(o =>
+        {
+            foreach (var registration in o.Registrations.Where(r => r.Timeout == Timeout.InfiniteTimeSpan))
+            {
+                registration.Timeout = HealthCheckTimeout;
+            }
+        });
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
         {

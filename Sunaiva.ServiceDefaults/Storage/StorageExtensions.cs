@@ -3,6 +3,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Sunaiva.ServiceDefaults.Data;
 
@@ -36,10 +37,11 @@ public static class StorageExtensions
             ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Storage} is not configured; the AppHost passes it.");
         var connection = StorageConnection.Parse(connectionString);
         builder.Services.AddSingleton(connection);
+        builder.Services.TryAddSingleton(_ => new StorageCircuit());
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
-            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
+            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>())));
         builder.Services.AddSingleton(sp => new StreamingPut(sp.GetRequiredService<IAmazonS3>(), connection,
-            MeteredAwsHttpClientFactory.NewClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), Timeout.InfiniteTimeSpan), // its own idle deadline instead
+            MeteredAwsHttpClientFactory.NewStreamingClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>()),
             sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(new StorageBuckets(buckets));
         builder.Services.AddSingleton<IStartupTask, BucketInitializer>();
@@ -62,8 +64,9 @@ public static class StorageExtensions
 
         var connection = StorageConnection.Parse(connectionString);
         builder.Services.AddSingleton(connection);
+        builder.Services.TryAddSingleton(_ => new StorageCircuit());
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
-            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>())));
+            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>())));
         return true;
     }
 
@@ -152,16 +155,22 @@ internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Di
 }
 
 /// <summary>Gives the AWS SDK HTTP clients that meter every storage request (capability storage, provider s3-storage).</summary>
-internal sealed class MeteredAwsHttpClientFactory(Integration.IIntegrationMeter meter, TimeProvider time) : Amazon.Runtime.HttpClientFactory
+internal sealed class MeteredAwsHttpClientFactory(Integration.IIntegrationMeter meter, TimeProvider time, StorageCircuit circuit) : Amazon.Runtime.HttpClientFactory
 {
-    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) => NewClient(meter, time, clientConfig.Timeout ?? TimeSpan.FromSeconds(100));
+    // The attempt's deadline is the circuit's timeout (which the breaker counts), not the HttpClient's.
+    public override HttpClient CreateHttpClient(Amazon.Runtime.IClientConfig clientConfig) =>
+        new(Metered(meter, time, circuit.BreakerAndTimeout(NewSocketsHandler()))) { Timeout = Timeout.InfiniteTimeSpan };
 
-    /// <summary>An HTTP client to storage whose every request is metered as <c>storage</c> / <c>s3-storage</c>.</summary>
-    public static HttpClient NewClient(Integration.IIntegrationMeter meter, TimeProvider time, TimeSpan timeout) =>
-        new(new Integration.MeteringHttpHandler(meter, "storage", "s3-storage", time) { InnerHandler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) } })
-        {
-            Timeout = timeout,
-        };
+    /// <summary>The client of streamed puts: metered, through the circuit, with no deadline but the put's own idle one.</summary>
+    public static HttpClient NewStreamingClient(Integration.IIntegrationMeter meter, TimeProvider time, StorageCircuit circuit) =>
+        new(Metered(meter, time, circuit.Breaker(NewSocketsHandler()))) { Timeout = Timeout.InfiniteTimeSpan };
+
+    // Every request to storage is metered as storage / s3-storage, refusals of the open circuit included (as circuit-open
+    // and timeout outcomes); above the meter, the circuit's refusals and timeouts become network failures (StorageCircuit).
+    private static DelegatingHandler Metered(Integration.IIntegrationMeter meter, TimeProvider time, HttpMessageHandler inner) =>
+        StorageCircuit.AsNetworkFailures(new Integration.MeteringHttpHandler(meter, "storage", "s3-storage", time) { InnerHandler = inner });
+
+    private static SocketsHttpHandler NewSocketsHandler() => new() { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
 
     public override bool UseSDKHttpClientCaching(Amazon.Runtime.IClientConfig clientConfig) => true;
 

@@ -116,3 +116,32 @@ public sealed class DependencyUnavailableExceptionHandlerTests
         public Task<WorkStatus?> ReadAsync(CancellationToken cancellationToken) => Task.FromCanceled<WorkStatus?>(new CancellationToken(canceled: true));
     }
 }
+
+public sealed class HealthCheckTimeoutTests
+{
+    [Fact]
+    public async Task A_health_check_that_hangs_is_given_up_after_the_timeout_and_reported_unhealthy()
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        Microsoft.Extensions.Hosting.SunaivaServiceDefaults.AddServiceDefaults(builder);
+        builder.Services.AddHealthChecks().AddCheck<HangingCheck>("hangs");
+        await using var app = builder.Build();
+
+        var registration = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<HealthCheckServiceOptions>>().Value.Registrations.Single(r => r.Name == "hangs");
+        // Without the timeout the check would run until this gives up (the test then fails on the cancellation).
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        var report = await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(r => r.Name == "hangs", giveUp.Token);
+
+        Assert.Equal(Microsoft.Extensions.Hosting.SunaivaServiceDefaults.HealthCheckTimeout, registration.Timeout);
+        Assert.Equal(HealthStatus.Unhealthy, report.Entries["hangs"].Status);
+    }
+
+    private sealed class HangingCheck : IHealthCheck
+    {
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Microsoft.Extensions.Http.Resilience;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Timeout;
+
+namespace Sunaiva.ServiceDefaults.Storage;
+
+/// <summary>
+/// Object storage that hangs fails fast. Every request of this process to storage (the SDK client's and the streamed puts)
+/// passes one circuit breaker (Polly's, through Microsoft.Extensions.Http.Resilience's <see cref="ResilienceHandler"/>):
+/// once <see cref="MinimumThroughput"/> requests in <see cref="SamplingDuration"/> failed at least half the time (no
+/// connection, a reset, a 5xx, no answer within <see cref="AttemptTimeout"/>), requests are refused at once for
+/// <see cref="BreakDuration"/>, then one goes through to try storage again. A refused request fails as storage being down
+/// (503 with <c>Retry-After</c>, <c>DependencyUnavailableExceptionHandler</c>), instead of each one waiting out the SDK's
+/// timeout and retries: with storage stopped (<c>SIGSTOP</c>), a 22-byte upload answered 503 after 120 s, and every one
+/// after it as late.
+/// The SDK client's requests also get <see cref="AttemptTimeout"/> each inside the breaker (as a Polly timeout, which the
+/// breaker can count; the HttpClient's own timeout, 30 s before, is a cancellation it cannot tell from a caller leaving).
+/// The SDK retries a failed attempt, so with storage hung the first request fails after two timeouts (the circuit opens
+/// on the second and refuses the third), every one after it at once, and one every <see cref="BreakDuration"/> tries again.
+/// 15 s is a part of 8 MiB sent at 0.5 MB/s. A streamed put
+/// keeps its own idle deadline (<see cref="StreamingPut"/>): its body arrives as fast as its sender sends it.
+/// Wall-clock time on purpose (not the app's TimeProvider, which tests move ahead): this bounds network waits.
+/// </summary>
+public sealed class StorageCircuit
+{
+    /// <summary>How long one request to storage may take until its answer starts (the SDK client's; as its Timeout was).</summary>
+    public static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(15);
+
+    /// <summary>The window failures are counted in: long enough for a few timed-out requests one after the other.</summary>
+    public static readonly TimeSpan SamplingDuration = TimeSpan.FromSeconds(120);
+
+    public const int MinimumThroughput = 2;
+
+    public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(5);
+
+    private readonly ResiliencePipeline<HttpResponseMessage> _breaker;
+    private readonly ResiliencePipeline<HttpResponseMessage> _timeout;
+
+    public StorageCircuit(TimeSpan? attemptTimeout = null, TimeSpan? breakDuration = null)
+    {
+        _breaker = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = TimeProvider.System }
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = MinimumThroughput,
+                SamplingDuration = SamplingDuration,
+                BreakDuration = breakDuration ?? BreakDuration,
+                ShouldHandle = static args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException or TimeoutRejectedException } => true,
+                    { Result: { } response } => (int)response.StatusCode >= 500,
+                    _ => false,
+                }),
+            })
+            .Build();
+        _timeout = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = TimeProvider.System }
+            .AddTimeout(attemptTimeout ?? AttemptTimeout)
+            .Build();
+    }
+
+    /// <summary>The breaker, then the attempt timeout: for the SDK client, whose HttpClient then has no timeout of its own.</summary>
+    public DelegatingHandler BreakerAndTimeout(HttpMessageHandler inner) =>
+        new ResilienceHandler(_breaker) { InnerHandler = new ResilienceHandler(_timeout) { InnerHandler = inner } };
+
+    /// <summary>The breaker alone, for streamed puts (they keep their own idle deadline).</summary>
+    public DelegatingHandler Breaker(HttpMessageHandler inner) => new ResilienceHandler(_breaker) { InnerHandler = inner };
+
+    /// <summary>
+    /// The circuit's refusals and timeouts as the network failures they stand for (an <see cref="HttpRequestException"/>
+    /// holding them): the SDK handles them as it handles a lost connection, and every caller that tells storage being
+    /// down by its exception (the vault, the TTS cache, the sweepers, <c>DependencyUnavailableExceptionHandler</c>) does too.
+    /// </summary>
+    public static DelegatingHandler AsNetworkFailures(HttpMessageHandler inner) => new NetworkFailures { InnerHandler = inner };
+
+    /// <summary>Whether an exception is this circuit refusing a request (storage is taken to be down), or holds one.</summary>
+    public static bool IsRefusal(Exception exception) => Find(exception, static e => e is BrokenCircuitException);
+
+    private static bool Find(Exception? exception, Func<Exception, bool> match)
+    {
+        for (; exception is not null; exception = exception.InnerException)
+        {
+            if (match(exception))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private sealed class NetworkFailures : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await base.SendAsync(request, cancellationToken);
+            }
+            catch (BrokenCircuitException ex)
+            {
+                throw new HttpRequestException(HttpRequestError.ConnectionError, "Object storage is taken to be down after failed requests (its circuit is open).", ex);
+            }
+            catch (TimeoutRejectedException ex)
+            {
+                throw new HttpRequestException(HttpRequestError.Unknown, "Object storage did not answer in time.", ex);
+            }
+        }
+    }
+}

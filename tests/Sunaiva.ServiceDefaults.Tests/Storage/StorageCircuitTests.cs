@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.Sockets;
+using Amazon.S3;
+using Microsoft.Extensions.Time.Testing;
+using Sunaiva.Integration;
+using Sunaiva.ServiceDefaults.Resilience;
+using Sunaiva.ServiceDefaults.Storage;
+using Sunaiva.ServiceDefaults.Tests.Integration;
+
+namespace Sunaiva.ServiceDefaults.Tests.Storage;
+
+/// <summary>Object storage that accepts connections and never answers (a stopped process): the circuit turns waits into refusals.</summary>
+public sealed class StorageCircuitTests : IAsyncLifetime
+{
+    private readonly TcpListener _hung = new(IPAddress.Loopback, 0);
+    private readonly List<TcpClient> _accepted = [];
+    private readonly CancellationTokenSource _stop = new();
+    private Task _accepting = Task.CompletedTask;
+
+    public Task InitializeAsync()
+    {
+        _hung.Start();
+        _accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _hung.AcceptTcpClientAsync(_stop.Token);
+                    lock (_accepted)
+                    {
+                        _accepted.Add(client);
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        });
+        return Task.CompletedTask;
+    }
+
+    private int Accepted
+    {
+        get
+        {
+            lock (_accepted)
+            {
+                return _accepted.Count;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Storage_that_never_answers_times_out_as_storage_then_the_open_circuit_refuses_without_connecting()
+    {
+        var meter = new RecordingMeter();
+        var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMilliseconds(300), breakDuration: TimeSpan.FromMinutes(5));
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, time, circuit));
+        using var streaming = MeteredAwsHttpClientFactory.NewStreamingClient(meter, time, circuit);
+        var streamedPut = new StreamingPut(s3, connection, streaming, time);
+
+        var first = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
+        var second = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
+        var reached = Accepted;
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
+        var refusedPut = await Assert.ThrowsAnyAsync<Exception>(() => streamedPut.PutAsync("bucket", "key", "text/plain", new ByteArrayContent(new byte[1024]), CancellationToken.None));
+
+        // Each failure answers 503 naming storage, not 500.
+        Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(first));
+        Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(second));
+        Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(refused));
+        Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(refusedPut));
+        Assert.True(StorageCircuit.IsRefusal(refused), refused.ToString());
+        Assert.True(StorageCircuit.IsRefusal(refusedPut), refusedPut.ToString());
+        Assert.Equal(reached, Accepted);
+        Assert.Contains(meter.Calls, c => c.Capability == "storage" && c.Outcome == CallOutcome.Timeout);
+        Assert.Equal(CallOutcome.CircuitOpen, meter.Calls[^1].Outcome);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        await _accepting;
+        _hung.Stop();
+        lock (_accepted)
+        {
+            _accepted.ForEach(c => c.Dispose());
+        }
+
+        _stop.Dispose();
+    }
+}
