@@ -17,7 +17,8 @@ namespace Sunaiva.ServiceDefaults.Storage;
 /// The SDK client's requests also get <see cref="AttemptTimeout"/> each inside the breaker (as a Polly timeout, which the
 /// breaker can count; the HttpClient's own timeout, 30 s before, is a cancellation it cannot tell from a caller leaving).
 /// The SDK retries a failed attempt, so with storage hung the first request fails after two timeouts (the circuit opens
-/// on the second and refuses the third), every one after it at once, and one every <see cref="BreakDuration"/> tries again.
+/// on the second and refuses the third), every one after it at once, and one every <see cref="BreakDuration"/> tries again
+/// (so storage that is back is used again within 20 s).
 /// 15 s is a part of 8 MiB sent at 0.5 MB/s. A streamed put
 /// keeps its own idle deadline (<see cref="StreamingPut"/>): its body arrives as fast as its sender sends it.
 /// Wall-clock time on purpose (not the app's TimeProvider, which tests move ahead): this bounds network waits.
@@ -32,7 +33,11 @@ public sealed class StorageCircuit
 
     public const int MinimumThroughput = 2;
 
-    public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// Longer than an attempt's timeout: with 5 s, measured through the AppHost with storage stopped, every upload found the
+    /// circuit half-open again by its SDK retry and waited three timeouts (45 s); with 20 s one request in 20 s probes.
+    /// </summary>
+    public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(20);
 
     private readonly ResiliencePipeline<HttpResponseMessage> _breaker;
     private readonly ResiliencePipeline<HttpResponseMessage> _timeout;
