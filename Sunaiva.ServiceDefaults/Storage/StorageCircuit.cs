@@ -78,22 +78,6 @@ public sealed class StorageCircuit
     /// </summary>
     public static DelegatingHandler AsNetworkFailures(HttpMessageHandler inner) => new NetworkFailures { InnerHandler = inner };
 
-    /// <summary>Whether an exception is this circuit refusing a request (storage is taken to be down), or holds one.</summary>
-    public static bool IsRefusal(Exception exception) => Find(exception, static e => e is BrokenCircuitException);
-
-    private static bool Find(Exception? exception, Func<Exception, bool> match)
-    {
-        for (; exception is not null; exception = exception.InnerException)
-        {
-            if (match(exception))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
     private sealed class NetworkFailures : DelegatingHandler
     {
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
