@@ -18,7 +18,12 @@ namespace Sunaiva.ServiceDefaults.Storage;
 /// breaker can count; the HttpClient's own timeout, 30 s before, is a cancellation it cannot tell from a caller leaving).
 /// The SDK retries a failed attempt, so with storage hung the first request fails after two timeouts (the circuit opens
 /// on the second and refuses the third), every one after it at once, and one every <see cref="BreakDuration"/> tries again
-/// (so storage that is back is used again within 20 s).
+/// with <see cref="TrialTimeout"/> (so storage that is back is used again within 20 s).
+/// A request its caller cancels counts as a success to Polly's breaker (it cannot tell a caller leaving from storage being
+/// slow), so a caller with a deadline of its own sets it here (<see cref="AttemptTimeoutOf"/>) rather than cancelling: the
+/// readiness probe does (<see cref="StorageHealthCheck"/>). Through the AppHost with storage stopped, its probe every 10 s,
+/// cancelled by the 5 s health-check timeout, was counted as a success each time and the circuit never opened (every upload
+/// waited three timeouts, 45 s).
 /// 15 s is a part of 8 MiB sent at 0.5 MB/s. A streamed put
 /// keeps its own idle deadline (<see cref="StreamingPut"/>): its body arrives as fast as its sender sends it.
 /// Wall-clock time on purpose (not the app's TimeProvider, which tests move ahead): this bounds network waits.
@@ -39,11 +44,25 @@ public sealed class StorageCircuit
     /// </summary>
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// The attempt timeout of the one request let through after a break to try storage again (unless its caller set a
+    /// shorter one): with <see cref="AttemptTimeout"/>, an upload that happened to be the trial waited 15 s every 20 s with
+    /// storage still stopped. Enough for storage that answers at all to start its answer.
+    /// </summary>
+    public static readonly TimeSpan TrialTimeout = TimeSpan.FromSeconds(5);
+
+    // The deadline of one attempt set by the caller's flow (AttemptTimeoutOf), else the trial's or the circuit's own.
+    private static readonly AsyncLocal<TimeSpan?> ScopedAttemptTimeout = new();
+
     private readonly ResiliencePipeline<HttpResponseMessage> _breaker;
     private readonly ResiliencePipeline<HttpResponseMessage> _timeout;
 
-    public StorageCircuit(TimeSpan? attemptTimeout = null, TimeSpan? breakDuration = null)
+    private readonly CircuitBreakerStateProvider _state = new();
+
+    public StorageCircuit(TimeSpan? attemptTimeout = null, TimeSpan? breakDuration = null, TimeSpan? trialTimeout = null)
     {
+        var attempt = attemptTimeout ?? AttemptTimeout;
+        var trial = TimeSpan.FromTicks(Math.Min((trialTimeout ?? TrialTimeout).Ticks, attempt.Ticks));
         _breaker = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = TimeProvider.System }
             .AddCircuitBreaker(new CircuitBreakerStrategyOptions<HttpResponseMessage>
             {
@@ -51,6 +70,7 @@ public sealed class StorageCircuit
                 MinimumThroughput = MinimumThroughput,
                 SamplingDuration = SamplingDuration,
                 BreakDuration = breakDuration ?? BreakDuration,
+                StateProvider = _state,
                 ShouldHandle = static args => ValueTask.FromResult(args.Outcome switch
                 {
                     { Exception: HttpRequestException or TimeoutRejectedException } => true,
@@ -60,8 +80,28 @@ public sealed class StorageCircuit
             })
             .Build();
         _timeout = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = TimeProvider.System }
-            .AddTimeout(attemptTimeout ?? AttemptTimeout)
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                TimeoutGenerator = _ => ValueTask.FromResult(
+                    ScopedAttemptTimeout.Value ?? (_state.CircuitState == CircuitState.HalfOpen ? trial : attempt)),
+            })
             .Build();
+    }
+
+    /// <summary>
+    /// Until the result is disposed, every SDK request to storage made by this flow (and the flows it starts) is given up
+    /// after <paramref name="timeout"/> per attempt, as a timeout the breaker counts, instead of <see cref="AttemptTimeout"/>.
+    /// </summary>
+    public static IDisposable AttemptTimeoutOf(TimeSpan timeout)
+    {
+        var outer = ScopedAttemptTimeout.Value;
+        ScopedAttemptTimeout.Value = timeout;
+        return new Scope(outer);
+    }
+
+    private sealed class Scope(TimeSpan? outer) : IDisposable
+    {
+        public void Dispose() => ScopedAttemptTimeout.Value = outer;
     }
 
     /// <summary>The breaker, then the attempt timeout: for the SDK client, whose HttpClient then has no timeout of its own.</summary>

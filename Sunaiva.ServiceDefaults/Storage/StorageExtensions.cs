@@ -137,13 +137,21 @@ internal sealed class BucketInitializer(IAmazonS3 s3, StorageBuckets buckets) : 
     }
 }
 
+/// <summary>
+/// Storage is ready when it lists its buckets. Each attempt has <see cref="ProbeAttemptTimeout"/> (the SDK tries three times,
+/// within the 5 s health-check timeout), as a timeout the storage circuit counts: a probe of storage that hangs is a failure
+/// toward opening it, where the health check's own cancellation would be counted as a success.
+/// </summary>
 internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
 {
+    public static readonly TimeSpan ProbeAttemptTimeout = TimeSpan.FromSeconds(1.5);
+
     public async Task<Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult> CheckHealthAsync(
         Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckContext context, CancellationToken cancellationToken = default)
     {
         try
         {
+            using var deadline = StorageCircuit.AttemptTimeoutOf(ProbeAttemptTimeout);
             await s3.ListBucketsAsync(cancellationToken);
             return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy();
         }

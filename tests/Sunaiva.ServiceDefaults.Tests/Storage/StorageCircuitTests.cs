@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Amazon.S3;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Time.Testing;
 using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Resilience;
@@ -77,6 +78,57 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         Assert.True(IsRefusal(refusedPut), refusedPut.ToString());
         Assert.Equal(reached, Accepted);
         Assert.Contains(meter.Calls, c => c.Capability == "storage" && c.Outcome == CallOutcome.Timeout);
+        Assert.Equal(CallOutcome.CircuitOpen, meter.Calls[^1].Outcome);
+    }
+
+    [Fact]
+    public async Task A_readiness_probe_of_storage_that_never_answers_counts_toward_opening_the_circuit_within_the_health_check_timeout()
+    {
+        // The circuit's own attempt timeout is far longer than the health check's: only the probe's deadline can open it.
+        var meter = new RecordingMeter();
+        var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMinutes(5), breakDuration: TimeSpan.FromMinutes(5));
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, new FakeTimeProvider(DateTimeOffset.UtcNow), circuit));
+        var check = new StorageHealthCheck(s3);
+
+        // As the health-check service runs it: cancelled after the registration's timeout.
+        using var healthCheckTimeout = new CancellationTokenSource(Microsoft.Extensions.Hosting.SunaivaServiceDefaults.HealthCheckTimeout);
+        var report = await check.CheckHealthAsync(
+            new HealthCheckContext { Registration = new HealthCheckRegistration(ResourceNames.Storage, check, null, null) }, healthCheckTimeout.Token);
+        var reached = Accepted;
+
+        // The next request, an upload's, is refused at once instead of waiting for storage.
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var refused = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync(bounded.Token));
+
+        Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.False(healthCheckTimeout.IsCancellationRequested, "the probe should have failed before the health check gave it up");
+        Assert.True(IsRefusal(refused), refused.ToString());
+        Assert.Equal(reached, Accepted);
+    }
+
+    [Fact]
+    public async Task The_one_request_that_tries_storage_again_after_a_break_waits_the_trial_timeout_not_a_whole_attempt()
+    {
+        var meter = new RecordingMeter();
+        var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMinutes(5), breakDuration: TimeSpan.FromMilliseconds(500), trialTimeout: TimeSpan.FromMilliseconds(500));
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, new FakeTimeProvider(DateTimeOffset.UtcNow), circuit));
+        using (StorageCircuit.AttemptTimeoutOf(TimeSpan.FromMilliseconds(200)))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
+        }
+
+        await Task.Delay(TimeSpan.FromMilliseconds(800));
+        var reached = Accepted;
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var trial = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync(bounded.Token));
+
+        // The trial reached storage, timed out as storage (not the caller's minute), and the circuit opened again.
+        Assert.False(bounded.IsCancellationRequested, trial.ToString());
+        Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(trial));
+        Assert.True(Accepted > reached);
+        Assert.Contains(meter.Calls.Skip(2), c => c.Outcome == CallOutcome.Timeout);
         Assert.Equal(CallOutcome.CircuitOpen, meter.Calls[^1].Outcome);
     }
 
