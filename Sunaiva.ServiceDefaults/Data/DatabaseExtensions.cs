@@ -7,6 +7,12 @@ namespace Sunaiva.ServiceDefaults.Data;
 
 public static class DatabaseExtensions
 {
+    /// <summary>How long opening a connection may take (Npgsql's <c>Timeout</c>; its default is 15 s).</summary>
+    public const int ConnectTimeoutSeconds = 5;
+
+    /// <summary>How long one statement may take unless it sets its own (Npgsql's <c>CommandTimeout</c>; its default is 30 s).</summary>
+    public const int CommandTimeoutSeconds = 10;
+
     /// <summary>Registers the service's own Postgres database and the migrator that runs before traffic.</summary>
     /// <param name="migrations">The assembly whose embedded <c>migrations/NNNN_name.sql</c> scripts belong to this database.</param>
     public static IHostApplicationBuilder AddSunaivaDatabase(this IHostApplicationBuilder builder, string connectionName, Assembly migrations)
@@ -39,6 +45,20 @@ public static class DatabaseExtensions
             // after a checkout (SET SESSION AUTHORIZATION DEFAULT; RESET ALL; CLOSE ALL; ...; 0.17 ms in Postgres each) is
             // not needed.
             dataSource.ConnectionStringBuilder.NoResetOnClose = true;
+
+            // Postgres that hangs (a stopped process, a stalled disk) answers a request with 503 within seconds, not
+            // Npgsql's 15 s to connect and 30 s per statement (GET /files answered after 60 s through the AppHost with
+            // Postgres stopped). Every statement of a request or a work item takes milliseconds; the few long ones set their
+            // own (migrations, the payout run). A connection string that sets a value keeps it.
+            if (dataSource.ConnectionStringBuilder.Timeout == 15)
+            {
+                dataSource.ConnectionStringBuilder.Timeout = ConnectTimeoutSeconds;
+            }
+
+            if (dataSource.ConnectionStringBuilder.CommandTimeout == 30)
+            {
+                dataSource.ConnectionStringBuilder.CommandTimeout = CommandTimeoutSeconds;
+            }
         });
         builder.Services.AddSingleton(new DatabaseName(connectionName, migrations));
         builder.Services.AddSingleton<DatabaseMigrator>();

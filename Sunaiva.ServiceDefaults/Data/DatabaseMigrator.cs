@@ -32,6 +32,8 @@ public sealed partial class DatabaseMigrator(
     // would hold that start for ever after one refused connection.
     private readonly ResiliencePipeline _connect = ConnectPipeline(TimeProvider.System);
 
+    private const int ScriptTimeoutSeconds = 600;
+
     public int Order => 0;
 
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -40,7 +42,9 @@ public sealed partial class DatabaseMigrator(
         var scripts = LoadScripts(databaseName.MigrationsAssembly, libraries);
 
         await using var connection = await OpenAsync(dataSource, cancellationToken);
-        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, cancellationToken: cancellationToken));
+        // Waiting for another instance's migrations, and the scripts themselves, may take longer than a request's statement
+        // (the data source's default, DatabaseExtensions.CommandTimeoutSeconds).
+        await connection.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_lock(@k)", new { k = LockKey }, commandTimeout: ScriptTimeoutSeconds, cancellationToken: cancellationToken));
         try
         {
             await connection.ExecuteAsync(new CommandDefinition(
@@ -55,7 +59,7 @@ public sealed partial class DatabaseMigrator(
                 }
 
                 await using var tx = await connection.BeginTransactionAsync(cancellationToken);
-                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: cancellationToken));
+                await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, commandTimeout: ScriptTimeoutSeconds, cancellationToken: cancellationToken));
                 await connection.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO schema_migrations (id, applied_at) VALUES (@id, @at)",
                     new { id, at = time.GetUtcNow() }, tx, cancellationToken: cancellationToken));
