@@ -45,8 +45,8 @@ public sealed class StorageCircuit
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(20);
 
     /// <summary>
-    /// The attempt timeout of the one request let through after a break to try storage again (unless its caller set a
-    /// shorter one): with <see cref="AttemptTimeout"/>, an upload that happened to be the trial waited 15 s every 20 s with
+    /// The attempt timeout of the one request let through after a break to try storage again (unless its caller set its
+    /// own, <see cref="AttemptTimeoutOf"/>): with <see cref="AttemptTimeout"/>, an upload that happened to be the trial waited 15 s every 20 s with
     /// storage still stopped. Enough for storage that answers at all to start its answer.
     /// </summary>
     public static readonly TimeSpan TrialTimeout = TimeSpan.FromSeconds(5);

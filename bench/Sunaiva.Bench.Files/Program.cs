@@ -23,6 +23,8 @@ using Sunaiva.Testing;
 //        [--only uploads,searchable,load,search] (a subset of the four parts; all by default)
 //        [--warmup 40] (64 KiB uploads and as many direct puts before anything is measured; as many searches before search)
 //        [--upload-warmup 60] (uploads and direct puts of 1 MB before the 1 MB figures)
+//        [--small-runs 600 --large-runs 3] (1 MB and 100 MB uploads measured, each beside a direct put; the 1 MB ratio moves
+//        0.74-0.90x between blocks of 50 uploads of one run on this VM, so a run of 150 reads anywhere in 0.72-0.88x)
 //        [--streams 4 --stream-files 200] (1 MB throughput with this many uploads in flight, --stream-files per side;
 //        --streams 0 skips it)
 //        [--database "Host=...;Database=..."] (an existing database instead of a fresh one: Media migrates it, and the
@@ -115,6 +117,7 @@ finally
 
 static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid, int postgresPort, FilesOptions options)
 {
+    const int RatioBlock = 50;
     var settle = TimeSpan.FromMilliseconds(30);
     Console.WriteLine("Uploads: POST /files (a form holding the file alone: one put to S3 while it arrives) vs a direct S3 PutObject of the same bytes");
     foreach (var (size, runs) in new[] { (1_000_000, options.SmallRuns), (100_000_000, options.LargeRuns) })
@@ -210,6 +213,15 @@ static async Task UploadFiguresAsync(HttpClient http, AmazonS3Client s3, int pid
         var mediaRate = mb * runs / viaMedia.Sum();
         Console.WriteLine($"  {mb,5:0} MB x {runs,2}: Media {mediaRate,7:0.0} MB/s   direct S3 put {directRate,7:0.0} MB/s   ratio {mediaRate / directRate:0.00}x (goal >= 0.8x)");
         Console.WriteLine($"  {"",5}           per upload: Media p50 {Ms(viaMedia, 0.5):0.0} / p90 {Ms(viaMedia, 0.9):0.0} ms, direct p50 {Ms(direct, 0.5):0.0} / p90 {Ms(direct, 0.9):0.0} ms");
+        if (runs >= 2 * RatioBlock)
+        {
+            // How much the ratio moves within one run: the same ratio over each block of RatioBlock uploads in turn.
+            var blocks = Enumerable.Range(0, runs / RatioBlock)
+                .Select(b => direct.Skip(b * RatioBlock).Take(RatioBlock).Sum() / viaMedia.Skip(b * RatioBlock).Take(RatioBlock).Sum())
+                .Order().ToList();
+            Console.WriteLine($"  {"",5}           ratio over each {RatioBlock} uploads in turn ({blocks.Count} blocks): min {blocks[0]:0.00}x, median {BenchSupport.Percentile(blocks, 0.5):0.00}x, max {blocks[^1]:0.00}x");
+        }
+
         if (directMultipart.Count > 0)
         {
             var multipartRate = mb * runs / directMultipart.Sum();
@@ -773,7 +785,7 @@ internal sealed record FilesOptions(int Docs, int UserDocs, int Queries, int Ili
     {
         string? Get(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
         int Int(string name, int fallback) => Get(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
-        return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 20), Int("--large-runs", 3),
+        return new FilesOptions(Int("--docs", 1_000_000), Int("--user-docs", 100_000), Int("--queries", 200), Int("--ilike-queries", 40), Int("--small-runs", 600), Int("--large-runs", 3),
             Int("--searchable-runs", 40), Int("--load", 50), Get("--configuration") ?? "Release", Get("--only"), Get("--database"), Int("--show-slowest", 8), Int("--warmup", 40), Int("--upload-warmup", 60), args.Contains("--huge-pages"),
             Int("--streams", 4), Int("--stream-files", 200));
     }
