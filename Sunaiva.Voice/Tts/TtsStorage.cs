@@ -113,7 +113,8 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         LastFailureAt = time.GetUtcNow();
     }
 
-    private Deadline Bounded(CancellationToken ct) => new(options.Value.StorageTimeout, time, ct);
+    // Wall-clock time on purpose (not the app's TimeProvider, which tests hold still or move ahead): this bounds network waits.
+    private Deadline Bounded(CancellationToken ct) => new(options.Value.StorageTimeout, ct);
 
     // Created on first use rather than at start: storage that is down at start must not keep Voice from starting.
     private async Task EnsureBucketAsync(CancellationToken ct)
@@ -141,22 +142,30 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS object storage {Operation} failed ({Error}); the clip is served uncached")]
     private static partial void LogStorageFailed(ILogger logger, string operation, string error);
 
-    /// <summary>The caller's token or the storage timeout, whichever comes first.</summary>
+    /// <summary>
+    /// The caller's token or the storage timeout, whichever comes first; and each of the SDK's (up to three) attempts given a
+    /// quarter of it, as a timeout the process's storage circuit counts (<see cref="StorageCircuit.AttemptTimeoutOf"/>).
+    /// Polly's breaker counts a cancelled call as a success: with storage hung and only this deadline, the circuit never
+    /// opened and every reply whose clip was stored waited the whole timeout (3 s) before it was synthesized again.
+    /// </summary>
     private sealed class Deadline : IDisposable
     {
         private readonly CancellationTokenSource _timeout;
         private readonly CancellationTokenSource _linked;
+        private readonly IDisposable _attempts;
 
-        public Deadline(TimeSpan timeout, TimeProvider time, CancellationToken ct)
+        public Deadline(TimeSpan timeout, CancellationToken ct)
         {
-            _timeout = new CancellationTokenSource(timeout, time);
+            _timeout = new CancellationTokenSource(timeout);
             _linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _timeout.Token);
+            _attempts = StorageCircuit.AttemptTimeoutOf(timeout / 4);
         }
 
         public CancellationToken Token => _linked.Token;
 
         public void Dispose()
         {
+            _attempts.Dispose();
             _linked.Dispose();
             _timeout.Dispose();
         }

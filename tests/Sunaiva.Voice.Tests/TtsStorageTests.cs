@@ -147,6 +147,49 @@ public sealed class TtsStorageTests(StorageServers fixture)
     }
 
     [Fact]
+    public async Task With_object_storage_hung_the_first_read_gives_up_and_opens_the_circuit_so_the_next_reads_do_not_wait_for_storage()
+    {
+        // Storage that accepts connections and never answers (a stopped process).
+        using var hung = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        hung.Start();
+        var accepted = 0;
+        using var stop = new CancellationTokenSource();
+        var accepting = Task.Run(async () =>
+        {
+            var held = new List<System.Net.Sockets.TcpClient>();
+            try
+            {
+                while (true)
+                {
+                    held.Add(await hung.AcceptTcpClientAsync(stop.Token));
+                    Interlocked.Increment(ref accepted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                held.ForEach(c => c.Dispose());
+            }
+        });
+        await using var app = App(storage: $"Endpoint=http://127.0.0.1:{((IPEndPoint)hung.LocalEndpoint).Port};AccessKey=S3RVER;SecretKey=S3RVER;Region=us-east-1");
+        await app.StartAsync();
+        var storage = app.Services.GetRequiredService<TtsStorage>();
+
+        var first = await storage.OpenAsync("tts/v2/en-US-male-2/first.wav", CancellationToken.None);
+        var reached = Volatile.Read(ref accepted);
+        var second = await storage.OpenAsync("tts/v2/en-US-male-2/second.wav", CancellationToken.None);
+        var third = await storage.OpenAsync("tts/v2/en-US-male-2/third.wav", CancellationToken.None);
+        await stop.CancelAsync();
+        await accepting;
+
+        Assert.Null(first);
+        Assert.Null(second);
+        Assert.Null(third);
+        Assert.True(reached > 0);
+        Assert.Equal(reached, Volatile.Read(ref accepted));
+        Assert.Equal(3, storage.Failures);
+    }
+
+    [Fact]
     public async Task With_object_storage_down_a_large_clip_is_still_spoken_uncached()
     {
         await using var app = App(storage: $"Endpoint=http://127.0.0.1:{LocalServers.FreePort()};AccessKey=S3RVER;SecretKey=S3RVER;Region=us-east-1");
