@@ -88,6 +88,9 @@ public sealed class StorageCircuit
             .Build();
     }
 
+    /// <summary>Whether the circuit refuses requests now (open, or one request trying storage again), for status reports.</summary>
+    public bool Refusing => _state.CircuitState != CircuitState.Closed;
+
     /// <summary>
     /// Until the result is disposed, every SDK request to storage made by this flow (and the flows it starts) is given up
     /// after <paramref name="timeout"/> per attempt, as a timeout the breaker counts, instead of <see cref="AttemptTimeout"/>.

@@ -142,7 +142,7 @@ internal sealed class BucketInitializer(IAmazonS3 s3, StorageBuckets buckets) : 
 /// within the 5 s health-check timeout), as a timeout the storage circuit counts: a probe of storage that hangs is a failure
 /// toward opening it, where the health check's own cancellation would be counted as a success.
 /// </summary>
-internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
+internal sealed class StorageHealthCheck(IAmazonS3 s3, StorageCircuit circuit) : Microsoft.Extensions.Diagnostics.HealthChecks.IHealthCheck
 {
     public static readonly TimeSpan ProbeAttemptTimeout = TimeSpan.FromSeconds(1.5);
 
@@ -157,7 +157,8 @@ internal sealed class StorageHealthCheck(IAmazonS3 s3) : Microsoft.Extensions.Di
         }
         catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException)
         {
-            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy("object storage does not answer", ex);
+            return Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Unhealthy(
+                circuit.Refusing ? "object storage does not answer; its circuit is open (requests refused at once)" : "object storage does not answer", ex);
         }
     }
 }

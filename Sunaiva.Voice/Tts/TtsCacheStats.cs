@@ -68,7 +68,11 @@ public sealed class TtsCacheHealthCheck(TtsCacheStats stats, TtsStorage storage,
         var data = new Dictionary<string, object> { ["hits"] = stats.Hits, ["misses"] = stats.Misses, ["savedUsd"] = stats.SavedUsd };
         var detail = stats.Describe(storage.Enabled, failures);
         return Task.FromResult(newFailures
-            ? HealthCheckResult.Degraded($"object storage failing, large clips served uncached; {detail}", data: data)
+            ? HealthCheckResult.Degraded(
+                storage.CircuitOpen
+                    ? $"object storage failing and its circuit open (not asked), large clips served uncached; {detail}"
+                    : $"object storage failing, large clips served uncached; {detail}",
+                data: data)
             : HealthCheckResult.Healthy(detail, data));
     }
 }

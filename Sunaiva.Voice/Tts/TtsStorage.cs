@@ -19,6 +19,7 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
 
     private readonly IAmazonS3? _s3 = services.GetService<IAmazonS3>();
     private readonly StorageConnection? _connection = services.GetService<StorageConnection>();
+    private readonly StorageCircuit? _circuit = services.GetService<StorageCircuit>();
     private int _bucketReady;
     private long _failures;
 
@@ -29,6 +30,9 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
     public DateTimeOffset? LastFailureAt { get; private set; }
 
     public bool Enabled => _s3 is not null;
+
+    /// <summary>Whether the storage circuit refuses requests now: storage is not asked, large clips are synthesized at once.</summary>
+    public bool CircuitOpen => _circuit?.Refusing == true;
 
     private string Bucket => options.Value.StorageBucket;
 

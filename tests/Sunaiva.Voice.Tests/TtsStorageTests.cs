@@ -175,18 +175,24 @@ public sealed class TtsStorageTests(StorageServers fixture)
         var storage = app.Services.GetRequiredService<TtsStorage>();
 
         var first = await storage.OpenAsync("tts/v2/en-US-male-2/first.wav", CancellationToken.None);
-        var reached = Volatile.Read(ref accepted);
+        var openAfterFirst = storage.CircuitOpen;
         var second = await storage.OpenAsync("tts/v2/en-US-male-2/second.wav", CancellationToken.None);
         var third = await storage.OpenAsync("tts/v2/en-US-male-2/third.wav", CancellationToken.None);
+        using var ops = app.ClientFor("olivia", ops: true);
+        var status = await ops.GetFromJsonAsync<System.Text.Json.JsonElement>("/ops/status");
         await stop.CancelAsync();
         await accepting;
 
+        // The first read reached storage and gave up; the circuit it opened answers the next two without storage.
         Assert.Null(first);
         Assert.Null(second);
         Assert.Null(third);
-        Assert.True(reached > 0);
-        Assert.Equal(reached, Volatile.Read(ref accepted));
+        Assert.True(Volatile.Read(ref accepted) > 0);
+        Assert.True(openAfterFirst);
         Assert.Equal(3, storage.Failures);
+        var cache = status.GetProperty("dependencies").EnumerateArray().Single(d => d.GetProperty("name").GetString() == "tts-cache");
+        Assert.Equal("degraded", cache.GetProperty("state").GetString());
+        Assert.Contains("circuit open", cache.GetProperty("detail").GetString());
     }
 
     [Fact]

@@ -89,7 +89,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMinutes(5), breakDuration: TimeSpan.FromMinutes(5));
         var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
         using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, new FakeTimeProvider(DateTimeOffset.UtcNow), circuit));
-        var check = new StorageHealthCheck(s3);
+        var check = new StorageHealthCheck(s3, circuit);
 
         // As the health-check service runs it: cancelled after the registration's timeout.
         using var healthCheckTimeout = new CancellationTokenSource(Microsoft.Extensions.Hosting.SunaivaServiceDefaults.HealthCheckTimeout);
@@ -102,6 +102,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync(bounded.Token));
 
         Assert.Equal(HealthStatus.Unhealthy, report.Status);
+        Assert.Contains("circuit is open", report.Description);
         Assert.False(healthCheckTimeout.IsCancellationRequested, "the probe should have failed before the health check gave it up");
         Assert.True(IsRefusal(refused), refused.ToString());
         Assert.Equal(reached, Accepted);
