@@ -51,15 +51,17 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
             return false;
         }
 
-        using var bounded = Bounded(ct);
         try
         {
-            await EnsureBucketAsync(bounded.Token);
-            var put = StorageExtensions.NewPut(Bucket, objectKey);
-            put.InputStream = new MemoryStream([.. TtsFormat.WavHeader(pcm.Length), .. pcm]);
-            put.ContentType = "audio/wav";
-            await _s3.PutObjectAsync(put, bounded.Token);
-            return true;
+            return await BoundedAsync(async token =>
+            {
+                await EnsureBucketAsync(token);
+                var put = StorageExtensions.NewPut(Bucket, objectKey);
+                put.InputStream = new MemoryStream([.. TtsFormat.WavHeader(pcm.Length), .. pcm]);
+                put.ContentType = "audio/wav";
+                await _s3.PutObjectAsync(put, token);
+                return true;
+            }, ct);
         }
         catch (Exception e) when (IsStorageFailure(e, ct))
         {
@@ -77,14 +79,15 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
             return null;
         }
 
-        using var bounded = Bounded(ct);
         GetObjectResponse? response = null;
         try
         {
-            response = await _s3.GetObjectAsync(Bucket, objectKey, bounded.Token);
+            response = await BoundedAsync(token => _s3.GetObjectAsync(Bucket, objectKey, token), ct);
             var body = response.ResponseStream;
             var header = new byte[44];
-            await body.ReadExactlyAsync(header, bounded.Token);
+            using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            reading.CancelAfter(options.Value.StorageTimeout);
+            await body.ReadExactlyAsync(header, reading.Token);
             return (new OwnedStream(body, response), response.ContentLength - 44);
         }
         catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound)
@@ -117,8 +120,44 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         LastFailureAt = time.GetUtcNow();
     }
 
-    // Wall-clock time on purpose (not the app's TimeProvider, which tests hold still or move ahead): this bounds network waits.
-    private Deadline Bounded(CancellationToken ct) => new(options.Value.StorageTimeout, ct);
+    /// <summary>
+    /// One storage call, waited for at most <see cref="TtsOptions.StorageTimeout"/> (wall clock: it bounds a network wait).
+    /// The call itself is not cancelled at the deadline: each of the SDK's (up to three) attempts has a quarter of it as a
+    /// timeout the process's storage circuit counts (<see cref="StorageCircuit.AttemptTimeoutOf"/>), and a call given up
+    /// on ends by those (an answer that comes after all is disposed). Polly's breaker counts a cancelled call as a success:
+    /// with storage hung and the deadline cancelling, the circuit never opened and every reply whose clip was stored waited
+    /// the whole timeout (3 s) before it was synthesized again; now the circuit opens and refuses at once.
+    /// </summary>
+    private async Task<T> BoundedAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    {
+        Task<T> running;
+        using (StorageCircuit.AttemptTimeoutOf(options.Value.StorageTimeout / 4))
+        {
+            running = call(ct);
+        }
+
+        try
+        {
+            return await running.WaitAsync(options.Value.StorageTimeout, ct);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            _ = running.ContinueWith(
+                static done =>
+                {
+                    if (done.IsCompletedSuccessfully)
+                    {
+                        (done.Result as IDisposable)?.Dispose();
+                    }
+                    else
+                    {
+                        _ = done.Exception;
+                    }
+                },
+                CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw;
+        }
+    }
 
     // Created on first use rather than at start: storage that is down at start must not keep Voice from starting.
     private async Task EnsureBucketAsync(CancellationToken ct)
@@ -140,40 +179,11 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
     }
 
     private static bool IsStorageFailure(Exception e, CancellationToken ct) =>
-        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException
+        e is AmazonServiceException or AmazonClientException or HttpRequestException or IOException or TimeoutException
         || (e is OperationCanceledException && !ct.IsCancellationRequested);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "TTS object storage {Operation} failed ({Error}); the clip is served uncached")]
     private static partial void LogStorageFailed(ILogger logger, string operation, string error);
-
-    /// <summary>
-    /// The caller's token or the storage timeout, whichever comes first; and each of the SDK's (up to three) attempts given a
-    /// quarter of it, as a timeout the process's storage circuit counts (<see cref="StorageCircuit.AttemptTimeoutOf"/>).
-    /// Polly's breaker counts a cancelled call as a success: with storage hung and only this deadline, the circuit never
-    /// opened and every reply whose clip was stored waited the whole timeout (3 s) before it was synthesized again.
-    /// </summary>
-    private sealed class Deadline : IDisposable
-    {
-        private readonly CancellationTokenSource _timeout;
-        private readonly CancellationTokenSource _linked;
-        private readonly IDisposable _attempts;
-
-        public Deadline(TimeSpan timeout, CancellationToken ct)
-        {
-            _timeout = new CancellationTokenSource(timeout);
-            _linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _timeout.Token);
-            _attempts = StorageCircuit.AttemptTimeoutOf(timeout / 4);
-        }
-
-        public CancellationToken Token => _linked.Token;
-
-        public void Dispose()
-        {
-            _attempts.Dispose();
-            _linked.Dispose();
-            _timeout.Dispose();
-        }
-    }
 
     /// <summary>The S3 body, disposing its response with it.</summary>
     private sealed class OwnedStream(Stream inner, IDisposable owner) : Stream
