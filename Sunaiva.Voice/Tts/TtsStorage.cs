@@ -61,7 +61,7 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
                 put.ContentType = "audio/wav";
                 await _s3.PutObjectAsync(put, token);
                 return true;
-            }, ct);
+            }, wholeTimeoutPerAttempt: true, ct);
         }
         catch (Exception e) when (IsStorageFailure(e, ct))
         {
@@ -82,7 +82,7 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
         GetObjectResponse? response = null;
         try
         {
-            response = await BoundedAsync(token => _s3.GetObjectAsync(Bucket, objectKey, token), ct);
+            response = await BoundedAsync(token => _s3.GetObjectAsync(Bucket, objectKey, token), wholeTimeoutPerAttempt: false, ct);
             var body = response.ResponseStream;
             var header = new byte[44];
             using var reading = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -127,18 +127,21 @@ public sealed partial class TtsStorage(IServiceProvider services, IOptions<TtsOp
     /// on ends by those (an answer that comes after all is disposed). Polly's breaker counts a cancelled call as a success:
     /// with storage hung and the deadline cancelling, the circuit never opened and every reply whose clip was stored waited
     /// the whole timeout (3 s) before it was synthesized again; now the circuit opens and refuses at once.
+    /// A put (in the background, after the reply) gives each attempt the whole timeout instead: its attempt sends the clip
+    /// (up to <see cref="TtsOptions.MaxStoredBytes"/>) before storage answers.
     /// </summary>
-    private async Task<T> BoundedAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken ct)
+    private async Task<T> BoundedAsync<T>(Func<CancellationToken, Task<T>> call, bool wholeTimeoutPerAttempt, CancellationToken ct)
     {
         Task<T> running;
-        using (StorageCircuit.AttemptTimeoutOf(options.Value.StorageTimeout / 4))
+        var timeout = options.Value.StorageTimeout;
+        using (StorageCircuit.AttemptTimeoutOf(wholeTimeoutPerAttempt ? timeout : timeout / 4))
         {
             running = call(ct);
         }
 
         try
         {
-            return await running.WaitAsync(options.Value.StorageTimeout, ct);
+            return await running.WaitAsync(timeout, ct);
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
