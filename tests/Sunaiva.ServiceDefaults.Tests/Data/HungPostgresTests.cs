@@ -15,6 +15,7 @@ namespace Sunaiva.ServiceDefaults.Tests.Data;
 public sealed class HungPostgresTests : IDisposable
 {
     private readonly TcpListener _hung = new(IPAddress.Loopback, 0);
+    private readonly List<IHost> _hosts = [];
 
     public HungPostgresTests() => _hung.Start();
 
@@ -24,7 +25,9 @@ public sealed class HungPostgresTests : IDisposable
         builder.Configuration["ConnectionStrings:hungdb"] =
             $"Host=127.0.0.1;Port={((IPEndPoint)_hung.LocalEndpoint).Port};Username=postgres;Password=unused;Database=hungdb{extra}";
         builder.AddSunaivaDatabase("hungdb", typeof(HungPostgresTests).Assembly);
-        return builder.Build().Services.GetRequiredService<NpgsqlDataSource>();
+        var host = builder.Build();
+        _hosts.Add(host);
+        return host.Services.GetRequiredService<NpgsqlDataSource>();
     }
 
     [Fact]
@@ -52,5 +55,9 @@ public sealed class HungPostgresTests : IDisposable
         Assert.Equal(90, settings.CommandTimeout);
     }
 
-    public void Dispose() => _hung.Stop();
+    public void Dispose()
+    {
+        _hosts.ForEach(h => h.Dispose());
+        _hung.Stop();
+    }
 }
