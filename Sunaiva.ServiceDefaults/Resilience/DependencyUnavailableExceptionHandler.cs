@@ -73,7 +73,6 @@ internal sealed partial class DependencyUnavailableExceptionHandler(IProblemDeta
                 case MailKit.ServiceNotConnectedException or MailKit.ProtocolException or MailKit.Net.Smtp.SmtpCommandException { StatusCode: >= (MailKit.Net.Smtp.SmtpStatusCode)400 and < (MailKit.Net.Smtp.SmtpStatusCode)500 }:
                     return ResourceNames.Smtp;
                 case HttpRequestException or SocketException or IOException or TimeoutException when FromLibrary(exception) is { } library:
-
                     return library;
             }
         }

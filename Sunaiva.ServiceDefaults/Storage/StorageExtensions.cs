@@ -35,11 +35,7 @@ public static class StorageExtensions
     {
         var connectionString = builder.Configuration.GetConnectionString(ResourceNames.Storage)
             ?? throw new InvalidOperationException($"ConnectionStrings:{ResourceNames.Storage} is not configured; the AppHost passes it.");
-        var connection = StorageConnection.Parse(connectionString);
-        builder.Services.AddSingleton(connection);
-        builder.Services.TryAddSingleton(_ => new StorageCircuit());
-        builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
-            new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>())));
+        var connection = AddClient(builder, connectionString);
         builder.Services.AddSingleton(sp => new StreamingPut(sp.GetRequiredService<IAmazonS3>(), connection,
             MeteredAwsHttpClientFactory.NewStreamingClient(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>()),
             sp.GetRequiredService<TimeProvider>()));
@@ -62,12 +58,19 @@ public static class StorageExtensions
             return false;
         }
 
+        AddClient(builder, connectionString);
+        return true;
+    }
+
+    // The connection, the process's storage circuit and the metered SDK client through it.
+    private static StorageConnection AddClient(IHostApplicationBuilder builder, string connectionString)
+    {
         var connection = StorageConnection.Parse(connectionString);
         builder.Services.AddSingleton(connection);
         builder.Services.TryAddSingleton(_ => new StorageCircuit());
         builder.Services.AddSingleton<IAmazonS3>(sp => CreateClient(connection,
             new MeteredAwsHttpClientFactory(sp.GetRequiredService<Integration.IIntegrationMeter>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<StorageCircuit>())));
-        return true;
+        return connection;
     }
 
     private static readonly TimeSpan ClientTimeout = TimeSpan.FromSeconds(30);

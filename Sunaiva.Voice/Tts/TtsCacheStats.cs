@@ -69,10 +69,7 @@ public sealed class TtsCacheHealthCheck(TtsCacheStats stats, TtsStorage storage,
         var detail = stats.Describe(storage.Enabled, failures);
         return Task.FromResult(newFailures
             ? HealthCheckResult.Degraded(
-                storage.CircuitOpen
-                    ? $"object storage failing and its circuit open (not asked), large clips served uncached; {detail}"
-                    : $"object storage failing, large clips served uncached; {detail}",
-                data: data)
+                $"object storage failing{(storage.CircuitOpen ? " and its circuit open (not asked)" : "")}, large clips served uncached; {detail}", data: data)
             : HealthCheckResult.Healthy(detail, data));
     }
 }

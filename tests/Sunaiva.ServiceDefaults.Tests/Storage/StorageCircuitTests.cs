@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Amazon.S3;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Time.Testing;
@@ -7,57 +5,23 @@ using Sunaiva.Integration;
 using Sunaiva.ServiceDefaults.Resilience;
 using Sunaiva.ServiceDefaults.Storage;
 using Sunaiva.ServiceDefaults.Tests.Integration;
+using Sunaiva.Testing;
 
 namespace Sunaiva.ServiceDefaults.Tests.Storage;
 
 /// <summary>Object storage that accepts connections and never answers (a stopped process): the circuit turns waits into refusals.</summary>
 public sealed class StorageCircuitTests : IAsyncLifetime
 {
-    private readonly TcpListener _hung = new(IPAddress.Loopback, 0);
-    private readonly List<TcpClient> _accepted = [];
-    private readonly CancellationTokenSource _stop = new();
-    private Task _accepting = Task.CompletedTask;
+    private readonly HungServer _hung = new();
 
-    public Task InitializeAsync()
-    {
-        _hung.Start();
-        _accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    var client = await _hung.AcceptTcpClientAsync(_stop.Token);
-                    lock (_accepted)
-                    {
-                        _accepted.Add(client);
-                    }
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        });
-        return Task.CompletedTask;
-    }
-
-    private int Accepted
-    {
-        get
-        {
-            lock (_accepted)
-            {
-                return _accepted.Count;
-            }
-        }
-    }
+    public Task InitializeAsync() => Task.CompletedTask;
 
     [Fact]
     public async Task Storage_that_never_answers_times_out_as_storage_then_the_open_circuit_refuses_without_connecting()
     {
         var meter = new RecordingMeter();
         var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMilliseconds(300), breakDuration: TimeSpan.FromMinutes(5));
-        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{_hung.Port}"), "key", "secret", "us-east-1");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, time, circuit));
         using var streaming = MeteredAwsHttpClientFactory.NewStreamingClient(meter, time, circuit);
@@ -65,7 +29,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
 
         var first = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
         var second = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
-        var reached = Accepted;
+        var reached = _hung.Accepted;
         var refused = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync());
         var refusedPut = await Assert.ThrowsAnyAsync<Exception>(() => streamedPut.PutAsync("bucket", "key", "text/plain", new ByteArrayContent(new byte[1024]), CancellationToken.None));
 
@@ -76,7 +40,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(refusedPut));
         Assert.True(IsRefusal(refused), refused.ToString());
         Assert.True(IsRefusal(refusedPut), refusedPut.ToString());
-        Assert.Equal(reached, Accepted);
+        Assert.Equal(reached, _hung.Accepted);
         Assert.Contains(meter.Calls, c => c.Capability == "storage" && c.Outcome == CallOutcome.Timeout);
         Assert.Equal(CallOutcome.CircuitOpen, meter.Calls[^1].Outcome);
     }
@@ -87,7 +51,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         // The circuit's own attempt timeout is far longer than the health check's: only the probe's deadline can open it.
         var meter = new RecordingMeter();
         var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMinutes(5), breakDuration: TimeSpan.FromMinutes(5));
-        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{_hung.Port}"), "key", "secret", "us-east-1");
         using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, new FakeTimeProvider(DateTimeOffset.UtcNow), circuit));
         var check = new StorageHealthCheck(s3, circuit);
 
@@ -95,7 +59,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         using var healthCheckTimeout = new CancellationTokenSource(Microsoft.Extensions.Hosting.SunaivaServiceDefaults.HealthCheckTimeout);
         var report = await check.CheckHealthAsync(
             new HealthCheckContext { Registration = new HealthCheckRegistration(ResourceNames.Storage, check, null, null) }, healthCheckTimeout.Token);
-        var reached = Accepted;
+        var reached = _hung.Accepted;
 
         // The next request, an upload's, is refused at once instead of waiting for storage.
         using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -105,7 +69,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         Assert.Contains("circuit is open", report.Description);
         Assert.False(healthCheckTimeout.IsCancellationRequested, "the probe should have failed before the health check gave it up");
         Assert.True(IsRefusal(refused), refused.ToString());
-        Assert.Equal(reached, Accepted);
+        Assert.Equal(reached, _hung.Accepted);
     }
 
     [Fact]
@@ -113,7 +77,7 @@ public sealed class StorageCircuitTests : IAsyncLifetime
     {
         var meter = new RecordingMeter();
         var circuit = new StorageCircuit(attemptTimeout: TimeSpan.FromMinutes(5), breakDuration: TimeSpan.FromMilliseconds(500), trialTimeout: TimeSpan.FromMilliseconds(500));
-        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{((IPEndPoint)_hung.LocalEndpoint).Port}"), "key", "secret", "us-east-1");
+        var connection = new StorageConnection(new Uri($"http://127.0.0.1:{_hung.Port}"), "key", "secret", "us-east-1");
         using var s3 = StorageExtensions.CreateClient(connection, new MeteredAwsHttpClientFactory(meter, new FakeTimeProvider(DateTimeOffset.UtcNow), circuit));
         using (StorageCircuit.AttemptTimeoutOf(TimeSpan.FromMilliseconds(200)))
         {
@@ -121,30 +85,19 @@ public sealed class StorageCircuitTests : IAsyncLifetime
         }
 
         await Task.Delay(TimeSpan.FromMilliseconds(800));
-        var reached = Accepted;
+        var reached = _hung.Accepted;
         using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var trial = await Assert.ThrowsAnyAsync<Exception>(() => s3.ListBucketsAsync(bounded.Token));
 
         // The trial reached storage, timed out as storage (not the caller's minute), and the circuit opened again.
         Assert.False(bounded.IsCancellationRequested, trial.ToString());
         Assert.Equal(ResourceNames.Storage, DependencyUnavailableExceptionHandler.Classify(trial));
-        Assert.True(Accepted > reached);
+        Assert.True(_hung.Accepted > reached);
         Assert.Contains(meter.Calls.Skip(2), c => c.Outcome == CallOutcome.Timeout);
         Assert.Equal(CallOutcome.CircuitOpen, meter.Calls[^1].Outcome);
     }
 
-    public async Task DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        await _accepting;
-        _hung.Stop();
-        lock (_accepted)
-        {
-            _accepted.ForEach(c => c.Dispose());
-        }
-
-        _stop.Dispose();
-    }
+    public async Task DisposeAsync() => await _hung.DisposeAsync();
 
     // The circuit refusing a request, anywhere in the exception's chain (the SDK and StreamingPut wrap it).
     private static bool IsRefusal(Exception? exception)
